@@ -1,0 +1,112 @@
+"""Orbax checkpoints that hold everything needed to resume or to sample.
+
+A checkpoint step has three items: ``params``, ``opt_state`` (optional) and ``meta`` (JSON: config,
+vocabulary, data scale factors, step, metrics). Sampling restores ``params`` and ``meta`` alone, so it
+needs neither the optimizer nor its structure. The manager keeps the last ``keep`` steps plus the best one
+by a metric.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+
+
+def _to_host(tree):
+    return jax.tree_util.tree_map(lambda a: np.asarray(a), tree)
+
+
+class Checkpointer:
+    def __init__(self, directory, *, keep=3, best_metric=None, best_mode="min"):
+        self.directory = Path(directory).expanduser().resolve()
+        self.keep, self.best_metric, self.best_mode = keep, best_metric, best_mode
+        self._mngr = ocp.CheckpointManager(
+            self.directory, options=ocp.CheckpointManagerOptions(max_to_keep=None, create=True))
+
+    # ------------------------------------------------------------------------------------------ save
+    def save(self, step, params, opt_state=None, meta=None, metrics=None):
+        meta = dict(meta or {})
+        meta["step"] = int(step)
+        if metrics is not None:
+            meta["metrics"] = {k: float(v) for k, v in metrics.items()}
+        items = {"params": ocp.args.StandardSave(_to_host(params)),
+                 "meta": ocp.args.JsonSave(meta)}
+        if opt_state is not None:
+            items["opt_state"] = ocp.args.StandardSave(_to_host(opt_state))
+        self._mngr.save(int(step), args=ocp.args.Composite(**items), force=True)
+        self._mngr.wait_until_finished()
+        self._prune()
+
+    def _metric(self, step):
+        m = self.read_meta(step).get("metrics", {})
+        return m.get(self.best_metric)
+
+    def best_step(self):
+        if self.best_metric is None:
+            return None
+        scored = [(self._metric(s), s) for s in self._mngr.all_steps()]
+        scored = [(v, s) for v, s in scored if v is not None and np.isfinite(v)]
+        if not scored:
+            return None
+        pick = min if self.best_mode == "min" else max
+        return pick(scored)[1]
+
+    def _prune(self):
+        steps = sorted(self._mngr.all_steps())
+        keep = set(steps[-self.keep:]) if self.keep else set(steps)
+        best = self.best_step()
+        if best is not None:
+            keep.add(best)
+        for s in steps:
+            if s not in keep:
+                self._mngr.delete(s)
+
+    # --------------------------------------------------------------------------------------- restore
+    def latest_step(self):
+        return self._mngr.latest_step()
+
+    def all_steps(self):
+        return sorted(self._mngr.all_steps())
+
+    def read_meta(self, step=None):
+        step = self.latest_step() if step is None else step
+        path = self.directory / str(step) / "meta" / "metadata"
+        if path.exists():  # cheap path: read the JSON without touching arrays
+            return json.loads(path.read_text())
+        out = self._mngr.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))
+        return dict(out["meta"])
+
+    def restore(self, step=None, *, params_like=None, opt_state_like=None):
+        """Restore ``(params, opt_state or None, meta)`` at ``step`` (default: latest).
+
+        Without ``*_like`` targets the arrays come back as the saved tree of numpy arrays; with targets
+        (e.g. fresh params) the tree structure of the target is used.
+        """
+        step = self.latest_step() if step is None else step
+        if step is None:
+            raise FileNotFoundError(f"no checkpoint in {self.directory}")
+        items = {"params": ocp.args.StandardRestore(params_like), "meta": ocp.args.JsonRestore()}
+        want_opt = opt_state_like is not None
+        if want_opt:
+            items["opt_state"] = ocp.args.StandardRestore(opt_state_like)
+        out = self._mngr.restore(step, args=ocp.args.Composite(**items))
+        return out["params"], (out["opt_state"] if want_opt else None), dict(out["meta"])
+
+    def close(self):
+        self._mngr.close()
+
+
+def load_for_sampling(directory, step=None):
+    """``(params, meta)`` from a checkpoint directory, best step if one is recorded, else latest."""
+    directory = Path(directory)
+    if not directory.exists():
+        raise FileNotFoundError(f"checkpoint directory {directory} does not exist")
+    ck = Checkpointer(directory)
+    if step is None:
+        step = ck.latest_step()
+    params, _, meta = ck.restore(step)
+    ck.close()
+    return params, meta

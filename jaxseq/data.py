@@ -1,0 +1,139 @@
+"""Data plumbing shared by every experiment: where data lives, padding with masks, deterministic batches.
+
+Data directory resolution (first hit wins): an explicit ``--data-dir``, then ``$JAXSEQ_DATA``, then the
+user cache ``~/.cache/jaxseq`` (``$XDG_CACHE_HOME/jaxseq``). Public sets are downloaded into the cache from
+their official source and checked against an MD5 sum; data behind a registration (IAM-OnDB) raises an
+error telling the user where to put the archives.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+
+class DataError(RuntimeError):
+    """Bad or missing input data; the message names the file and what to do."""
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "jaxseq"
+
+
+def data_dirs(data_dir=None) -> list[Path]:
+    """Candidate data directories in priority order."""
+    out = []
+    if data_dir:
+        out.append(Path(data_dir).expanduser())
+    if os.environ.get("JAXSEQ_DATA"):
+        out.append(Path(os.environ["JAXSEQ_DATA"]).expanduser())
+    out.append(cache_dir())
+    return out
+
+
+def md5sum(path, chunk=1 << 20) -> str:
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def find_file(relpath, data_dir=None, *, url=None, md5=None, how_to_get=None) -> Path:
+    """Return the first existing ``<dir>/<relpath>`` among :func:`data_dirs`.
+
+    If none exists and ``url`` is given, download it into the cache (atomically, checked against ``md5``).
+    Otherwise raise :class:`DataError` listing the places searched and ``how_to_get``.
+    """
+    tried = []
+    for d in data_dirs(data_dir):
+        p = d / relpath
+        tried.append(str(p))
+        if p.exists():
+            return p
+    if url is not None:
+        return download(url, cache_dir() / relpath, md5=md5)
+    msg = f"data file {relpath!r} not found; looked in: " + ", ".join(tried)
+    if how_to_get:
+        msg += f". {how_to_get}"
+    msg += ". Pass --data-dir DIR or set JAXSEQ_DATA=DIR."
+    raise DataError(msg)
+
+
+def download(url, dest, *, md5=None) -> Path:
+    """Download ``url`` to ``dest`` through a temporary file; nothing half-written is left behind."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, suffix=".part")
+    os.close(fd)
+    try:
+        try:
+            with urllib.request.urlopen(url, timeout=60) as r, open(tmp, "wb") as f:
+                shutil.copyfileobj(r, f)
+        except OSError as e:
+            raise DataError(f"could not download {url} to {dest}: {e}. Download it by hand and pass "
+                            f"--data-dir (or set JAXSEQ_DATA).") from e
+        if md5 is not None and md5sum(tmp) != md5:
+            raise DataError(f"checksum mismatch for {url}: got {md5sum(tmp)}, expected {md5}")
+        os.replace(tmp, dest)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return dest
+
+
+def pad_batch(seqs, max_len=None, dtype=np.float32, pad_value=0):
+    """List of arrays ``[T_i, ...]`` -> ``(padded [B, T, ...], mask [B, T])`` (mask 1 on real steps).
+
+    ``max_len`` fixes T (static shapes under jit); longer sequences are an error, not silently cut.
+    """
+    lengths = np.array([len(s) for s in seqs])
+    T = int(max_len if max_len is not None else lengths.max())
+    if lengths.max() > T:
+        raise ValueError(f"sequence of length {lengths.max()} exceeds max_len={T}")
+    tail = np.asarray(seqs[0]).shape[1:]
+    out = np.full((len(seqs), T) + tail, pad_value, dtype=dtype)
+    for i, s in enumerate(seqs):
+        out[i, :len(s)] = s
+    mask = (np.arange(T)[None, :] < lengths[:, None]).astype(np.float32)
+    return out, mask
+
+
+def batch_indices(step, n, batch_size, seed=0):
+    """Indices of batch ``step``: epochs are seeded permutations, so a resumed run sees the same data.
+
+    Drops the ragged tail of each epoch to keep shapes static.
+    """
+    per_epoch = n // batch_size
+    if per_epoch == 0:
+        raise ValueError(f"batch size {batch_size} is larger than the data set ({n} examples)")
+    epoch, i = divmod(int(step), per_epoch)
+    perm = np.random.default_rng([seed, epoch]).permutation(n)
+    return perm[i * batch_size:(i + 1) * batch_size]
+
+
+def length_buckets(lengths, boundaries):
+    """Bucket id of each length: the first boundary >= length (static shapes per bucket)."""
+    lengths = np.asarray(lengths)
+    b = np.searchsorted(np.asarray(boundaries), lengths, side="left")
+    if (b >= len(boundaries)).any():
+        raise ValueError(f"length {lengths.max()} exceeds the largest bucket {boundaries[-1]}")
+    return b
+
+
+def split_indices(n, fractions, seed=0):
+    """A fixed, seeded split of ``range(n)`` into parts of the given fractions (the last takes the rest)."""
+    perm = np.random.default_rng(seed).permutation(n)
+    out, start = [], 0
+    for f in fractions[:-1]:
+        k = int(round(f * n))
+        out.append(np.sort(perm[start:start + k]))
+        start += k
+    out.append(np.sort(perm[start:]))
+    return out
