@@ -178,8 +178,13 @@ def test_downsample_keeps_stroke_ends_and_clip():
     xy = np.arange(14).reshape(7, 2)
     assert iam.downsample_stroke(xy, 3).tolist() == xy[[0, 3, 6]].tolist()
     assert iam.downsample_stroke(xy, 4).tolist() == xy[[0, 4, 6]].tolist()
-    d, eos, n = iam.strokes_to_offsets([np.array([[0, 0], [1000, 0]]), np.array([[0, -900]])], clip=500)
-    assert d.tolist() == [[0, 0], [500, 0], [-500, -500]] and eos.tolist() == [0, 1, 1] and n == 2
+    # pen-down moves clip at `clip`, pen-up moves (into a stroke's first point) at `clip_up`
+    strokes = [np.array([[0, 0], [1000, 0]]), np.array([[0, -900], [50, -900]])]
+    d, eos, n = iam.strokes_to_offsets(strokes, clip=500, clip_up=800)
+    assert d.tolist() == [[0, 0], [500, 0], [-800, -800], [50, 0]] and eos.tolist() == [0, 1, 0, 1]
+    assert n == (1, 1)
+    d, _, n = iam.strokes_to_offsets(strokes, clip=500)
+    assert d.tolist() == [[0, 0], [500, 0], [-1000, -900], [50, 0]] and n == (1, 0)
 
 
 def test_sessions_and_writer_disjoint_split():
