@@ -6,6 +6,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from jaxseq.precision import at_least_f32
+
 SCORES = ("dot", "general", "concat")
 NEG_INF = -1e30
 
@@ -62,7 +64,7 @@ def luong_attend(params, score, h, enc, mask, enc_keys=None):
     mask: [B, S] (1 real, 0 pad). Returns ``(context [B, He], weights [B, S])``; weights sum to 1 over
     real positions and are exactly 0 on padding.
     """
-    s = luong_scores(params, score, h, enc, enc_keys).astype(jnp.float32)
+    s = at_least_f32(luong_scores(params, score, h, enc, enc_keys))
     s = jnp.where(mask > 0, s, NEG_INF)
     w = jax.nn.softmax(s, axis=-1) * (mask > 0)
     ctx = jnp.einsum("bs,bsh->bh", w.astype(enc.dtype), enc)
@@ -83,7 +85,7 @@ def graves_window(raw, kappa_prev, chars, char_mask, *, kappa_scale=1.0):
     only moves forward; ``kappa_scale`` divides the increment (a common choice is 1/25 when offsets are
     small, kept 1 by default as in the paper). Exponents are clipped to keep exp() finite.
     """
-    a_hat, b_hat, k_hat = jnp.split(raw.astype(jnp.float32), 3, axis=-1)
+    a_hat, b_hat, k_hat = jnp.split(at_least_f32(raw), 3, axis=-1)
     alpha = jnp.exp(jnp.clip(a_hat, -10.0, 10.0))
     beta = jnp.exp(jnp.clip(b_hat, -10.0, 10.0))
     kappa = kappa_prev + jnp.exp(jnp.clip(k_hat, -10.0, 5.0)) * kappa_scale

@@ -18,6 +18,8 @@ from typing import Any, Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from jaxseq.precision import at_least_f32
+
 
 class Cell(NamedTuple):
     init: Callable[..., Any]
@@ -69,10 +71,9 @@ def lstm_step_projected(params, carry, xp, *, dropout_mask=None):
     applied to the candidate g: recurrent dropout without memory loss (Semeniuta et al. 2016)."""
     h, c = carry
     wh = params["wh"]
-    gates = xp + jnp.dot(h.astype(wh.dtype), wh)
+    gates = at_least_f32(xp + jnp.dot(h.astype(wh.dtype), wh))  # gate math in f32 under bf16
     if "ln_g_scale" in params:
         gates = layer_norm(gates, params["ln_g_scale"], params["ln_g_bias"]) + params["b"]
-    gates = gates.astype(jnp.float32)
     i, f, g, o = jnp.split(gates, 4, axis=-1)
     g = jnp.tanh(g)
     if dropout_mask is not None:
@@ -110,8 +111,8 @@ def gru_init(key, in_dim, hidden):
 
 def gru_step_projected(params, h, xp, *, dropout_mask=None):
     wh = params["wh"]
-    hp = (jnp.dot(h.astype(wh.dtype), wh) + params["bh"]).astype(jnp.float32)
-    xp = xp.astype(jnp.float32)
+    hp = at_least_f32(jnp.dot(h.astype(wh.dtype), wh) + params["bh"])
+    xp = at_least_f32(xp)
     xr, xz, xn = jnp.split(xp, 3, axis=-1)
     hr, hz, hn = jnp.split(hp, 3, axis=-1)
     r = jax.nn.sigmoid(xr + hr)
@@ -140,7 +141,7 @@ def rnn_init(key, in_dim, hidden):
 
 def rnn_step_projected(params, h, xp, *, dropout_mask=None):
     wh = params["wh"]
-    h = jnp.tanh((xp + jnp.dot(h.astype(wh.dtype), wh)).astype(jnp.float32))
+    h = jnp.tanh(at_least_f32(xp + jnp.dot(h.astype(wh.dtype), wh)))
     if dropout_mask is not None:
         h = h * dropout_mask
     return h, h

@@ -11,6 +11,8 @@ import math
 import jax
 import jax.numpy as jnp
 
+from jaxseq.precision import at_least_f32
+
 LOG_SIGMA_MIN, LOG_SIGMA_MAX = -10.0, 10.0
 RHO_MAX = 1.0 - 1e-5
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -23,7 +25,7 @@ def gmm_size(n_mix: int) -> int:
 
 def split_gmm(raw, n_mix):
     """raw: [..., 3M] -> {log_pi, mu, log_sigma}, each [..., M]."""
-    logit, mu, log_sigma = jnp.split(raw.astype(jnp.float32), 3, axis=-1)
+    logit, mu, log_sigma = jnp.split(at_least_f32(raw), 3, axis=-1)
     return {"log_pi": jax.nn.log_softmax(logit, -1), "mu": mu,
             "log_sigma": jnp.clip(log_sigma, LOG_SIGMA_MIN, LOG_SIGMA_MAX)}
 
@@ -65,7 +67,7 @@ def split_bivariate(raw, n_mix, n_pen=1, *, bias=0.0, temperature=1.0):
     (log sigma - b). ``temperature`` (Ha & Eck) divides the weight and pen logits by tau and scales the
     variances by tau. Both are identities at their defaults (b=0, tau=1), which training uses.
     """
-    raw = raw.astype(jnp.float32)
+    raw = at_least_f32(raw)
     m = n_mix
     logit, mu1, mu2, ls1, ls2, rho = (raw[..., i * m:(i + 1) * m] for i in range(6))
     pen = raw[..., 6 * m:6 * m + n_pen]

@@ -89,7 +89,8 @@ def shard_batch(batch, mesh: Mesh):
 
 
 def replicate(tree, mesh: Mesh):
-    return jax.device_put(tree, NamedSharding(mesh, P()))
+    # A fresh copy: the train step donates its params, which must not delete the caller's arrays.
+    return jax.device_put(tree, NamedSharding(mesh, P()), may_alias=False)
 
 
 def make_train_step(loss_fn, optimizer):
