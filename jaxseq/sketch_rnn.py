@@ -37,6 +37,8 @@ class SketchConfig:
     eta_min: float = 0.01
     kl_decay: float = 0.99995    # R
     compute_dtype: str = "float32"   # "bfloat16": matmuls in bf16, losses in float32
+    enc_fused: bool = True       # both encoder directions in one scan (vmap), see encode()
+    unroll: int = 1              # lax.scan unroll (fewer loop iterations on GPU)
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -79,8 +81,18 @@ def _cast(params, cfg):
 def encode(params, cfg, x, length):
     """x: [B, Nmax, 5] (no start token), length: [B] -> (mu, sigma_hat), each [B, Nz]."""
     mask = (jnp.arange(x.shape[1])[None, :] < length[:, None]).astype(jnp.float32)
-    _, (ff, fb) = rnn.run_bidirectional(LSTM, params["enc"], x, mask=mask)
-    h = jnp.concatenate([ff[0], fb[0]], -1)
+    if cfg.enc_fused:
+        # The backward pass is a forward pass over each sketch reversed within its length, so both
+        # directions run as one vmapped scan: half the sequential loop iterations of run_bidirectional.
+        both = jax.tree_util.tree_map(lambda a, b: jnp.stack([a, b]), params["enc"]["fw"],
+                                      params["enc"]["bw"])
+        xs = jnp.stack([x, rnn.reverse_padded(x, length)])
+        run = lambda p, xx: rnn.run(LSTM, p, xx, mask=mask, unroll=cfg.unroll)[1]
+        hf, _ = jax.vmap(run)(both, xs)
+        h = jnp.concatenate([hf[0], hf[1]], -1)
+    else:
+        _, (ff, fb) = rnn.run_bidirectional(LSTM, params["enc"], x, mask=mask, unroll=cfg.unroll)
+        h = jnp.concatenate([ff[0], fb[0]], -1)
     out = _apply(params["latent"], h).astype(jnp.float32)
     return jnp.split(out, 2, axis=-1)
 
@@ -111,7 +123,7 @@ def decode(params, cfg, s_prev, z, *, dropout_key=None):
         keep = 1.0 - cfg.rec_dropout   # one mask per sequence, shared over time (no memory loss)
         dmask = jax.random.bernoulli(dropout_key, keep, (B, cfg.dec_size)).astype(jnp.float32) / keep
     ys, _ = rnn.run(LSTM, params["dec"], decoder_inputs(cfg, s_prev, z), carry=carry,
-                    dropout_mask=dmask)
+                    dropout_mask=dmask, unroll=cfg.unroll)
     return _apply(params["out"], ys).astype(jnp.float32)
 
 
