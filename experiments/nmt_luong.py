@@ -43,6 +43,7 @@ class Config:
     ss_c: float = 1e-4
     ss_min: float = 0.0
     bf16: bool = False
+    unroll: int = 1
     # training
     steps: int = 1500
     batch_size: int = 64
@@ -117,7 +118,7 @@ def model_config(cfg: Config, src_vocab, tgt_vocab):
                      layers=cfg.layers, cell=cfg.cell, bidirectional=cfg.bidirectional, score=cfg.score,
                      input_feed=cfg.input_feed, dropout=cfg.dropout, ss=cfg.ss, ss_k=cfg.ss_k,
                      ss_c=cfg.ss_c, ss_min=cfg.ss_min,
-                     compute_dtype="bfloat16" if cfg.bf16 else "float32")
+                     compute_dtype="bfloat16" if cfg.bf16 else "float32", unroll=cfg.unroll)
 
 
 # ------------------------------------------------------------------------------------------ data
@@ -137,7 +138,8 @@ def prepare(cfg: Config, args):
     refs = {k: [" ".join(tok[i][1]) for i in v] for k, v in sp.items()}
     srcs = {k: [" ".join(tok[i][0]) for i in v] for k, v in sp.items()}
     lengths = [max(len(s), len(t)) + 1 for s, t in tok]
-    return dict(bounds=eng_fra.bucket_bounds(max(lengths)), tok=tok, split=sp, src_v=src_v, tgt_v=tgt_v, enc=enc, refs=refs, srcs=srcs,
+    return dict(bounds=eng_fra.bucket_bounds(max(lengths)), tok=tok, split=sp, src_v=src_v, tgt_v=tgt_v,
+                enc=enc, refs=refs, srcs=srcs,
                 report=report)
 
 

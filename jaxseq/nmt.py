@@ -36,6 +36,7 @@ class NMTConfig:
     ss_c: float = 1e-4
     ss_min: float = 0.0
     compute_dtype: str = "float32"  # float32 | bfloat16 (losses stay float32)
+    unroll: int = 1                 # lax.scan unroll of encoder and decoder loops (a GPU speed knob)
 
     def to_json(self):
         return dataclasses.asdict(self)
@@ -99,10 +100,10 @@ def encode(params, cfg: NMTConfig, src, src_mask, key=None):
         if i > 0:
             x = _dropout(keys[i], x, cfg.dropout)
         if cfg.bidirectional:
-            x, (ff, fb) = rnn.run_bidirectional(cell, p, x, mask=src_mask)
+            x, (ff, fb) = rnn.run_bidirectional(cell, p, x, mask=src_mask, unroll=cfg.unroll)
             f = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a, b], -1), ff, fb)
         else:
-            x, f = rnn.run(cell, p, x, mask=src_mask)
+            x, f = rnn.run(cell, p, x, mask=src_mask, unroll=cfg.unroll)
         finals.append(_lstm_carry(f))
     return x, finals
 
@@ -187,7 +188,7 @@ def forward(params, cfg: NMTConfig, batch, key=None, *, ss_eps=1.0, return_attn=
 
     prev = jnp.zeros((B, cfg.tgt_vocab) if use_ss else (1,), jnp.float32)
     _, (h_tildes, attn) = jax.lax.scan(body, (init_state(params, cfg, finals, B), prev),
-                                       (xp_truth, drops, ss_keys, jnp.arange(T)))
+                                       (xp_truth, drops, ss_keys, jnp.arange(T)), unroll=cfg.unroll)
     logits = logits_of(params, jnp.swapaxes(h_tildes, 0, 1))             # one big matmul: [B, T, V]
     if return_attn:
         return logits, jnp.swapaxes(attn, 0, 1)

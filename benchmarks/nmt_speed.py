@@ -1,0 +1,198 @@
+"""Training throughput (target tokens/s) of the Luong NMT model: JAX against two PyTorch peers.
+
+    python benchmarks/nmt_speed.py --device cuda --out runs/bench/nmt.json
+    python benchmarks/nmt_speed.py --quick                 # tiny sizes, CPU smoke run
+
+Same model in every row: embeddings, 1-layer bidirectional LSTM encoder (hidden/2 per direction), LSTM
+decoder with input feeding, Luong ``general`` attention, ``tanh(W_c[c; h])``, softmax output; Adam,
+gradient clipping; synthetic sentences of ``--src-len``/``--tgt-len`` tokens (all real, no padding).
+Rows:
+  (a) JAX: one jitted train step (fwd + bwd + Adam) over a batch, encoder and decoder as ``lax.scan``;
+  (b) PyTorch peer in the style of the PyTorch seq2seq tutorial: batch size 1, the decoder a Python loop
+      over target steps, one optimizer step per sentence;
+  (c) batched PyTorch: cuDNN ``nn.LSTM`` encoder, ``nn.LSTMCell`` decoder loop over time, same batch.
+Each row: warm-up, then the median of ``--reps`` timed repetitions, synchronised. torch is imported only
+inside the PyTorch rows (``--no-torch`` skips them).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def timeit(fn, reps, warmup=2):
+    for _ in range(warmup):
+        fn()
+    ts = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return statistics.median(ts)
+
+
+# ------------------------------------------------------------------------------------------- JAX
+def bench_jax(a, batch, reps):
+    import jax
+    import jax.numpy as jnp
+    from jaxseq import nmt, train
+    cfg = nmt.NMTConfig(src_vocab=a.vocab, tgt_vocab=a.vocab, emb=a.emb, hidden=a.hidden, layers=a.layers,
+                        score="general", dropout=0.0, unroll=a.unroll,
+                        compute_dtype="bfloat16" if a.bf16 else "float32")
+    params = nmt.init(jax.random.PRNGKey(0), cfg)
+    opt = train.make_optimizer(train.TrainConfig(lr=1e-3, clip_norm=5.0))
+    state = opt.init(params)
+    loss = nmt.make_loss(cfg)
+    step = train.make_train_step(loss, opt)
+    batch = {k: jnp.asarray(v) for k, v in batch.items()}
+    carry = {"p": params, "s": state}
+    key = jax.random.PRNGKey(1)
+
+    def run():
+        for _ in range(a.steps_per_rep):
+            carry["p"], carry["s"], m = step(carry["p"], carry["s"], batch, key)
+        jax.block_until_ready(m["loss"])
+    t = timeit(run, reps)
+    return {"device": str(jax.devices()[0]), "s_per_step": t / a.steps_per_rep}
+
+
+# --------------------------------------------------------------------------------------- PyTorch
+def torch_model(a, device):
+    import torch
+    from torch import nn
+
+    class Seq2Seq(nn.Module):
+        def __init__(self):
+            super().__init__()
+            H, E, V = a.hidden, a.emb, a.vocab
+            self.src_emb, self.tgt_emb = nn.Embedding(V, E), nn.Embedding(V, E)
+            self.enc = nn.LSTM(E, H // 2, num_layers=a.layers, bidirectional=True, batch_first=True)
+            self.cells = nn.ModuleList([nn.LSTMCell(E + H if i == 0 else H, H) for i in range(a.layers)])
+            self.attn_w = nn.Linear(H, H, bias=False)       # general score: h^T W h_s
+            self.wc = nn.Linear(2 * H, H, bias=False)
+            self.out = nn.Linear(H, V)
+
+        def forward(self, src, tgt_in, tgt_out):
+            B, T = tgt_in.shape
+            enc, (hn, cn) = self.enc(self.src_emb(src))                      # [B, S, H]
+            L = len(self.cells)
+            # bidirectional finals [2L, B, H/2] -> per layer [B, H]
+            h = [torch.cat([hn[2 * i], hn[2 * i + 1]], -1) for i in range(L)]
+            c = [torch.cat([cn[2 * i], cn[2 * i + 1]], -1) for i in range(L)]
+            keys = self.attn_w(enc)                                           # hoisted
+            h_tilde = enc.new_zeros(B, enc.shape[-1])
+            emb = self.tgt_emb(tgt_in)
+            outs = []
+            for t in range(T):
+                x = torch.cat([emb[:, t], h_tilde], -1)
+                for i, cell in enumerate(self.cells):
+                    h[i], c[i] = cell(x, (h[i], c[i]))
+                    x = h[i]
+                w = torch.softmax(torch.einsum("bh,bsh->bs", x, keys), -1)
+                ctx = torch.einsum("bs,bsh->bh", w, enc)
+                h_tilde = torch.tanh(self.wc(torch.cat([ctx, x], -1)))
+                outs.append(h_tilde)
+            logits = self.out(torch.stack(outs, 1))
+            return nn.functional.cross_entropy(logits.reshape(B * T, -1), tgt_out.reshape(-1))
+
+    torch.manual_seed(0)
+    return Seq2Seq().to(device)
+
+
+def bench_torch(a, batch, reps, device, batch1):
+    import torch
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+    model = torch_model(a, device)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    src, tgt_in, tgt_out = (torch.as_tensor(batch[k]).long().to(device) for k in ("src", "tgt_in", "tgt_out"))
+    sync = (lambda: torch.cuda.synchronize()) if device.startswith("cuda") else (lambda: None)
+    n = a.batch1_sentences if batch1 else src.shape[0]
+
+    def one(s, ti, to):
+        opt.zero_grad()
+        loss = model(s, ti, to)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+        return loss
+
+    def run():
+        if batch1:  # tutorial style: one sentence per optimizer step
+            for i in range(n):
+                one(src[i:i + 1], tgt_in[i:i + 1], tgt_out[i:i + 1])
+        else:
+            for _ in range(a.steps_per_rep):
+                one(src, tgt_in, tgt_out)
+        sync()
+    t = timeit(run, reps, warmup=1 if batch1 else 2)
+    steps = n if batch1 else a.steps_per_rep
+    return {"device": device, "s_per_step": t / steps, "batch": 1 if batch1 else src.shape[0],
+            "torch": torch.__version__}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--device", default="cuda", help="PyTorch device for the peers (cuda or cpu); JAX uses "
+                   "its default backend")
+    p.add_argument("--quick", action="store_true", help="tiny sizes, CPU: a smoke run")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--src-len", type=int, default=10)
+    p.add_argument("--tgt-len", type=int, default=11)
+    p.add_argument("--vocab", type=int, default=5000)
+    p.add_argument("--emb", type=int, default=256)
+    p.add_argument("--hidden", type=int, default=512)
+    p.add_argument("--layers", type=int, default=1)
+    p.add_argument("--unroll", type=int, default=1, help="lax.scan unroll in the JAX model")
+    p.add_argument("--bf16", action="store_true", help="also time JAX with bfloat16 compute")
+    p.add_argument("--reps", type=int, default=5)
+    p.add_argument("--steps-per-rep", type=int, default=20, help="batched train steps per timed rep")
+    p.add_argument("--batch1-sentences", type=int, default=200, help="sentences per timed rep, batch-1 row")
+    p.add_argument("--no-torch", action="store_true", help="skip the PyTorch rows")
+    p.add_argument("--out", help="write the results as JSON here")
+    a = p.parse_args(argv)
+    if a.quick:
+        a.device, a.batch_size, a.vocab, a.emb, a.hidden = "cpu", 16, 500, 32, 64
+        a.reps, a.steps_per_rep, a.batch1_sentences = 2, 3, 10
+    rng = np.random.default_rng(0)
+    B, S, T = a.batch_size, a.src_len, a.tgt_len
+    batch = {"src": rng.integers(4, a.vocab, (B, S)).astype(np.int32),
+             "src_mask": np.ones((B, S), np.float32),
+             "tgt_out": rng.integers(4, a.vocab, (B, T)).astype(np.int32),
+             "tgt_mask": np.ones((B, T), np.float32)}
+    batch["tgt_in"] = np.concatenate([np.ones((B, 1), np.int32), batch["tgt_out"][:, :-1]], 1)
+    batch["step"] = np.zeros((B,), np.int32)
+    rows = {}
+
+    def report(name, r, batch_size):
+        r["tokens_per_s"] = batch_size * T / r["s_per_step"]
+        rows[name] = r
+        print(f"{name:28s} {r['tokens_per_s']:12.0f} target tokens/s  ({r['s_per_step'] * 1e3:.2f} ms/step, "
+              f"batch {batch_size}, {r['device']})", flush=True)
+
+    print(f"sizes: batch {B}, src {S}, tgt {T}, vocab {a.vocab}, emb {a.emb}, hidden {a.hidden}, "
+          f"layers {a.layers}")
+    report("jax", bench_jax(a, batch, a.reps), B)
+    if a.bf16:
+        report("jax_bf16", bench_jax(argparse.Namespace(**{**vars(a), "bf16": True}), batch, a.reps), B)
+    if not a.no_torch:
+        report("torch_batch1_tutorial", bench_torch(a, batch, max(1, a.reps // 2), a.device, True), 1)
+        report("torch_batched", bench_torch(a, batch, a.reps, a.device, False), B)
+        j = rows["jax"]["tokens_per_s"]
+        print(f"speed-up: {j / rows['torch_batch1_tutorial']['tokens_per_s']:.1f}x vs batch-1 peer "
+              f"(target >= 50x), {j / rows['torch_batched']['tokens_per_s']:.2f}x vs batched PyTorch "
+              f"(target >= 1.5x)")
+    if a.out:
+        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(a.out).write_text(json.dumps({"args": vars(a), "host": platform.node(), "rows": rows}, indent=1))
+        print(f"wrote {a.out}")
+
+
+if __name__ == "__main__":
+    main()
