@@ -32,6 +32,8 @@ class Checkpointer:
         meta["step"] = int(step)
         if metrics is not None:
             meta["metrics"] = {k: float(v) for k, v in metrics.items()}
+        if self.best_metric is not None:  # lets load_for_sampling find the best step later
+            meta["checkpoint"] = {"best_metric": self.best_metric, "best_mode": self.best_mode}
         items = {"params": ocp.args.StandardSave(_to_host(params)),
                  "meta": ocp.args.JsonSave(meta)}
         if opt_state is not None:
@@ -105,8 +107,13 @@ def load_for_sampling(directory, step=None):
     if not directory.exists():
         raise FileNotFoundError(f"checkpoint directory {directory} does not exist")
     ck = Checkpointer(directory)
+    if ck.latest_step() is None:
+        raise FileNotFoundError(f"no checkpoint in {directory}")
     if step is None:
-        step = ck.latest_step()
+        info = ck.read_meta().get("checkpoint", {})
+        ck.best_metric, ck.best_mode = info.get("best_metric"), info.get("best_mode", "min")
+        best = ck.best_step()
+        step = ck.latest_step() if best is None else best
     params, _, meta = ck.restore(step)
     ck.close()
     return params, meta

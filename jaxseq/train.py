@@ -93,6 +93,10 @@ def replicate(tree, mesh: Mesh):
     return jax.device_put(tree, NamedSharding(mesh, P()), may_alias=False)
 
 
+# optax.global_norm is deprecated in favour of optax.tree.norm (newer optax); accept either
+_global_norm = getattr(getattr(optax, "tree", None), "norm", None) or optax.global_norm
+
+
 def make_train_step(loss_fn, optimizer):
     """``step(params, opt_state, batch, key) -> (params, opt_state, metrics)``, jitted.
 
@@ -103,7 +107,7 @@ def make_train_step(loss_fn, optimizer):
         (loss, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, batch, key)
         updates, opt_state = optimizer.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
-        metrics = dict(metrics, loss=loss, grad_norm=optax.global_norm(grads))
+        metrics = dict(metrics, loss=loss, grad_norm=_global_norm(grads))
         return params, opt_state, metrics
     return jax.jit(step, donate_argnums=(0, 1))
 
