@@ -10,6 +10,11 @@
 """
 from __future__ import annotations
 
+import os
+
+# Grow GPU memory on demand instead of grabbing 75% of it: other jobs may share the GPU.
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+
 import argparse
 import dataclasses
 import json

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pickle
 import zipfile
 from pathlib import Path
 
@@ -70,7 +71,7 @@ def _check_npz(path):
         data = {k: list(d[k]) for k in SPLITS}
     except KeyError as e:
         raise DataError(f"{path}: missing split {e}; a sketch-rnn npz has {SPLITS}") from None
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, pickle.UnpicklingError) as e:
         raise DataError(f"{path}: not a readable npz ({e}); delete it and fetch it again") from None
     for split, seqs in data.items():
         for i, s in enumerate(seqs):

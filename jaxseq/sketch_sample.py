@@ -33,8 +33,8 @@ def _sample(params, cfg, keys, z, temperature, max_len):
                                     temperature=temperature)
             xy, pen = mdn.sample_bivariate(k, p, n_pen=3)
             s = jnp.concatenate([xy, jax.nn.one_hot(pen, 3)], -1)
+            done = done | (pen[0] == 2)   # the end row itself is the end token (no offset)
             s = jnp.where(done, jnp.asarray([0, 0, 0, 0, 1], jnp.float32), s)
-            done = done | (pen[0] == 2)
             return (carry, s, done), s[0]
         _, out = jax.lax.scan(step, (carry, start, jnp.array(False)), jax.random.split(key, max_len))
         return out
