@@ -78,7 +78,8 @@ def load_lines(a) -> Lines:
         lines = iam.load_cache(cache)
     else:
         lines = iam.load(data_dir=a.data_dir or None, cache_path=cache)
-    writers = list(getattr(lines, "writers", None) or range(len(lines.strokes)))
+    writers = getattr(lines, "writers", None)
+    writers = list(range(len(lines.strokes))) if writers is None else list(writers)
     return Lines(list(lines.strokes), list(lines.texts), writers, np.asarray(lines.is_valid, bool),
                  float(lines.scale))
 
@@ -107,6 +108,9 @@ def _write_lines(path, lines, titles):
 
 # --------------------------------------------------------------------------------------------- train
 def cmd_train(a):
+    if a.compile_cache:
+        jax.config.update("jax_compilation_cache_dir", str(Path(a.compile_cache).resolve()))
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
     data = load_lines(a)
     synthesis = a.task == "synthesis"
     train_pool = np.nonzero(~data.is_valid)[0]
@@ -177,6 +181,7 @@ def cmd_train(a):
     def sample_fn(params, step):
         texts = ([data.texts[i] for i in val_pool[:4]] if a.synthetic else SAMPLE_TEXTS) \
             if synthesis else [""] * 4
+        texts = [texts[i % len(texts)] for i in range(a.samples)]
         lines, _ = hw_sample.generate(params, mcfg, charset, texts, seed=step, bias=0.5,
                                       max_steps=None if synthesis else 500)
         path = ckpt_dir / "samples" / f"step_{step:06d}.png"
@@ -192,7 +197,8 @@ def cmd_train(a):
             "primes": primes, "train": {k: v for k, v in vars(a).items() if k != "fn"}}
     t0 = time.perf_counter()
     _, hist, last = hw_train.fit_timed(loss_fn, params, batch_fn, tcfg, ckpt=ck, meta=meta,
-                                       eval_fn=eval_fn if vb else None, sample_fn=sample_fn,
+                                       eval_fn=eval_fn if vb else None,
+                                       sample_fn=sample_fn if a.samples else None,
                                        time_budget_s=a.time_budget * 60 if a.time_budget else None)
     rates = [r["steps_per_s"] for r in hist if "steps_per_s" in r]
     print(f"stopped at step {last}/{a.steps} after {time.perf_counter() - t0:.0f}s; "
@@ -372,6 +378,10 @@ def build_parser():
     t.add_argument("--log-every", type=int, default=50, help="average train metrics over N steps")
     t.add_argument("--time-budget", type=float, default=0.0,
                    help="minutes: stop cleanly (with a checkpoint) before this wall clock; rerun resumes")
+    t.add_argument("--samples", type=int, default=4,
+                   help="lines sampled into <ckpt-dir>/samples/ at each evaluation (0: none)")
+    t.add_argument("--compile-cache", default=".cache/jax",
+                   help="persistent XLA compilation cache (a resumed chunk skips compiling); '' disables")
     t.add_argument("--no-progress", action="store_true", help="no progress bar (log lines instead)")
     t.set_defaults(fn=cmd_train)
 

@@ -82,12 +82,12 @@ def compute_params(params, cfg: HWConfig):
     return jax.tree_util.tree_map(lambda a: a.astype(jnp.bfloat16), params)
 
 
-def zero_state(cfg: HWConfig, batch):
+def zero_state(cfg: HWConfig, batch, dtype=jnp.float32):
     """Initial recurrent state: LSTM carries, window position kappa [B, K] and last window [B, V]."""
-    st = {"layers": [LSTM.zeros(batch, cfg.hidden) for _ in range(cfg.layers)]}
+    z = lambda n: jnp.zeros((batch, n), dtype)
+    st = {"layers": [(z(cfg.hidden), z(cfg.hidden)) for _ in range(cfg.layers)]}
     if cfg.synthesis:
-        st["kappa"] = jnp.zeros((batch, cfg.n_gauss), jnp.float32)
-        st["w"] = jnp.zeros((batch, cfg.vocab), jnp.float32)
+        st["kappa"], st["w"] = z(cfg.n_gauss), z(cfg.vocab)
     return st
 
 
@@ -137,9 +137,10 @@ def forward(params, cfg: HWConfig, xs, mask=None, text=None, text_mask=None, sta
     """
     B, T = xs.shape[:2]
     cp = compute_params(params, cfg)
-    mask = jnp.ones((B, T), jnp.float32) if mask is None else mask.astype(jnp.float32)
-    state = zero_state(cfg, B) if state is None else state
-    xs_t = jnp.swapaxes(xs, 0, 1).astype(jnp.float32)
+    mask = jnp.ones((B, T)) if mask is None else mask
+    dtype = params["out"]["w"].dtype        # float32 (float64 in gradient tests)
+    state = zero_state(cfg, B, dtype) if state is None else state
+    xs_t = jnp.swapaxes(xs, 0, 1).astype(dtype)
     mask_t = jnp.swapaxes(mask, 0, 1)
     aux, finals, hs = {}, [], []
     ws, h = None, None
@@ -164,7 +165,7 @@ def forward(params, cfg: HWConfig, xs, mask=None, text=None, text_mask=None, sta
     final = {"layers": finals}
     if cfg.synthesis:
         final["kappa"], final["w"] = kappa, w
-    return jnp.swapaxes(raw, 0, 1).astype(jnp.float32), aux, final
+    return jnp.swapaxes(raw, 0, 1).astype(dtype), aux, final
 
 
 def shift_inputs(strokes):
@@ -174,11 +175,11 @@ def shift_inputs(strokes):
 
 def nll(params, cfg: HWConfig, batch, inputs=None):
     """Per-line NLL [B] in nats (eqs 26/55, masked) and the aux of the forward pass."""
-    strokes, mask = batch["strokes"], batch["mask"].astype(jnp.float32)
+    strokes, mask = batch["strokes"], batch["mask"]
     xs = shift_inputs(strokes) if inputs is None else inputs
     raw, aux, _ = forward(params, cfg, xs, mask, batch.get("text"), batch.get("text_mask"))
     p = mdn.split_bivariate(raw, cfg.n_mix)
-    return mdn.stroke_nll(p, strokes.astype(jnp.float32), mask), (raw, aux)
+    return mdn.stroke_nll(p, strokes, mask), (raw, aux)
 
 
 def _scheduled_inputs(params, cfg, batch, key, eps):
@@ -202,7 +203,7 @@ def loss_fn(params, cfg: HWConfig, batch, key, ss_eps=None):
     """
     inputs = None if ss_eps is None else _scheduled_inputs(params, cfg, batch, key, ss_eps)
     per_line, _ = nll(params, cfg, batch, inputs)
-    mask = batch["mask"].astype(jnp.float32)
+    mask = batch["mask"]
     n_points = jnp.maximum(mask.sum(), 1.0)
     loss = per_line.sum() / n_points
     return loss, {"nll_line": per_line.mean(), "nll_point": loss}

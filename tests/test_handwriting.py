@@ -1,0 +1,310 @@
+"""Graves handwriting networks: shapes, a float64 numpy reference, masks, gradients, sampling, charset,
+and the experiment script end to end on synthetic lines (tiny sizes throughout)."""
+from __future__ import annotations
+
+import json
+import math
+import sys
+import warnings
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxseq import handwriting as hw
+from jaxseq import hw_sample
+from jaxseq.charset import Charset, encode_batch
+
+ROOT = Path(__file__).resolve().parents[1]
+nll = jax.jit(hw.nll, static_argnums=1)                 # one compile per shape instead of eager dispatch
+loss_fn = jax.jit(hw.loss_fn, static_argnums=1)
+
+
+def tiny(task, **kw):
+    base = dict(task=task, hidden=8, layers=2, n_mix=3, n_gauss=2, vocab=5 if task == "synthesis" else 0,
+                kappa_scale=0.3)
+    base.update(kw)
+    return hw.HWConfig(**base)
+
+
+def rand_batch(B=3, T=10, U=4, V=5, seed=0, lengths=None):
+    rng = np.random.default_rng(seed)
+    xy = rng.normal(size=(B, T, 2)).astype(np.float32)
+    eos = (rng.random((B, T, 1)) < 0.2).astype(np.float32)
+    lengths = lengths or [T] * B
+    mask = (np.arange(T)[None] < np.array(lengths)[:, None]).astype(np.float32)
+    text = rng.integers(0, V, (B, U)).astype(np.int32)
+    text[0, U - 1:] = -1  # one line with a shorter text
+    return {"strokes": np.concatenate([xy, eos], -1), "mask": mask, "text": text,
+            "text_mask": (text >= 0).astype(np.float32)}
+
+
+# ----------------------------------------------------------------------------- float64 numpy reference
+def _sig(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _lstm(p, h, c, x):
+    g = x @ p["wx"] + h @ p["wh"] + p["b"]
+    i, f, gg, o = np.split(g, 4, -1)
+    c = _sig(f) * c + _sig(i) * np.tanh(gg)
+    return _sig(o) * np.tanh(c), c
+
+
+def numpy_nll(params, cfg, batch):
+    """Graves eqs 15-26 and 46-51 written out step by step in float64, independent of jaxseq."""
+    P = jax.tree_util.tree_map(lambda a: np.asarray(a, np.float64), params)
+    s, mask = np.asarray(batch["strokes"], np.float64), np.asarray(batch["mask"], np.float64)
+    B, T, _ = s.shape
+    H, M, K = cfg.hidden, cfg.n_mix, cfg.n_gauss
+    out = np.zeros(B)
+    for b in range(B):
+        hc = [(np.zeros(H), np.zeros(H)) for _ in range(cfg.layers)]
+        kappa, w = np.zeros(K), np.zeros(cfg.vocab)
+        if cfg.synthesis:
+            ids = batch["text"][b]
+            chars = np.zeros((len(ids), cfg.vocab))
+            for u, i in enumerate(ids):
+                if i >= 0:
+                    chars[u, i] = 1.0
+        for t in range(T):
+            if mask[b, t] == 0:
+                continue
+            x = s[b, t - 1] if t > 0 else np.zeros(3)
+            hs = []
+            for n in range(cfg.layers):
+                inp = [x] + ([hs[-1]] if n > 0 else []) + ([w] if cfg.synthesis else [])
+                h, c = _lstm(P["layers"][n], *hc[n], np.concatenate(inp))
+                hc[n] = (h, c)
+                hs.append(h)
+                if n == 0 and cfg.synthesis:
+                    r = h @ P["window"]["w"] + P["window"]["b"]
+                    al, be, ka = np.exp(r[:K]), np.exp(r[K:2 * K]), np.exp(r[2 * K:])
+                    kappa = kappa + ka * cfg.kappa_scale
+                    u = np.arange(len(ids))
+                    phi = (al[:, None] * np.exp(-be[:, None] * (kappa[:, None] - u) ** 2)).sum(0)
+                    phi = phi * (ids >= 0)
+                    w = phi @ chars
+            y = np.concatenate(hs) @ P["out"]["w"] + P["out"]["b"]
+            logit, mu1, mu2, ls1, ls2, rh = (y[i * M:(i + 1) * M] for i in range(6))
+            pi = np.exp(logit - logit.max())
+            pi /= pi.sum()
+            s1, s2, rho = np.exp(ls1), np.exp(ls2), np.tanh(rh) * (1 - 1e-5)
+            z1, z2 = (s[b, t, 0] - mu1) / s1, (s[b, t, 1] - mu2) / s2
+            z = z1 ** 2 + z2 ** 2 - 2 * rho * z1 * z2
+            n2 = np.exp(-z / (2 * (1 - rho ** 2))) / (2 * np.pi * s1 * s2 * np.sqrt(1 - rho ** 2))
+            e = _sig(y[6 * M])
+            out[b] -= np.log((pi * n2).sum()) + (np.log(e) if s[b, t, 2] else np.log(1 - e))
+    return out
+
+
+@pytest.mark.parametrize("task", ["prediction", "synthesis"])
+def test_shapes_and_numpy_reference(task):
+    cfg = tiny(task)
+    params = hw.init(jax.random.PRNGKey(0), cfg)
+    batch = rand_batch(lengths=[10, 7, 4])
+    per_line, (raw, aux) = nll(params, cfg, batch)
+    assert per_line.shape == (3,) and raw.shape == (3, 10, 6 * 3 + 1)
+    if task == "synthesis":
+        assert aux["phi"].shape == (3, 10, 4) and aux["window"].shape == (3, 10, 5)
+        assert aux["kappa"].shape == (3, 10, 2)
+    np.testing.assert_allclose(per_line, numpy_nll(params, cfg, batch), rtol=2e-4, atol=2e-4)
+    loss, m = loss_fn(params, cfg, batch, jax.random.PRNGKey(0))
+    np.testing.assert_allclose(loss, float(per_line.sum()) / 21.0, rtol=1e-5)
+    np.testing.assert_allclose(m["nll_line"], float(per_line.mean()), rtol=1e-5)
+
+
+def test_kappa_monotonic_and_padding_invariance():
+    cfg = tiny("synthesis")
+    params = hw.init(jax.random.PRNGKey(1), cfg)
+    batch = rand_batch(lengths=[10, 6, 3])
+    per_line, (_, aux) = nll(params, cfg, batch)
+    kappa = np.asarray(aux["kappa"])
+    assert (np.diff(kappa[0], axis=0) > 0).all()          # eq 51: the window only moves forward
+    # garbage in padded points and a longer padded text must not change anything
+    b2 = {k: np.array(v) for k, v in batch.items()}
+    b2["strokes"][1, 6:] = 123.0
+    b2["strokes"][2, 3:] = -7.0
+    b2["strokes"] = np.concatenate([b2["strokes"], np.full((3, 5, 3), 9.0, np.float32)], 1)
+    b2["mask"] = np.concatenate([b2["mask"], np.zeros((3, 5), np.float32)], 1)
+    b2["text"] = np.concatenate([b2["text"], np.full((3, 3), -1, np.int32)], 1)
+    b2["text_mask"] = (b2["text"] >= 0).astype(np.float32)
+    per_line2, _ = nll(params, cfg, b2)
+    np.testing.assert_allclose(per_line2, per_line, rtol=1e-5)
+
+
+def test_finite_difference_gradient_synthesis(x64):
+    cfg = tiny("synthesis", hidden=4, n_mix=2)
+    params = jax.tree_util.tree_map(lambda a: a.astype(jnp.float64),
+                                    hw.init(jax.random.PRNGKey(2), cfg))
+    batch = {k: (jnp.asarray(v, jnp.float64) if v.dtype == np.float32 else jnp.asarray(v))
+             for k, v in rand_batch(B=2, T=6, lengths=[6, 4]).items()}
+    f = jax.jit(lambda p: hw.loss_fn(p, cfg, batch, jax.random.PRNGKey(0))[0])
+    g = jax.jit(jax.grad(f))(params)
+    leaves, tree = jax.tree_util.tree_flatten(params)
+    rng = np.random.default_rng(0)
+    d = jax.tree_util.tree_unflatten(tree, [jnp.asarray(rng.normal(size=l.shape)) for l in leaves])
+    eps = 1e-3  # the cells compute gates in float32 even under x64; central differences err O(eps^2)
+    plus = jax.tree_util.tree_map(lambda a, b: a + eps * b, params, d)
+    minus = jax.tree_util.tree_map(lambda a, b: a - eps * b, params, d)
+    fd = (f(plus) - f(minus)) / (2 * eps)
+    an = sum(float((a * b).sum()) for a, b in zip(jax.tree_util.tree_leaves(g), jax.tree_util.tree_leaves(d)))
+    assert abs(fd - an) < 2e-3 * max(1.0, abs(an)), (fd, an)
+    # the window weights get gradient (the text actually conditions the loss)
+    assert float(jnp.abs(g["window"]["w"]).sum()) > 0
+
+
+def test_scheduled_sampling_loss_runs_and_eps1_is_teacher_forcing():
+    cfg = tiny("prediction")
+    params = hw.init(jax.random.PRNGKey(0), cfg)
+    batch = rand_batch()
+    tf = float(nll(params, cfg, batch)[0].sum()) / float(batch["mask"].sum())
+    ss1, _ = loss_fn(params, cfg, batch, jax.random.PRNGKey(3), 1.0)   # eps traced: one compile
+    ss0, _ = loss_fn(params, cfg, batch, jax.random.PRNGKey(3), 0.0)
+    np.testing.assert_allclose(ss1, tf, rtol=1e-6)
+    assert np.isfinite(ss0) and abs(float(ss0) - float(tf)) > 1e-4
+
+
+# ------------------------------------------------------------------------------------------ sampling
+def _sample_args(cfg, n, U=6, seed=0):
+    rng = np.random.default_rng(seed)
+    texts = np.full((n, U), -1, np.int32)
+    for i in range(n):
+        L = 2 + i % 3
+        texts[i, :L] = rng.integers(0, cfg.vocab, L)
+    keys = jax.random.split(jax.random.PRNGKey(seed), n)
+    return (keys, jnp.asarray(texts), jnp.linspace(0.0, 1.0, n), jnp.ones((n,)),
+            jnp.zeros((n, 0, 3)), jnp.zeros((n,), jnp.int32))
+
+
+def test_batch_sampling_deterministic_and_equals_per_line():
+    cfg = tiny("synthesis")
+    params = hw.init(jax.random.PRNGKey(0), cfg)
+    args = _sample_args(cfg, 3)
+    s1, l1, p1 = hw_sample.sample_batch(params, cfg, *args, max_steps=25)
+    s2, l2, _ = hw_sample.sample_batch(params, cfg, *args, max_steps=25)
+    np.testing.assert_array_equal(s1, s2)
+    assert s1.shape == (3, 25, 3) and p1.shape == (3, 25, 6)
+    for i in range(3):
+        one = [a[i:i + 1] for a in args]
+        si, li, _ = hw_sample.sample_batch(params, cfg, *one, max_steps=25)
+        np.testing.assert_allclose(si[0], s1[i], atol=1e-5)
+        assert int(li[0]) == int(l1[i])
+    # zero past each line's end
+    for i in range(3):
+        assert not np.asarray(s1[i, int(l1[i]):]).any()
+
+
+def test_stopping_rule():
+    cfg = tiny("synthesis")
+    params = hw.init(jax.random.PRNGKey(0), cfg)
+    K = cfg.n_gauss
+    fast = jax.tree_util.tree_map(lambda a: a, params)
+    fast["window"]["b"] = fast["window"]["b"].at[2 * K:].set(1.0)     # kappa step e * 0.3 ~ 0.8 chars
+    slow = jax.tree_util.tree_map(lambda a: a, params)
+    slow["window"]["w"] = slow["window"]["w"] * 0
+    slow["window"]["b"] = slow["window"]["b"].at[2 * K:].set(-10.0)   # the window never moves
+    args = _sample_args(cfg, 3)
+    _, lf, _ = hw_sample.sample_batch(fast, cfg, *args, max_steps=40)
+    _, ls, _ = hw_sample.sample_batch(slow, cfg, *args, max_steps=40)
+    text_len = np.asarray((args[1] >= 0).sum(1))
+    assert (np.asarray(lf) < 40).all() and (np.asarray(lf) >= text_len).all()
+    assert (np.asarray(ls) == 40).all()
+
+
+def test_generate_with_prime_and_prediction():
+    cfg = tiny("synthesis")
+    params = hw.init(jax.random.PRNGKey(0), cfg)
+    cs = Charset("abcd")  # size 5 = vocab
+    prime = np.random.default_rng(0).normal(size=(7, 3)).astype(np.float32)
+    with pytest.warns(UserWarning, match="not in the model's charset"):  # the joining space is unknown
+        lines, phis = hw_sample.generate(params, cfg, cs, ["ab", "dc"], primes=[None, (prime, "cab")],
+                                         max_steps=20)
+    assert len(lines) == 2 and all(l.shape[1] == 3 and len(l) <= 20 for l in lines)
+    assert phis[1].shape[1] == len("cab dc") + 1
+    pcfg = tiny("prediction")
+    lines, _ = hw_sample.generate(hw.init(jax.random.PRNGKey(0), pcfg), pcfg, None, ["", ""],
+                                  max_steps=15)
+    assert [len(l) for l in lines] == [15, 15]
+
+
+# ------------------------------------------------------------------------------------------- charset
+def test_charset_unknown_and_json():
+    cs = Charset.build(["hello world", "held"], min_count=2)
+    assert set(cs.chars[1:]) == {"h", "e", "l", "o", "d"}
+    with pytest.warns(UserWarning, match=r"'w', 'x'"):
+        ids = cs.encode("hex w")
+    assert ids[2] == cs.unknown_id and ids[4] == cs.unknown_id and ids[0] == cs.index["h"]
+    cs2 = Charset.from_json(json.loads(json.dumps(cs.to_json())))
+    assert cs2.chars == cs.chars
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(cs2.encode("hole"), cs.encode("hole"))
+        ids, mask = encode_batch(cs, ["he", "lol"], 4)
+    assert ids.tolist() == [[cs.index["h"], cs.index["e"], -1, -1], list(cs.encode("lol")) + [-1]]
+    assert mask.sum() == 5
+
+
+# --------------------------------------------------------------------------------------------- train
+def test_overfit_one_batch():
+    from jaxseq import train
+    cfg = tiny("synthesis", hidden=16)
+    params = hw.init(jax.random.PRNGKey(0), cfg)
+    batch = rand_batch(B=2, T=12, seed=4)
+    batch["strokes"][..., :2] *= 0.3
+    opt = train.make_optimizer(train.TrainConfig(lr=1e-2, clip_norm=10.0))
+    state = opt.init(params)
+    step = train.make_train_step(lambda p, b, k: hw.loss_fn(p, cfg, b, k), opt)
+    first = None
+    for i in range(100):
+        params, state, m = step(params, state, batch, jax.random.PRNGKey(i))
+        first = float(m["loss"]) if first is None else first
+    last = float(m["loss"])
+    assert last < first - 1.5, (first, last)
+
+
+def _script():
+    sys.path.insert(0, str(ROOT / "experiments"))
+    import handwriting as script
+    return script
+
+
+def test_generate_cli_from_checkpoint_writes_svg(tmp_path):
+    """The script's generate path on a fresh tiny checkpoint (saved as train saves it), plus the
+    missing-checkpoint error."""
+    from jaxseq.checkpoint import Checkpointer
+    script = _script()
+    cfg = tiny("synthesis", vocab=6)
+    cs = Charset("abcd ")
+    prime = np.random.default_rng(0).normal(size=(9, 3)).round(3).tolist()
+    meta = {"config": __import__("dataclasses").asdict(cfg), "scale": 1.0, "charset": cs.to_json(),
+            "text_len": 8, "primes": [{"text": "dab", "writer": "w0", "strokes": prime}]}
+    ck = Checkpointer(tmp_path / "ckpt")
+    ck.save(1, hw.init(jax.random.PRNGKey(0), cfg), None, meta=meta)
+    ck.close()
+    out = tmp_path / "hello.svg"
+    script.main(["generate", "--ckpt", str(tmp_path / "ckpt"), "--text", "abc", "--n", "2", "--style",
+                 "0", "--max-steps", "30", "--out", str(out)])
+    assert out.exists() and "<path" in out.read_text()
+    with pytest.raises(SystemExit, match="train first"):
+        script.main(["generate", "--ckpt", str(tmp_path / "missing"), "--text", "x"])
+
+
+@pytest.mark.slow
+def test_experiment_train_generate_svg(tmp_path):
+    """End to end through the script: train a tiny synthesis net on synthetic lines, export, write an SVG."""
+    script = _script()
+    run, ck = tmp_path / "run", tmp_path / "ckpt"
+    script.main(["train", "--task", "synthesis", "--synthetic", "64", "--steps", "3", "--batch-size", "8",
+                 "--max-len", "40", "--hidden", "8", "--layers", "2", "--n-mix", "2", "--n-gauss", "2",
+                 "--min-char-count", "1", "--eval-every", "0", "--unroll", "1", "--no-progress",
+                 "--samples", "0", "--compile-cache", "", "--ckpt-dir", str(run)])
+    script.main(["export", "--ckpt", str(run), "--out", str(ck)])
+    out = tmp_path / "hello.svg"
+    script.main(["generate", "--ckpt", str(ck), "--text", "abc", "--n", "2", "--style", "0",
+                 "--max-steps", "30", "--out", str(out)])
+    assert out.exists() and "<path" in out.read_text()
+    with pytest.raises(SystemExit, match="train first"):
+        script.main(["generate", "--ckpt", str(tmp_path / "missing"), "--text", "x"])
