@@ -145,36 +145,16 @@ def prepare(cfg: Config, args):
 
 # ----------------------------------------------------------------------------------- checkpoints
 def load_model(ckpt_dir):
-    """(params float32, NMTConfig, meta) from a training or exported checkpoint."""
-    import jax
-    import jax.numpy as jnp
     from jaxseq import nmt
-    from jaxseq.checkpoint import Checkpointer
-    ck = Checkpointer(ckpt_dir)
-    step = ck.latest_step()
-    if step is None:
-        raise SystemExit(f"no checkpoint in {ckpt_dir}; train first (python experiments/nmt_luong.py) "
-                         f"or pass --ckpt DIR")
-    meta = ck.read_meta(step)
-    mcfg = nmt.NMTConfig.from_json(meta["model"])
-    like = nmt.init(jax.random.PRNGKey(0), mcfg)
-    dt = jnp.dtype(meta.get("param_dtype", "float32"))
-    like = jax.tree_util.tree_map(lambda a: np.zeros(a.shape, dt), like)
-    params, _, meta = ck.restore(step, params_like=like)
-    ck.close()
-    params = jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float32), params)
-    return params, mcfg, meta
+    try:
+        return nmt.load(ckpt_dir)
+    except FileNotFoundError as e:
+        raise SystemExit(f"{e}; train first (python experiments/nmt_luong.py) or pass --ckpt DIR")
 
 
 def export(params, meta, out_dir, dtype):
-    import jax
-    import jax.numpy as jnp
-    from jaxseq.checkpoint import Checkpointer
-    ck = Checkpointer(out_dir, keep=1)
-    p = jax.tree_util.tree_map(lambda a: np.asarray(jnp.asarray(a, dtype)), params)
-    ck.save(meta.get("step", 0), p, None, meta=dict(meta, param_dtype=dtype))
-    ck.close()
-    size = sum(f.stat().st_size for f in Path(out_dir).rglob("*") if f.is_file())
+    from jaxseq import nmt
+    size = nmt.save(out_dir, params, meta, dtype)
     print(f"exported params ({dtype}) to {out_dir}: {size / 2**20:.1f} MiB")
 
 

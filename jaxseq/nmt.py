@@ -219,3 +219,35 @@ def make_loss(cfg: NMTConfig, total_steps=None):
         loss, m = loss_fn(params, cfg, b, key, ss_eps=eps)
         return loss, dict(m, tf_prob=jnp.asarray(eps, jnp.float32))
     return f
+
+
+# ------------------------------------------------------------------------------------ checkpoints
+def save(directory, params, meta, dtype="float32"):
+    """A params-only checkpoint (for shipping) with ``meta`` (must hold ``model`` = config JSON and the
+    vocabularies). Returns its size in bytes."""
+    from pathlib import Path
+    import numpy as np
+    from jaxseq.checkpoint import Checkpointer
+    ck = Checkpointer(directory, keep=1)
+    p = jax.tree_util.tree_map(lambda a: np.asarray(jnp.asarray(a, dtype)), params)
+    ck.save(meta.get("step", 0), p, None, meta=dict(meta, param_dtype=str(dtype)))
+    ck.close()
+    return sum(f.stat().st_size for f in Path(directory).rglob("*") if f.is_file())
+
+
+def load(directory, step=None):
+    """``(params float32, NMTConfig, meta)`` from a training or exported checkpoint (latest step)."""
+    import numpy as np
+    from jaxseq.checkpoint import Checkpointer
+    ck = Checkpointer(directory)
+    step = ck.latest_step() if step is None else step
+    if step is None:
+        ck.close()
+        raise FileNotFoundError(f"no checkpoint in {directory}")
+    meta = ck.read_meta(step)
+    cfg = NMTConfig.from_json(meta["model"])
+    dt = jnp.dtype(meta.get("param_dtype", "float32"))
+    like = jax.tree_util.tree_map(lambda a: np.zeros(a.shape, dt), init(jax.random.PRNGKey(0), cfg))
+    params, _, meta = ck.restore(step, params_like=like)
+    ck.close()
+    return jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float32), params), cfg, meta

@@ -1,0 +1,212 @@
+"""Luong NMT: text pipeline, eng-fra loader, model attention, decoding, a toy task, checkpoints."""
+from __future__ import annotations
+
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxseq import decode, eng_fra, nmt, train
+from jaxseq.text import EOS_ID, PAD_ID, SOS_ID, UNK_ID, Vocab, normalise, tokenize
+
+TINY = dict(emb=8, hidden=16, layers=2, dropout=0.0)
+
+
+def _batch(rng, B, S, T, V, src_lens, tgt_lens):
+    src = rng.integers(4, V, (B, S)).astype(np.int32)
+    tgt = rng.integers(4, V, (B, T)).astype(np.int32)
+    pairs = [(list(src[i, :src_lens[i] - 1]) + [EOS_ID], list(tgt[i, :tgt_lens[i] - 1]) + [EOS_ID])
+             for i in range(B)]
+    return {k: jnp.asarray(v) for k, v in eng_fra.make_batch(pairs, S, T).items()}
+
+
+# ------------------------------------------------------------------------------------------ text
+def test_normalise_like_the_tutorial():
+    assert normalise("  Je suis FÂCHÉ!  ") == "je suis fache !"
+    assert normalise("I'm cold.") == "i m cold ."
+    assert normalise("Où es-tu ?") == "ou es tu ?"
+    assert normalise("Run!\u202f") == "run !"
+    assert normalise("123 ,;") == ""
+
+
+def test_tokenizer_round_trip_and_unk():
+    sents = [tokenize(s) for s in ["I am cold.", "He is tall!", "I am tall?"]]
+    v = Vocab.build(sents, min_count=1)
+    assert v.itos[:4] == ["<pad>", "<sos>", "<eos>", "<unk>"]
+    for s in sents:
+        ids = v.encode(s)
+        assert ids[-1] == EOS_ID and v.decode(ids) == s
+    assert v.encode(["i", "zebra"], eos=False) == [v.stoi["i"], UNK_ID]
+    v2 = Vocab.build(sents, min_count=2)  # 'i', 'am', 'tall' appear twice
+    assert set(v2.itos[4:]) == {"i", "am", "tall"}
+    assert Vocab.from_json(v.to_json()).stoi == v.stoi
+    assert v.decode([v.stoi["i"], PAD_ID, SOS_ID, v.stoi["am"], EOS_ID, v.stoi["cold"]]) == ["i", "am"]
+
+
+# ---------------------------------------------------------------------------------------- loader
+def test_bad_lines_counted_not_fatal():
+    text = "Go.\tVa !\nno tab here\n\nHi.\t\n123\t!!!x\nI am cold.\tJ'ai froid.\n"
+    pairs, rep = eng_fra.parse_pairs(text)
+    assert pairs == [("go .", "va !"), ("i am cold .", "j ai froid .")]
+    # 'no tab', empty French side, and a side with no letters left ('123'); the blank line is ignored
+    assert rep.bad == 3 and rep.lines == 5 and rep.pairs == 2
+    assert [n for n, _ in rep.bad_examples] == [2, 4, 5]
+    assert "3 bad lines" in str(rep)
+
+
+def test_tutorial_filter():
+    pairs = [("i am cold .", "j ai froid ."), ("i m ok .", "ca va ."), ("go .", "va !"),
+             ("you are " + "very " * 6 + "tall .", "x ."), ("they re here .", "ils sont la .")]
+    kept = eng_fra.filter_pairs(pairs, "tutorial")
+    assert kept == [pairs[0], pairs[1], pairs[4]]
+    assert eng_fra.filter_pairs(pairs, "none") == pairs
+    with pytest.raises(ValueError):
+        eng_fra.filter_pairs(pairs, "bogus")
+
+
+def test_bucketed_batches_static_shapes_and_deterministic():
+    rng = np.random.default_rng(0)
+    pairs = [(list(rng.integers(4, 50, n)) + [EOS_ID], list(rng.integers(4, 50, m)) + [EOS_ID])
+             for n, m in rng.integers(1, 30, (200, 2))]
+    bb = eng_fra.BucketedBatches(pairs, 8, seed=3)
+    assert bb.bounds == [12, 16, 24, 36]
+    for step in range(30):
+        b = bb(step)
+        L = b["src"].shape[1]
+        assert L in bb.bounds and b["tgt_in"].shape == (8, L)
+        assert (b["tgt_in"][:, 0] == SOS_ID).all()
+        np.testing.assert_array_equal(b["tgt_mask"], b["tgt_out"] != PAD_ID)
+        # decoder input is the target shifted right by one
+        np.testing.assert_array_equal(b["tgt_in"][:, 1:] * b["tgt_mask"][:, 1:],
+                                      b["tgt_out"][:, :-1] * b["tgt_mask"][:, 1:])
+    bb2 = eng_fra.BucketedBatches(pairs, 8, seed=3)
+    for step in (0, 17, 45):
+        np.testing.assert_array_equal(bb(step)["src"], bb2(step)["src"])
+    sp = eng_fra.split(100, seed=1)
+    assert sorted(np.concatenate(list(sp.values())).tolist()) == list(range(100))
+
+
+def test_real_zip_smoke(data_dir):
+    path = data_dir / eng_fra.RELPATH
+    if not path.exists():
+        pytest.skip(f"{path} not present")
+    pairs, rep = eng_fra.parse_pairs(eng_fra.read_text(path))
+    assert rep.lines == 135842 and rep.pairs + rep.bad == rep.lines and len(pairs) > 130000
+    tut = eng_fra.filter_pairs(pairs, "tutorial")
+    assert 9000 < len(tut) < 12000
+    assert all(e.startswith(eng_fra.ENG_PREFIXES) for e, _ in tut)
+
+
+# ----------------------------------------------------------------------------------------- model
+@pytest.mark.parametrize("score", ["dot", "general", "concat"])
+def test_attention_sums_to_one_and_ignores_padding(score):
+    cfg = nmt.NMTConfig(src_vocab=30, tgt_vocab=31, score=score, **TINY)
+    params = nmt.init(jax.random.PRNGKey(0), cfg)
+    rng = np.random.default_rng(0)
+    b = _batch(rng, 4, 9, 6, 30, [9, 5, 2, 7], [6, 3, 4, 1])
+    logits, attn = nmt.forward(params, cfg, b, return_attn=True)
+    assert logits.shape == (4, 6, 31) and attn.shape == (4, 6, 9)
+    np.testing.assert_allclose(attn.sum(-1), 1.0, atol=1e-5)
+    assert float(jnp.abs(attn * (1 - b["src_mask"][:, None, :])).max()) == 0.0
+    # changing padded source tokens changes nothing
+    b2 = dict(b, src=jnp.where(b["src_mask"] > 0, b["src"], 17))
+    np.testing.assert_allclose(nmt.forward(params, cfg, b2), logits, atol=1e-6)
+
+
+def test_general_attention_numpy_reference_through_decoder_step():
+    cfg = nmt.NMTConfig(src_vocab=30, tgt_vocab=31, score="general", **TINY)
+    params = nmt.init(jax.random.PRNGKey(1), cfg)
+    rng = np.random.default_rng(1)
+    b = _batch(rng, 3, 7, 4, 30, [7, 4, 2], [4, 4, 4])
+    enc, finals = nmt.encode(params, cfg, b["src"], b["src_mask"])
+    ctx = (enc, None, b["src_mask"])
+    state = nmt.init_state(params, cfg, finals, 3)
+    (new, h_tilde), out, w = nmt.decoder_step(params, cfg, state, nmt.embed_project(params, cfg, b["tgt_in"][:, 0]), ctx)
+    h = np.asarray(new[-1][0], np.float64)
+    E, W, m = np.asarray(enc, np.float64), np.asarray(params["attn"]["w"], np.float64), np.asarray(b["src_mask"])
+    s = np.einsum("bd,de,bse->bs", h, W, E)            # Luong eq. 8, general: h_t^T W_a h_s
+    s = np.where(m > 0, s, -np.inf)
+    a = np.exp(s - s.max(-1, keepdims=True))
+    a /= a.sum(-1, keepdims=True)
+    np.testing.assert_allclose(w, a, atol=1e-5)
+    c = np.einsum("bs,bse->be", a, E)
+    ht = np.tanh(np.concatenate([c, h], -1) @ np.asarray(params["wc"], np.float64))   # eq. 5
+    np.testing.assert_allclose(out, ht, atol=1e-5)
+
+
+def test_scheduled_sampling_eps_one_is_teacher_forcing():
+    cfg_tf = nmt.NMTConfig(src_vocab=30, tgt_vocab=31, **TINY)
+    cfg_ss = nmt.NMTConfig(src_vocab=30, tgt_vocab=31, ss="linear", ss_k=1.0, ss_c=0.01, **TINY)
+    params = nmt.init(jax.random.PRNGKey(0), cfg_tf)
+    b = _batch(np.random.default_rng(2), 4, 6, 6, 30, [6, 3, 4, 5], [6, 5, 4, 6])
+    key = jax.random.PRNGKey(3)
+    l_tf = nmt.loss_fn(params, cfg_tf, b, key)[0]
+    l_ss1 = nmt.loss_fn(params, cfg_ss, b, key, ss_eps=1.0)[0]
+    l_ss0 = nmt.loss_fn(params, cfg_ss, b, key, ss_eps=0.0)[0]
+    np.testing.assert_allclose(l_tf, l_ss1, rtol=1e-6)
+    assert abs(float(l_ss0) - float(l_tf)) > 1e-4
+    f = nmt.make_loss(cfg_ss)
+    _, m = f(params, dict(b, step=jnp.full((4,), 50)), key)
+    np.testing.assert_allclose(m["tf_prob"], 0.5, rtol=1e-6)
+
+
+def test_beam_one_equals_greedy():
+    cfg = nmt.NMTConfig(src_vocab=30, tgt_vocab=31, score="concat", **TINY)
+    params = nmt.init(jax.random.PRNGKey(4), cfg)
+    b = _batch(np.random.default_rng(4), 5, 8, 4, 30, [8, 2, 5, 3, 6], [4] * 5)
+    g, _, g_score = decode.greedy(params, cfg, b["src"], b["src_mask"], max_len=12)
+    bm, bm_score = decode.beam_search(params, cfg, b["src"], b["src_mask"], max_len=12, beam=1, alpha=0.0)
+    np.testing.assert_array_equal(g, bm)
+    np.testing.assert_allclose(g_score, bm_score, rtol=1e-5)
+    # a wider beam never finds a worse (unnormalised) log-probability than greedy
+    _, b4 = decode.beam_search(params, cfg, b["src"], b["src_mask"], max_len=12, beam=4, alpha=0.0)
+    assert (np.asarray(b4) >= np.asarray(g_score) - 1e-4).all()
+
+
+def _reverse_data(rng, n, V=12, lo=2, hi=6):
+    pairs = []
+    for _ in range(n):
+        s = list(rng.integers(4, V, rng.integers(lo, hi + 1)))
+        pairs.append((s + [EOS_ID], s[::-1] + [EOS_ID]))
+    return pairs
+
+
+def test_reverse_toy_task_learns():
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(0)
+    cfg = nmt.NMTConfig(src_vocab=12, tgt_vocab=12, emb=16, hidden=64, layers=1, dropout=0.0, score="general")
+    params = nmt.init(jax.random.PRNGKey(0), cfg)
+    pairs = _reverse_data(rng, 4096)
+    bb = eng_fra.BucketedBatches(pairs, 64, seed=0, bounds=[8])
+    opt = train.make_optimizer(train.TrainConfig(lr=1e-2, clip_norm=5.0, steps=300, schedule="cosine"))
+    step = train.make_train_step(nmt.make_loss(cfg), opt)
+    state = opt.init(params)
+    for i in range(300):
+        b = dict(bb(i), step=np.zeros(64, np.int32))
+        params, state, m = step(params, state, b, jax.random.PRNGKey(i))
+    test = _reverse_data(np.random.default_rng(1), 200)
+    out = decode.translate_ids(params, cfg, [s for s, _ in test], beam=1, batch_size=200, max_len=8)
+    exact = np.mean([o == t[:-1] for o, (_, t) in zip(out, test)])
+    assert exact > 0.95, f"exact match {exact:.3f} after 300 steps (loss {float(m['loss']):.3f})"
+    assert time.perf_counter() - t0 < 120
+
+
+def test_checkpoint_restores_and_translates_identically(tmp_path):
+    cfg = nmt.NMTConfig(src_vocab=30, tgt_vocab=31, **TINY)
+    params = nmt.init(jax.random.PRNGKey(5), cfg)
+    meta = {"model": cfg.to_json(), "src_vocab": ["<pad>", "<sos>", "<eos>", "<unk>", "a"], "step": 7}
+    nmt.save(tmp_path / "f32", params, meta)
+    p2, cfg2, meta2 = nmt.load(tmp_path / "f32")
+    assert cfg2 == cfg and meta2["src_vocab"] == meta["src_vocab"] and meta2["step"] == 7
+    jax.tree_util.tree_map(np.testing.assert_array_equal, params, p2)
+    srcs = [[5, 6, 7, EOS_ID], [9, EOS_ID], [4, 4, 4, 4, 4, EOS_ID]]
+    a = decode.translate_ids(params, cfg, srcs, beam=3, max_len=10)
+    assert decode.translate_ids(p2, cfg2, srcs, beam=3, max_len=10) == a
+    # a bf16 export restores to float32 arrays within bf16 rounding
+    nmt.save(tmp_path / "bf16", params, meta, "bfloat16")
+    p3, _, m3 = nmt.load(tmp_path / "bf16")
+    assert m3["param_dtype"] == "bfloat16"
+    jax.tree_util.tree_map(lambda x, y: np.testing.assert_allclose(x, y, rtol=1e-2, atol=1e-2), params, p3)
+    assert p3["wc"].dtype == jnp.float32
