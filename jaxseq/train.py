@@ -8,6 +8,7 @@ function of the step, a resumed run sees exactly the data it would have seen.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import time
 from typing import Any, Callable, Optional
@@ -132,6 +133,26 @@ def evaluate(eval_step, params, batches, key, mesh=None):
     return {k: float(v) / n for k, v in jax.device_get(total).items()}
 
 
+_OPT_FIELDS = ("steps", "lr", "schedule", "warmup", "decay_rate", "min_lr", "clip_norm", "optimizer",
+               "weight_decay")
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_step(loss_fn, opt_key):
+    optimizer = make_optimizer(TrainConfig(**dict(zip(_OPT_FIELDS, opt_key))))
+    return optimizer, make_train_step(loss_fn, optimizer)
+
+
+def _optimizer_and_step(loss_fn, cfg):
+    """Reuse the jitted step (and its compilation) when ``fit`` runs again with the same loss and
+    optimizer settings: sweeps, notebooks and resumed runs in one process compile once."""
+    try:
+        return _cached_step(loss_fn, tuple(getattr(cfg, f) for f in _OPT_FIELDS))
+    except TypeError:  # an unhashable loss_fn: build afresh
+        optimizer = make_optimizer(cfg)
+        return optimizer, make_train_step(loss_fn, optimizer)
+
+
 def _bar(total, initial, enabled):
     if not enabled:
         return None
@@ -155,7 +176,7 @@ def fit(loss_fn: Callable, params, batch_fn: Callable[[int], Any], cfg: TrainCon
     list of ``{"step", ...metrics}`` rows (train rows and eval rows with ``val_`` prefixes).
     """
     mesh = mesh if mesh is not None else data_mesh()
-    optimizer = make_optimizer(cfg)
+    optimizer, train_step = _optimizer_and_step(loss_fn, cfg)
     opt_state = optimizer.init(params)
     start = 0
     if ckpt is not None and ckpt.latest_step() is not None:
@@ -163,7 +184,6 @@ def fit(loss_fn: Callable, params, batch_fn: Callable[[int], Any], cfg: TrainCon
         params, opt_state, _ = ckpt.restore(start, params_like=params, opt_state_like=opt_state)
         log(f"resumed from {ckpt.directory} at step {start}")
     params, opt_state = replicate(params, mesh), replicate(opt_state, mesh)
-    train_step = make_train_step(loss_fn, optimizer)
     key = jax.random.PRNGKey(cfg.seed)
     history, acc, n_acc = [], None, 0
     last_eval = {}
