@@ -156,8 +156,9 @@ def fit_timed(loss_fn: Callable, params, batch_fn, cfg: train.TrainConfig, *, ck
         step_times.append(time.perf_counter() - ts)
         if time_budget_s is not None and done < cfg.steps:
             # leave room for one more step, a final eval and the checkpoint (~30 steps' worth)
-            per = float(np.median(step_times[-50:]))
-            if time.perf_counter() - t_start + 30 * per + 20.0 > time_budget_s:
+            # the chunk's first step includes compiling, so it is not a step time
+            per = float(np.median(step_times[1:][-50:])) if len(step_times) > 1 else 0.0
+            if time.perf_counter() - t_start + 30 * per + 30.0 > time_budget_s:
                 log(f"time budget reached at step {done}; saving (run again to resume)")
                 break
     if bar is not None:
