@@ -82,7 +82,8 @@ def test_lstm_matches_numpy(layer_norm):
 
 
 def test_lstm_forget_bias_init():
-    p = cells.LSTM.init(jax.random.PRNGKey(0), D, H, forget_bias=2.5)
+    p = jax.jit(cells.LSTM.init, static_argnums=(1, 2), static_argnames="forget_bias")(
+        jax.random.PRNGKey(0), D, H, forget_bias=2.5)
     np.testing.assert_array_equal(p["b"][H:2 * H], 2.5)
     np.testing.assert_array_equal(p["b"][:H], 0.0)
     np.testing.assert_array_equal(p["b"][2 * H:], 0.0)
