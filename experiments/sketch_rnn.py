@@ -79,7 +79,7 @@ def cmd_train(a):
                            z_size=a.z_size, n_mix=a.n_mix, max_len=a.max_len,
                            layer_norm=not a.no_layer_norm, rec_dropout=a.rec_dropout, w_kl=a.w_kl,
                            kl_min=a.kl_min, eta_min=a.eta_min, kl_decay=a.kl_decay,
-                           compute_dtype="bfloat16" if a.bf16 else "float32")
+                           compute_dtype="bfloat16" if a.bf16 else "float32", unroll=a.unroll)
     name = data_name(a)
     ckpt_dir = Path(a.ckpt_dir or f"runs/sketch_rnn/{name}")
     data = load_data(a.data, a.data_dir, a.category, a.max_len)
@@ -263,6 +263,8 @@ def build_parser():
     t.add_argument("--rec-dropout", type=float, default=0.1, help="decoder recurrent dropout rate")
     t.add_argument("--no-augment", action="store_true", help="no random scaling / point dropping")
     t.add_argument("--drop-prob", type=float, default=0.1, help="augment-stroke point-drop probability")
+    t.add_argument("--unroll", type=int, default=1, help="lax.scan unroll factor (same math; fewer "
+                   "loop iterations, usually faster on GPU, slower to compile)")
     t.add_argument("--bf16", action="store_true", help="bfloat16 matmuls (losses stay float32)")
     t.add_argument("--seed", type=int, default=0, help="random seed (init, data order, sampling)")
     t.add_argument("--ckpt-dir", default="", help="checkpoint dir (default runs/sketch_rnn/<data>); "

@@ -261,3 +261,30 @@ def test_sheep_smoke(data_dir):
     p = sr.init(jax.random.PRNGKey(0), cfg)
     loss, m = jax.jit(sr.make_loss(cfg))(p, b0, jax.random.PRNGKey(0))
     assert np.isfinite(float(loss)) and float(m["l_p"]) > 0
+
+
+# ------------------------------------------------------------------------------------- command line
+@pytest.mark.slow
+def test_cli_train_export_sample_eval(data_dir, tmp_path):
+    import importlib.util
+    from pathlib import Path
+    spec = importlib.util.spec_from_file_location(
+        "sketch_rnn_cli", Path(__file__).parents[1] / "experiments" / "sketch_rnn.py")
+    cli = importlib.util.module_from_spec(spec)
+    import sys
+    sys.modules["sketch_rnn_cli"] = cli   # dataclasses look their module up there
+    spec.loader.exec_module(cli)
+    run, ship = tmp_path / "run", tmp_path / "ship"
+    cli.main(["train", "--data-dir", str(data_dir), "--steps", "4", "--batch-size", "4", "--enc-size", "8",
+              "--dec-size", "16", "--z-size", "4", "--n-mix", "3", "--eval-every", "2",
+              "--ckpt-every", "2", "--ckpt-dir", str(run), "--no-progress"])
+    cli.main(["export", "--ckpt", str(run), "--out", str(ship)])
+    for extra in ([], ["--reconstruct"], ["--interpolate"]):   # from the shipped meta, no data
+        out = tmp_path / f"s{len(extra)}{extra[0] if extra else ''}.svg"
+        cli.main(["sample", "--ckpt", str(ship), "--n", "4", "--out", str(out)] + extra)
+        assert out.read_text().startswith("<")
+    cli.main(["eval", "--ckpt", str(ship), "--data-dir", str(data_dir), "--json",
+              str(tmp_path / "e.json")])
+    import json
+    m = json.loads((tmp_path / "e.json").read_text())
+    assert np.isfinite(m["lr"]) and m["kl"] >= 0
