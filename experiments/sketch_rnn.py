@@ -113,6 +113,8 @@ def cmd_train(a):
         return m
 
     def sample_fn(params, step):
+        if step % a.sample_every and step != a.steps:
+            return
         samples_dir.mkdir(parents=True, exist_ok=True)
         s5 = ss.sample(params, mcfg, jax.random.PRNGKey(step), n=a.samples, temperature=0.4)
         print("samples:", _render(samples_dir / f"step{step:07d}.png", ss.to_stroke3_list(s5, scale)))
@@ -271,10 +273,12 @@ def build_parser():
                    "an existing one is resumed")
     t.add_argument("--time-budget", type=float, default=0.0, help="stop after this many minutes "
                    "(0: no limit); keeps the last periodic checkpoint")
-    t.add_argument("--eval-every", type=int, default=1000, help="valid loss + sample grid every N steps")
+    t.add_argument("--eval-every", type=int, default=1000, help="valid loss every N steps")
     t.add_argument("--ckpt-every", type=int, default=500, help="checkpoint every N steps")
     t.add_argument("--log-every", type=int, default=50, help="average train metrics over N steps")
     t.add_argument("--samples", type=int, default=16, help="sketches per periodic sample grid")
+    t.add_argument("--sample-every", type=int, default=2000, help="sample grid every N steps (at an "
+                   "eval step; also at the end)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)
 
