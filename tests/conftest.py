@@ -4,10 +4,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import jax
 import pytest
 
 # Plots in tests must never try to open a window (CI and the GPU box have no display).
 os.environ["MPLBACKEND"] = "Agg"
+
+# Tests compare float32 results with float64 references; on GPUs the default float32 matmul may run in
+# TF32 (10-bit mantissa), which would fail those checks for the wrong reason. A no-op on CPU.
+jax.config.update("jax_default_matmul_precision", "highest")
 
 
 @pytest.fixture(scope="session")
