@@ -3,8 +3,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import assert_grad_close, random_params
 
+from conftest import assert_grad_close, random_params
 from jaxseq import cells, rnn
 from jaxseq.precision import cast_params, get_policy
 
