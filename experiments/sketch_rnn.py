@@ -124,16 +124,23 @@ def cmd_train(a):
     print(f"model: {'conditional' if mcfg.conditional else 'unconditional'}, {n_params:,} params, "
           f"devices {jax.devices()}")
     ckpt = Checkpointer(ckpt_dir, keep=2, best_metric="val_loss")
+    lines = []
+
+    def log(msg):  # also kept in train_log.txt: a time-budget stop loses fit's returned history
+        print(msg, flush=True)
+        lines.append(msg)
+        with open(ckpt_dir / "train_log.txt", "a") as f:
+            f.write(msg + "\n")
     try:
         params, hist = fit(sr.make_loss(mcfg), params, timed_batch, tcfg, eval_fn=eval_fn,
-                           sample_fn=sample_fn, ckpt=ckpt, meta=meta)
+                           sample_fn=sample_fn, ckpt=ckpt, meta=meta, log=log)
     except TimeBudgetReached as e:
-        print(f"time budget of {a.time_budget} min reached before step {e.args[0]}; the last "
-              f"checkpoint is step {ckpt.latest_step()} (run again to resume)")
+        log(f"time budget of {a.time_budget} min reached before step {e.args[0]}; the last "
+            f"checkpoint is step {ckpt.latest_step()} (run again to resume)")
         hist = []
     rows = [h for h in hist if "steps_per_s" in h]
     if rows:
-        print(f"train speed: {np.mean([h['steps_per_s'] for h in rows[1:] or rows]):.2f} steps/s")
+        log(f"train speed: {np.mean([h['steps_per_s'] for h in rows[1:] or rows]):.2f} steps/s")
     (ckpt_dir / "history.json").write_text(json.dumps(hist, indent=1))
     print(f"checkpoints in {ckpt_dir} (steps {ckpt.all_steps()}, best {ckpt.best_step()})")
 
