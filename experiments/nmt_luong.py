@@ -53,6 +53,7 @@ class Config:
     clip_norm: float = 5.0
     seed: int = 0
     eval_every: int = 500
+    ckpt_every: int = 500
     eval_sentences: int = 500
     beam: int = 5
     alpha: float = 1.0
@@ -63,7 +64,7 @@ CONFIGS = {
     "small": {},
     # GPU: ~8 min on an H100 per run (four can share one GPU); full data fits the shipped-size budget
     "large": dict(emb=256, hidden=384, layers=2, min_count=3, batch_size=128, steps=12000, lr=1e-3,
-                  warmup=500, eval_every=2000, dropout=0.3),
+                  warmup=500, eval_every=2000, ckpt_every=1000, dropout=0.3),
 }
 
 
@@ -90,6 +91,9 @@ def parse_args(argv=None):
       "to DIR")
     a("--export-dtype", default="bfloat16", choices=["float32", "bfloat16"],
       help="dtype of the exported params")
+    a("--time-limit", type=float, default=0.0, metavar="MIN",
+      help="stop training after MIN minutes (0: no limit) and finish from the last checkpoint "
+      "(saved every --ckpt-every steps); a later run with the same --out resumes")
     a("--plots", type=int, default=3, help="number of test sentences with attention heatmaps")
     for f in dataclasses.fields(Config):
         if f.name in ("lang", "filter"):
@@ -208,6 +212,10 @@ def run_translate(args, cfg):
 
 
 # ------------------------------------------------------------------------------------------ train
+class TimeUp(Exception):
+    pass
+
+
 def default_out(cfg):
     return ROOT / "runs" / "nmt_luong" / f"{cfg.lang}-{cfg.filter}"
 
@@ -221,7 +229,12 @@ def test_report(params, mcfg, data, cfg, out_dir, n_plots):
     hyps = [" ".join(data["tgt_v"].decode(h)) for h in hyp_ids]
     score = decode.bleu(hyps, data["refs"]["test"])
     greedy_ids = decode.translate_ids(params, mcfg, [s for s, _ in data["enc"]["test"]], beam=1, **kw)
-    g_score = decode.bleu([" ".join(data["tgt_v"].decode(h)) for h in greedy_ids], data["refs"]["test"])
+    g_hyps = [" ".join(data["tgt_v"].decode(h)) for h in greedy_ids]
+    g_score = decode.bleu(g_hyps, data["refs"]["test"])
+    # the texts too, so BLEU can be computed elsewhere (e.g. `sacrebleu test_ref.txt < test_beam.txt`)
+    for name, lines in (("test_src", data["srcs"]["test"]), ("test_ref", data["refs"]["test"]),
+                        ("test_beam", hyps), ("test_greedy", g_hyps)):
+        (Path(out_dir) / f"{name}.txt").write_text("\n".join(lines) + "\n")
     n = len(hyps)
     print(f"test BLEU ({cfg.lang}, filter {cfg.filter}, {n} sentences): beam {cfg.beam} = "
           f"{score if score is None else round(score, 2)}, greedy = "
@@ -283,7 +296,11 @@ def main(argv=None):
           f"{cfg.steps} steps = {cfg.steps / batches.batches_per_epoch():.1f} epochs")
     tokens = {"n": 0, "t": time.perf_counter()}
 
+    t_start = time.perf_counter()
+
     def batch_fn(step):
+        if args.time_limit and time.perf_counter() - t_start > 60 * args.time_limit:
+            raise TimeUp(step)
         b = batches(step)
         tokens["n"] += int(b["tgt_mask"].sum())
         b["step"] = np.full((cfg.batch_size,), step, np.int32)
@@ -315,15 +332,27 @@ def main(argv=None):
     ck = Checkpointer(out_dir, keep=2, best_metric="val_bleu", best_mode="max")
     tcfg = TrainConfig(steps=cfg.steps, lr=cfg.lr, schedule=cfg.schedule, warmup=cfg.warmup,
                        min_lr=cfg.lr * 0.05, clip_norm=cfg.clip_norm, seed=cfg.seed,
-                       eval_every=cfg.eval_every, ckpt_every=cfg.eval_every, log_every=50)
+                       eval_every=cfg.eval_every, ckpt_every=cfg.ckpt_every, log_every=50)
     t0 = time.perf_counter()
-    params, hist = fit(loss, params, batch_fn, tcfg, eval_fn=eval_fn, ckpt=ck, meta=meta)
+    try:
+        params, hist = fit(loss, params, batch_fn, tcfg, eval_fn=eval_fn, ckpt=ck, meta=meta)
+        (out_dir / "history.json").write_text(json.dumps(hist, indent=0))
+        step_done = cfg.steps
+    except TimeUp as e:
+        print(f"\ntime limit of {args.time_limit} min reached at step {e.args[0]}; using the last "
+              f"checkpoint (rerun the same command to resume)")
+        step_done = ck.latest_step()
+        if step_done is None:
+            raise SystemExit("no checkpoint was saved before the time limit; lower --ckpt-every")
+        params, _, _ = ck.restore(step_done, params_like=params)
     ck.close()
-    print(f"training done in {time.perf_counter() - t0:.0f}s; checkpoints in {out_dir}")
-    (out_dir / "history.json").write_text(json.dumps(hist, indent=0))
+    print(f"training stopped at step {step_done} after {time.perf_counter() - t0:.0f}s; checkpoints in "
+          f"{out_dir}")
     res = test_report(params, mcfg, data, cfg, out_dir, args.plots)
+    res["steps"] = step_done
+    (out_dir / "test_results.json").write_text(json.dumps(res, indent=1))
     if args.export:
-        export(params, dict(meta, step=cfg.steps, metrics=res), args.export, args.export_dtype)
+        export(params, dict(meta, step=step_done, test=res), args.export, args.export_dtype)
     return res
 
 

@@ -153,4 +153,5 @@ def bleu(hyps, refs):
     except ImportError:
         print("sacrebleu is not installed: BLEU not computed (pip install sacrebleu)")
         return None
-    return float(sacrebleu.corpus_bleu(list(hyps), [list(refs)]).score)
+    # our text is already tokenised (normalised, punctuation split), as in the tutorial; say so
+    return float(sacrebleu.corpus_bleu(list(hyps), [list(refs)], force=True).score)

@@ -12,6 +12,9 @@ from jaxseq import decode, eng_fra, nmt, train
 from jaxseq.text import EOS_ID, PAD_ID, SOS_ID, UNK_ID, Vocab, normalise, tokenize
 
 TINY = dict(emb=8, hidden=16, layers=2, dropout=0.0)
+# jitted once per config (eager dispatch of the encoder is slow on a loaded CPU)
+forward = jax.jit(nmt.forward, static_argnums=1, static_argnames="return_attn")
+loss_fn = jax.jit(nmt.loss_fn, static_argnums=1)
 
 
 def _batch(rng, B, S, T, V, src_lens, tgt_lens):
@@ -106,13 +109,13 @@ def test_attention_sums_to_one_and_ignores_padding(score):
     params = nmt.init(jax.random.PRNGKey(0), cfg)
     rng = np.random.default_rng(0)
     b = _batch(rng, 4, 9, 6, 30, [9, 5, 2, 7], [6, 3, 4, 1])
-    logits, attn = nmt.forward(params, cfg, b, return_attn=True)
+    logits, attn = forward(params, cfg, b, return_attn=True)
     assert logits.shape == (4, 6, 31) and attn.shape == (4, 6, 9)
     np.testing.assert_allclose(attn.sum(-1), 1.0, atol=1e-5)
     assert float(jnp.abs(attn * (1 - b["src_mask"][:, None, :])).max()) == 0.0
     # changing padded source tokens changes nothing
     b2 = dict(b, src=jnp.where(b["src_mask"] > 0, b["src"], 17))
-    np.testing.assert_allclose(nmt.forward(params, cfg, b2), logits, atol=1e-6)
+    np.testing.assert_allclose(forward(params, cfg, b2), logits, atol=1e-6)
 
 
 def test_general_attention_numpy_reference_through_decoder_step():
@@ -142,9 +145,9 @@ def test_scheduled_sampling_eps_one_is_teacher_forcing():
     params = nmt.init(jax.random.PRNGKey(0), cfg_tf)
     b = _batch(np.random.default_rng(2), 4, 6, 6, 30, [6, 3, 4, 5], [6, 5, 4, 6])
     key = jax.random.PRNGKey(3)
-    l_tf = nmt.loss_fn(params, cfg_tf, b, key)[0]
-    l_ss1 = nmt.loss_fn(params, cfg_ss, b, key, ss_eps=1.0)[0]
-    l_ss0 = nmt.loss_fn(params, cfg_ss, b, key, ss_eps=0.0)[0]
+    l_tf = loss_fn(params, cfg_tf, b, key)[0]
+    l_ss1 = loss_fn(params, cfg_ss, b, key, ss_eps=1.0)[0]
+    l_ss0 = loss_fn(params, cfg_ss, b, key, ss_eps=0.0)[0]
     np.testing.assert_allclose(l_tf, l_ss1, rtol=1e-6)
     assert abs(float(l_ss0) - float(l_tf)) > 1e-4
     f = nmt.make_loss(cfg_ss)
