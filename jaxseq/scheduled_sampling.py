@@ -13,8 +13,12 @@ import jax.numpy as jnp
 SCHEDULES = ("linear", "exponential", "inverse_sigmoid", "constant")
 
 
-def teacher_forcing_prob(step, kind="inverse_sigmoid", *, k=1000.0, c=1e-4, eps_min=0.0):
-    """eps(step) for ``kind``:
+_DEFAULT_K = {"linear": 1.0, "exponential": 0.999, "inverse_sigmoid": 1000.0, "constant": 1.0}
+
+
+def teacher_forcing_prob(step, kind="inverse_sigmoid", *, k=None, c=1e-4, eps_min=0.0):
+    """eps(step) for ``kind`` (``k=None`` takes a sensible per-schedule default, see ``_DEFAULT_K``;
+    one shared default such as 1000 would pin a linear schedule at 1 for ~10^7 steps):
 
     - ``linear``: ``max(eps_min, k - c * step)`` (k <= 1; pass e.g. k=1, c=1/steps)
     - ``exponential``: ``k ** step`` (k < 1, e.g. 0.999)
@@ -23,6 +27,9 @@ def teacher_forcing_prob(step, kind="inverse_sigmoid", *, k=1000.0, c=1e-4, eps_
     Works on Python numbers and on traced arrays.
     """
     step = jnp.asarray(step, jnp.float32)
+    if kind not in _DEFAULT_K:
+        raise ValueError(f"unknown schedule {kind!r}; choose one of {SCHEDULES}")
+    k = _DEFAULT_K[kind] if k is None else k
     if kind == "linear":
         eps = jnp.maximum(eps_min, k - c * step)
     elif kind == "exponential":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import sys
 from pathlib import Path
 
 import jax
@@ -30,6 +31,8 @@ def test_schedule_values():
         assert f(s, "inverse_sigmoid", k=k) == pytest.approx(k / (k + math.exp(s / k)), rel=1e-5)
     assert f(10 ** 7, "inverse_sigmoid", k=k) == pytest.approx(0.0, abs=1e-6)    # no overflow to nan
     assert f(123, "constant", k=0.25) == 0.25
+    assert f(2000, "linear") == pytest.approx(1 - 2000 * 1e-4)           # per-schedule default k
+    assert f(100, "exponential") == pytest.approx(0.999 ** 100, rel=1e-5)
     with pytest.raises(ValueError, match="unknown schedule"):
         teacher_forcing_prob(0, "cosine")
 
@@ -148,9 +151,20 @@ def test_ngram_normalised_and_hand_computed():
 
 
 # ------------------------------------------------------------------------------------- real data
+def test_tinyshakespeare_vocab_roundtrip(data_dir):
+    text = (data_dir / "tinyshakespeare" / "input.txt").read_text(encoding="utf-8")
+    chars, stoi = cr.build_vocab(text)
+    tok = cr.encode(text, stoi)
+    assert len(chars) == 65 and len(tok) == len(text) and cr.decode(tok[:500], chars) == text[:500]
+    with pytest.raises(ValueError, match="not in the vocabulary"):
+        cr.encode("caf\u00e9", stoi)
+
+
+@pytest.mark.slow  # ~40 s of compiling two losses, the sampler and the plots
 def test_experiment_smoke_on_tinyshakespeare(data_dir, tmp_path):
     spec = importlib.util.spec_from_file_location("ss_exp", ROOT / "experiments" / "scheduled_sampling.py")
     mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod   # dataclasses look their module up there
     spec.loader.exec_module(mod)
     cache = tmp_path / "ts.npz"
     mod.main(["--data-dir", str(data_dir), "--cache", str(cache)])

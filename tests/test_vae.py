@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import math
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -192,6 +193,7 @@ def test_real_fashion_mnist_and_mnist(data_dir):
         assert xm.shape == (10000, 28, 28) and np.bincount(ym).min() > 800
 
 
+@pytest.mark.slow  # ~40 s of compiling and plotting
 def test_vae_experiment_smoke(data_dir, tmp_path):
     import importlib.util
     import json
@@ -199,6 +201,7 @@ def test_vae_experiment_smoke(data_dir, tmp_path):
     spec = importlib.util.spec_from_file_location(
         "vae_exp", Path(__file__).resolve().parents[1] / "experiments" / "vae.py")
     mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod   # dataclasses look their module up there
     spec.loader.exec_module(mod)
     mod.main(["--data", "mnist", "--data-dir", str(data_dir), "--t10k-split", "0.5", "--epochs", "0.1",
               "--hidden", "32", "--z-dim", "2", "--conditional", "--iw-k", "100", "--eval-n", "500",
