@@ -51,7 +51,21 @@ def step(cp, cfg: hw.HWConfig, state, x, chars=None):
     return new, raw.astype(jnp.float32), phi
 
 
-def _sample_one(params, cfg, max_steps, key, text, bias, temperature, prime, prime_len):
+def draw_point(p, gumbel, normal, uniform):
+    """One point from biased/tempered mixture params ``p`` (leading shape [B]) given pre-drawn noise:
+    gumbel [B, M] (Gumbel-max picks the component), normal [2, B], uniform [B] (end of stroke).
+    Same distribution as :func:`jaxseq.mdn.sample_bivariate`. Returns [B, 3]."""
+    idx = jnp.argmax(p["log_pi"] + gumbel, axis=-1)
+    pick = lambda a: jnp.take_along_axis(a, idx[..., None], -1)[..., 0]
+    rho = pick(p["rho"])
+    n1, n2 = normal
+    x1 = pick(p["mu1"]) + jnp.exp(pick(p["log_s1"])) * n1
+    x2 = pick(p["mu2"]) + jnp.exp(pick(p["log_s2"])) * (rho * n1 + jnp.sqrt(1.0 - rho * rho) * n2)
+    eos = (uniform < jax.nn.sigmoid(p["pen_logits"][..., 0])).astype(jnp.float32)
+    return jnp.stack([x1, x2, eos], -1)
+
+
+def _sample_one(params, cfg, max_steps, unroll, key, text, bias, temperature, prime, prime_len):
     """One line (vmapped over everything but params). text: [U] ids (-1 pad); prime: [P, 3]."""
     cp = hw.compute_params(params, cfg)
     chars = hw.one_hot_text(text[None], cfg.vocab) if cfg.synthesis else None
@@ -66,13 +80,16 @@ def _sample_one(params, cfg, max_steps, key, text, bias, temperature, prime, pri
     else:
         x0 = jnp.zeros((1, 3), jnp.float32)
     U = text.shape[0]
+    # all noise drawn up front (one RNG kernel per line, none inside the loop)
+    kg, kn, ku = jax.random.split(key, 3)
+    noise = (jax.random.gumbel(kg, (max_steps, 1, cfg.n_mix)),
+             jax.random.normal(kn, (max_steps, 2, 1)), jax.random.uniform(ku, (max_steps, 1)))
 
-    def body(carry, t):
+    def body(carry, inp):
         state, x, done = carry
         state, raw, phi = step(cp, cfg, state, x, chars)
         p = mdn.split_bivariate(raw, cfg.n_mix, bias=bias, temperature=temperature)
-        xy, eos = mdn.sample_bivariate(jax.random.fold_in(key, t), p)
-        point = jnp.concatenate([xy, eos[..., None]], -1)                         # [1, 3]
+        point = draw_point(p, *inp)                                               # [1, 3]
         if cfg.synthesis:
             # stop once phi one past the text beats phi at every character (Graves §5.2)
             upto = jnp.where(jnp.arange(U) <= text_len, phi[0], -1.0)
@@ -84,18 +101,20 @@ def _sample_one(params, cfg, max_steps, key, text, bias, temperature, prime, pri
         valid = ~done
         return (state, point, done | finished), (point[0] * valid, valid, phi_out * valid)
 
-    _, (points, valid, phis) = jax.lax.scan(body, (state, x0, jnp.array(False)),
-                                            jnp.arange(max_steps))
+    _, (points, valid, phis) = jax.lax.scan(body, (state, x0, jnp.array(False)), noise,
+                                            unroll=unroll)
     return points, valid.sum(), phis
 
 
-@functools.partial(jax.jit, static_argnames=("cfg", "max_steps"))
+@functools.partial(jax.jit, static_argnames=("cfg", "max_steps", "unroll"))
 def sample_batch(params, cfg: hw.HWConfig, keys, texts, biases, temperatures, primes, prime_lens,
-                 max_steps=700):
+                 max_steps=700, unroll=None):
     """N lines in one call. keys: [N, 2]; texts: [N, U] (-1 pad; U >= len + 1); biases, temperatures:
-    [N]; primes: [N, P, 3] (P may be 0); prime_lens: [N]. Returns (strokes [N, S, 3], lengths [N],
+    [N]; primes: [N, P, 3] (P may be 0); prime_lens: [N]; ``unroll``: scan unroll (default
+    ``cfg.unroll``). Returns (strokes [N, S, 3], lengths [N],
     phi [N, S, U]); strokes past a line's length are zero."""
-    fn = functools.partial(_sample_one, params, cfg, max_steps)
+    unroll = cfg.unroll if unroll is None else unroll  # fewer loop iterations: less per-step overhead
+    fn = functools.partial(_sample_one, params, cfg, max_steps, unroll)
     return jax.vmap(fn)(keys, texts, biases, temperatures, primes, prime_lens)
 
 

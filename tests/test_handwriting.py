@@ -197,6 +197,22 @@ def test_batch_sampling_deterministic_and_equals_per_line():
         assert not np.asarray(s1[i, int(l1[i]):]).any()
 
 
+def test_draw_point_matches_mixture_moments():
+    from jaxseq import mdn
+    raw = jnp.asarray(np.random.default_rng(1).normal(size=(6 * 2 + 1,)), jnp.float32)
+    n = 40000
+    p = mdn.split_bivariate(jnp.broadcast_to(raw, (n, raw.size)), 2, bias=0.3)
+    k1, k2, k3 = jax.random.split(jax.random.PRNGKey(0), 3)
+    pts = np.asarray(hw_sample.draw_point(p, jax.random.gumbel(k1, (n, 2)), jax.random.normal(k2, (2, n)),
+                                          jax.random.uniform(k3, (n,))), np.float64)
+    mean, cov = (np.asarray(a[0], np.float64) for a in mdn.bivariate_moments(p))
+    sd = np.sqrt(np.diag(cov))
+    np.testing.assert_allclose(pts[:, :2].mean(0), mean, atol=4 * sd.max() / math.sqrt(n))
+    np.testing.assert_allclose(np.cov(pts[:, :2].T), cov, rtol=0.06, atol=0.02 * sd.max() ** 2)
+    e = float(jax.nn.sigmoid(p["pen_logits"][0, 0]))
+    assert abs(pts[:, 2].mean() - e) < 4 * math.sqrt(e * (1 - e) / n)
+
+
 def test_stopping_rule():
     cfg = tiny("synthesis")
     params = hw.init(jax.random.PRNGKey(0), cfg)
