@@ -125,7 +125,8 @@ def run(cfg: Config, mode, train, val, chars, lm, words, log=print):
         return b
 
     val_b = jnp.asarray(cr.random_windows(val, 0, 64, 257, seed=cfg.seed + 99))
-    prefixes = cr.random_windows(val, 1, cfg.n_samples, 32, seed=cfg.seed + 99)
+    starts = np.linspace(0, len(val) - 33, cfg.n_samples).astype(int)   # evenly spread, no overlaps
+    prefixes = np.stack([val[s:s + 32] for s in starts])
     val_nll = jax.jit(lambda p: cr.tf_loss(p, {"tokens": val_b}, None)[0])
     gen = jax.jit(lambda p, k: cr.sample(p, k, jnp.asarray(prefixes), cfg.sample_len))
     last = {}

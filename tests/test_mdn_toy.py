@@ -53,7 +53,7 @@ def test_true_conditional_normalised_and_multimodal():
 
 
 def test_mdn_beats_single_gaussian_quickly():
-    cfg = toy.Config(n_train=600, n_test=2000, hidden=16, n_mix=3, steps=1200, lr=1e-2)
+    cfg = toy.Config(n_train=600, n_test=2000, hidden=16, n_mix=3, steps=600, lr=2e-2)
     x, y = toy.make_data(1, cfg.n_train)
     xt, yt = toy.make_data(2, cfg.n_test)
     models = {k: toy.train(k, cfg, x, y, progress=False) for k in ("mse", "gauss", "mdn")}
