@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -68,6 +67,28 @@ CONFIGS = {
 }
 
 
+HELP = {
+    "min_count": "keep words seen at least this often in the training split; rarer ones become <unk>",
+    "split_seed": "seed of the fixed 90/5/5 train/valid/test split (saved with the checkpoint)",
+    "emb": "word embedding size", "hidden": "LSTM size (encoder: hidden/2 per direction if bidirectional)",
+    "layers": "encoder and decoder layers", "cell": "encoder cell: lstm or gru (the decoder is an LSTM)",
+    "bidirectional": "bidirectional encoder", "score": "Luong attention score: dot, general or concat",
+    "input_feed": "feed the previous attentional state to the decoder (Luong 3.3)",
+    "dropout": "dropout on embeddings, between layers and on the attentional state",
+    "ss": "scheduled sampling schedule: none, linear, exponential, inverse_sigmoid",
+    "ss_k": "scheduled sampling k (see jaxseq.scheduled_sampling)", "ss_c": "linear schedule slope c",
+    "ss_min": "floor of the teacher-forcing probability", "bf16": "bfloat16 compute (losses float32)",
+    "unroll": "lax.scan unroll factor (GPU speed knob)", "steps": "training steps",
+    "batch_size": "sentence pairs per step", "lr": "peak Adam learning rate",
+    "schedule": "learning-rate schedule: constant, cosine, exponential", "warmup": "linear warm-up steps",
+    "clip_norm": "global gradient-norm clip", "seed": "seed of initialisation, batches and dropout",
+    "eval_every": "validation loss/accuracy/greedy BLEU every N steps",
+    "ckpt_every": "checkpoint every N steps", "eval_sentences": "validation sentences decoded per eval",
+    "beam": "beam size for test BLEU and translation (1: greedy)",
+    "alpha": "length normalisation: score / length**alpha",
+}
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     d = Config()
@@ -81,7 +102,7 @@ def parse_args(argv=None):
       "or a download)")
     a("--data", help="explicit data file: data.zip, eng-fra.txt or eng-fra.txt.gz (e.g. from --cache)")
     a("--cache", metavar="PATH", help="write the pairs as one compact gzip file to PATH and exit")
-    a("--out", help="training output / checkpoint dir (default runs/nmt_luong/<lang>-<filter>-<config>)")
+    a("--out", help="training output / checkpoint dir (default runs/nmt_luong/<lang>-<filter>)")
     a("--ckpt", help="checkpoint dir for --translate/--interactive/--eval-only (default: the shipped "
       "ckpt/nmt_luong/<lang>, else --out)")
     a("--translate", metavar="TEXT", action="append", help="translate TEXT (repeatable) and exit")
@@ -101,10 +122,12 @@ def parse_args(argv=None):
         flag = "--" + f.name.replace("_", "-")
         if f.type == "bool" or isinstance(f.default, bool):
             p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None,
-                           help=f"(default {f.default})")
+                           help=f"{HELP[f.name]} (default {f.default})")
         else:
+            big = CONFIGS["large"].get(f.name)
             p.add_argument(flag, dest=f.name, type=type(f.default), default=None,
-                           help=f"(default {f.default}; 'large' may change it)")
+                           help=f"{HELP[f.name]} (default {f.default}"
+                           + ("" if big is None else f"; large: {big}") + ")")
     args = p.parse_args(argv)
     vals = dict(CONFIGS[args.config])
     for f in dataclasses.fields(Config):
