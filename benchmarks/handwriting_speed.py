@@ -293,8 +293,8 @@ def main(argv=None):
         rows["speedup_sampling"] = rows["jax_sampling_lines_per_s"] * rows["torch_sampling_one_line_s"]
     print("\n| row | value |\n| --- | --- |")
     for k, v in rows.items():
-        unit = "ms" if k.endswith("train") or "_unroll" in k and not k.endswith("best_unroll") else ""
-        print(f"| {k} | {v * 1e3:.1f} ms |" if unit else f"| {k} | {v:,.3f} |")
+        ms = k.endswith("train") or "_train_unroll" in k or k.endswith("train_bf16")
+        print(f"| {k} | {v * 1e3:.1f} ms |" if ms else f"| {k} | {v:,.3f} |")
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=1))
