@@ -216,7 +216,7 @@ def load_model(ckpt_dir, task=None):
     params, meta = load_for_sampling(ckpt_dir)
     cfg = hw.HWConfig(**meta["config"])
     charset = Charset.from_json(meta["charset"]) if meta.get("charset") else None
-    params = jax.tree_util.tree_map(jnp.asarray, params)
+    params = jax.tree_util.tree_map(lambda x: jnp.asarray(x, jnp.float32), params)  # export may be f16
     return params, cfg, charset, meta
 
 
@@ -317,6 +317,7 @@ def cmd_export(a):
     if step is None:
         sys.exit(f"no checkpoint in {a.ckpt}: train first")
     params, _, meta = src.restore(step)
+    params = jax.tree_util.tree_map(lambda x: np.asarray(x, a.dtype), params)
     dst = Checkpointer(a.out, keep=1)
     dst.save(step, params, None, meta=meta, metrics=meta.get("metrics"))
     dst.close()
@@ -422,6 +423,8 @@ def build_parser():
     x = sub.add_parser("export", help="params-only copy of the best step (for shipping)")
     x.add_argument("--ckpt", required=True, help="training run directory")
     x.add_argument("--out", required=True, help="destination, e.g. ckpt/handwriting_synthesis")
+    x.add_argument("--dtype", default="float32", choices=["float32", "float16"],
+                   help="stored weight type (float16 halves the size; sampling computes in float32)")
     x.set_defaults(fn=cmd_export)
     return ap
 
