@@ -210,3 +210,19 @@ def test_vae_experiment_smoke(data_dir, tmp_path):
     assert "NOT the standard split" in res["split"]
     assert 0 < res["test_iw_nll"] <= -res["test_elbo"] + 1.0  # IW bound tighter than the ELBO
     assert len(list(tmp_path.glob("*.png"))) == 3
+
+
+def test_debian_fallback_location(tmp_path, monkeypatch):
+    """With no data dir and no $JAXSEQ_DATA, Fashion-MNIST is found where Debian's package puts it."""
+    monkeypatch.delenv("JAXSEQ_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    deb = tmp_path / "usr_share_datasets_fashion-mnist"
+    deb.mkdir()
+    imgs = np.random.default_rng(0).integers(0, 256, (4, 28, 28)).astype(np.uint8)
+    idx.write_idx(deb / "t10k-images-idx3-ubyte.gz", imgs)
+    idx.write_idx(deb / "t10k-labels-idx1-ubyte.gz", np.array([0, 1, 2, 9], np.uint8))
+    monkeypatch.setattr(idx, "DEBIAN_FASHION_MNIST", deb)
+    x, y = idx.load_images("fashion-mnist", "test")
+    np.testing.assert_array_equal(x, imgs)
+    assert y.tolist() == [0, 1, 2, 9] and y.dtype == np.int32
+    assert not idx.has_split("mnist", "test")   # the Debian fallback is for Fashion-MNIST only
