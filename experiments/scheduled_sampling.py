@@ -12,7 +12,8 @@ Every --eval-every steps it records
     validation text scores about 2.16 under it), plus the fraction of generated words that occur in
     the training text, and the distinct-word ratio (types / tokens) as a guard against repetitive
     text, which an n-gram model scores well.
-It writes ss_curves.png, history.json, samples.txt and a checkpoint per run into --out.
+It writes ss_curves.png, results.json, and per run history_<mode>.json, samples_<mode>.txt and a
+checkpoint ckpt_<mode>/ into --out (the plot and results.json cover every run found there).
 
     python experiments/scheduled_sampling.py --out runs/ss
     python experiments/scheduled_sampling.py --cache .devcarry/tinyshakespeare.npz   # compact data file
@@ -206,23 +207,24 @@ def main(argv=None):
     print(f"5-gram reference model built in {time.time() - t0:.0f}s; real validation text: {ref:.3f} "
           f"bits/char")
     modes = ["tf", "ss"] if cfg.mode == "both" else [cfg.mode]
-    hists, summary = {}, {"ngram_bpc_of_real_val_text": ref, "config": dataclasses.asdict(cfg)}
-    with open(out / "samples.txt", "w") as f:
-        for mode in modes:
-            hist, samples, secs = run(cfg, mode, train, val, chars, lm, words)
-            hists[mode] = hist
-            final = {k: v for k, v in hist[-1].items() if k.startswith("val_")}
-            summary[mode] = dict(final, train_s=round(secs, 1))
+    for mode in modes:  # per-mode files, so --mode tf and --mode ss may run as separate jobs
+        hist, samples, secs = run(cfg, mode, train, val, chars, lm, words)
+        final = {k: v for k, v in hist[-1].items() if k.startswith("val_")}
+        (out / f"history_{mode}.json").write_text(json.dumps(hist, indent=1))
+        (out / f"results_{mode}.json").write_text(json.dumps(dict(final, train_s=round(secs, 1)), indent=1))
+        with open(out / f"samples_{mode}.txt", "w") as f:
             f.write(f"===== {mode}: prefix|continuation (temperature 1) =====\n")
             for s in samples[:4]:
                 f.write(s + "\n-----\n")
-            print(f"{mode}: {json.dumps(final)}\n--- sample ---\n{samples[0] if samples else ''}\n")
-    (out / "history.json").write_text(json.dumps(hists, indent=1))
+        print(f"{mode}: {json.dumps(final)}\n--- sample ---\n{samples[0] if samples else ''}\n")
+    hists = {m: json.loads((out / f"history_{m}.json").read_text())
+             for m in ("tf", "ss") if (out / f"history_{m}.json").exists()}
+    summary = {"ngram_bpc_of_real_val_text": ref, "config": dataclasses.asdict(cfg),
+               **{m: json.loads((out / f"results_{m}.json").read_text()) for m in hists}}
     (out / "results.json").write_text(json.dumps(summary, indent=1))
     plot(hists, out / "ss_curves.png", ref)
     print(json.dumps(summary, indent=1))
-    print("wrote", out / "ss_curves.png", out / "samples.txt")
-
+    print("wrote", out / "ss_curves.png", ", ".join(f"samples_{m}.txt" for m in hists))
 
 if __name__ == "__main__":
     main()

@@ -178,4 +178,4 @@ def test_experiment_smoke_on_tinyshakespeare(data_dir, tmp_path):
               "--out", str(out)])
     res = json.loads((out / "results.json").read_text())
     assert res["ss"]["val_bits_per_char"] < 7 and res["tf"]["val_bits_per_char"] < 7
-    assert (out / "ss_curves.png").stat().st_size > 1000 and "=====" in (out / "samples.txt").read_text()
+    assert (out / "ss_curves.png").stat().st_size > 1000 and "=====" in (out / "samples_ss.txt").read_text()
