@@ -151,7 +151,11 @@ def run(cfg: Config, mode, train, val, chars, lm, words, log=print):
     meta = {"config": dataclasses.asdict(cfg), "mode": mode, "chars": "".join(chars),
             "model": dataclasses.asdict(mcfg)}
     t0 = time.time()
-    params, hist = fit(loss, params, batch_fn, tcfg, eval_fn=eval_fn, ckpt=ckpt, meta=meta, log=log)
+    if ckpt.latest_step() == cfg.steps:  # finished before: evaluate only
+        params, _, _ = ckpt.restore(cfg.steps, params_like=params)
+        hist = [{"step": cfg.steps, **{f"val_{k}": v for k, v in eval_fn(params, cfg.steps).items()}}]
+    else:
+        params, hist = fit(loss, params, batch_fn, tcfg, eval_fn=eval_fn, ckpt=ckpt, meta=meta, log=log)
     return hist, last.get("samples", []), time.time() - t0
 
 

@@ -185,8 +185,13 @@ def main(argv=None):
     ckpt = Checkpointer(out / "ckpt", keep=1)
     meta = {"config": dataclasses.asdict(cfg), "vae": dataclasses.asdict(vcfg), "split": desc}
     t0 = time.time()
-    params, hist = fit(functools.partial(vae.loss_fn, n_classes=n_classes), params, batch_fn, tcfg,
-                       ckpt=ckpt, meta=meta)
+    if ckpt.latest_step() == steps:  # finished before: evaluate and plot only
+        params, _, _ = ckpt.restore(steps, params_like=params)
+        hist = []
+        print(f"restored the finished checkpoint {ckpt.directory} (step {steps}); evaluating only")
+    else:
+        params, hist = fit(functools.partial(vae.loss_fn, n_classes=n_classes), params, batch_fn, tcfg,
+                           ckpt=ckpt, meta=meta)
     train_s = time.time() - t0
     t0 = time.time()
     res = make_evaluator(cfg, n_classes, test_xb, yte)(params, jax.random.PRNGKey(cfg.seed + 7))
