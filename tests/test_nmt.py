@@ -191,6 +191,10 @@ def test_reverse_toy_task_learns():
     out = decode.translate_ids(params, cfg, [s for s, _ in test], beam=1, batch_size=200, max_len=8)
     exact = np.mean([o == t[:-1] for o, (_, t) in zip(out, test)])
     assert exact > 0.95, f"exact match {exact:.3f} after 250 steps (loss {float(m['loss']):.3f})"
+    # reversing is learnt through attention: output step t looks at source position n-1-t
+    src = jnp.array([[5, 6, 7, 8, 9, EOS_ID]])
+    attn = decode.attention_for(params, cfg, src, jnp.ones_like(src, jnp.float32), src[:, [4, 3, 2, 1, 0, 5]])
+    np.testing.assert_array_equal(np.asarray(attn[0, :5]).argmax(-1), [4, 3, 2, 1, 0])
 
 
 def test_checkpoint_restores_and_translates_identically(tmp_path):
