@@ -368,11 +368,13 @@ def main(argv=None):
                        eval_every=cfg.eval_every, ckpt_every=cfg.ckpt_every, log_every=50)
     t0 = time.perf_counter()
     try:
+        if (ck.latest_step() or 0) >= cfg.steps:  # finished before: evaluate it, do not re-save
+            raise TimeUp(ck.latest_step())
         params, hist = fit(loss, params, batch_fn, tcfg, eval_fn=eval_fn, ckpt=ck, meta=meta)
         (out_dir / "history.json").write_text(json.dumps(hist, indent=0))
         step_done = cfg.steps
     except TimeUp as e:
-        print(f"\ntime limit of {args.time_limit} min reached at step {e.args[0]}; using the last "
+        print(f"\ntraining already finished or time limit of {args.time_limit} min reached at step {e.args[0]}; using the last "
               f"checkpoint (rerun the same command to resume)")
         step_done = ck.latest_step()
         if step_done is None:
