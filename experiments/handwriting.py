@@ -9,6 +9,8 @@
     python experiments/handwriting.py plot --ckpt runs/hw_synthesis --cache .cache/iam/iam_lines.npz \
         --out out/hw_plots
     python experiments/handwriting.py export --ckpt runs/hw_synthesis --out ckpt/handwriting_synthesis
+    python experiments/handwriting.py train --task synthesis --init-from ckpt/handwriting_synthesis \
+        --lr 3e-4 --steps 5000 --ckpt-dir runs/hw_synthesis_ft      # continue the shipped net
 
 ``generate`` needs no data: the shipped checkpoints (``ckpt/handwriting_synthesis``,
 ``ckpt/handwriting_prediction``) hold the params, config, charset, data scale and 8 real priming lines.
@@ -127,9 +129,15 @@ def cmd_train(a):
     ckpt_dir = Path(a.ckpt_dir or f"runs/hw_{a.task}")
     ck = Checkpointer(ckpt_dir, keep=2, best_metric="val_nll_point")
     old = ck.read_meta() if ck.latest_step() is not None else None
+    init = None
+    if a.init_from and old:
+        print(f"{ckpt_dir} already holds a run: resuming it (--init-from only seeds a new run)")
+    elif a.init_from:
+        init = _init_source(a, data)
+    src = old or (init[1] if init else None)   # charset and config come from here when set
     charset, text_len = None, 0
     if synthesis:
-        charset = (Charset.from_json(old["charset"]) if old else
+        charset = (Charset.from_json(src["charset"]) if src else
                    Charset.build([data.texts[i] for i in train_pool], min_count=a.min_char_count))
         text_len = _bucket(max(len(data.texts[i]) for i in np.concatenate([train_pool, val_pool])) + 1)
     if a.kappa_scale > 0:
@@ -143,6 +151,8 @@ def cmd_train(a):
                        kappa_scale=kappa_scale, unroll=a.unroll, bf16=a.bf16)
     if old:
         mcfg = hw.HWConfig(**old["config"])
+    elif init:  # architecture from the checkpoint; unroll and bf16 are speed flags of this run
+        mcfg = hw.HWConfig(**{**init[1]["config"], "unroll": a.unroll, "bf16": a.bf16})
     tcfg = TrainConfig(steps=a.steps, lr=a.lr, schedule=a.schedule, warmup=a.warmup,
                        min_lr=a.lr * 0.1, clip_norm=a.clip, optimizer=a.optimizer, seed=a.seed,
                        log_every=a.log_every, eval_every=a.eval_every, ckpt_every=a.ckpt_every,
@@ -150,6 +160,14 @@ def cmd_train(a):
     print(f"{a.task}: {len(train_pool)} train / {len(val_pool)} valid lines, max_len {a.max_len}, "
           f"text bucket {text_len}, {mcfg}")
     params = hw.init(jax.random.PRNGKey(a.seed), mcfg)
+    if init:
+        src_params, src_meta, src_step = init
+        try:
+            hw_train.check_init_compatible(src_meta["config"], {}, src_params, params, a.init_from)
+        except ValueError as e:
+            sys.exit(str(e))
+        params = jax.tree_util.tree_map(jnp.asarray, src_params)
+        print(f"initialised from {a.init_from} (step {src_step}); fresh optimizer, step 0")
     n_params = sum(x.size for x in jax.tree_util.tree_leaves(params))
     print(f"{n_params:,} parameters")
 
@@ -195,6 +213,8 @@ def cmd_train(a):
     meta = {"config": dataclasses.asdict(mcfg), "scale": data.scale,
             "charset": charset.to_json() if charset else None, "text_len": text_len,
             "primes": primes, "train": {k: v for k, v in vars(a).items() if k != "fn"}}
+    if init or (old and old.get("init_from")):
+        meta["init_from"] = ({"dir": str(a.init_from), "step": init[2]} if init else old["init_from"])
     t0 = time.perf_counter()
     _, hist, last = hw_train.fit_timed(loss_fn, params, batch_fn, tcfg, ckpt=ck, meta=meta,
                                        eval_fn=eval_fn if vb else None,
@@ -205,6 +225,28 @@ def cmd_train(a):
           f"{np.median(rates) if rates else float('nan'):.2f} steps/s (median); checkpoint {ckpt_dir}")
     (ckpt_dir / "history.json").write_text(json.dumps(hist, indent=1))
     ck.close()
+
+
+def _init_source(a, data):
+    """(params, meta, step) of --init-from after checking it fits this run's flags and data."""
+    try:
+        params, meta, step = hw_train.load_init_params(a.init_from)
+    except FileNotFoundError as e:
+        sys.exit(f"--init-from {a.init_from}: {e}")
+    defaults = build_parser().parse_args(["train"])
+    wanted = {"task": a.task}  # other architecture flags count only where set away from their default
+    for k in ("hidden", "layers", "n_mix", "n_gauss", "kappa_scale"):
+        if getattr(a, k) != getattr(defaults, k):
+            wanted[k] = getattr(a, k)
+    try:
+        hw_train.check_init_compatible(meta["config"], wanted, params, params, a.init_from)
+    except ValueError as e:
+        sys.exit(str(e))
+    if not np.isclose(meta.get("scale", data.scale), data.scale, rtol=1e-6):
+        sys.exit(f"--init-from {a.init_from}: it was trained on offsets divided by scale "
+                 f"{meta['scale']:.6g}, but this data's scale is {data.scale:.6g} (another --cache or "
+                 f"preprocessing?); continue on the same data")
+    return params, meta, step
 
 
 # ----------------------------------------------------------------------------------------- load ckpt
@@ -311,17 +353,29 @@ def cmd_plot(a):
 
 # -------------------------------------------------------------------------------------------- export
 def cmd_export(a):
-    """Params-only copy of the best (else latest) step: what ``generate`` needs, without Adam state."""
+    """Params-only copy of one step (--step, else --pick latest|best): what ``generate`` needs."""
     src = Checkpointer(a.ckpt, best_metric="val_nll_point")
-    step = src.best_step() or src.latest_step()
-    if step is None:
+    steps = src.all_steps()
+    if not steps:
         sys.exit(f"no checkpoint in {a.ckpt}: train first")
+    if a.step is not None:
+        if a.step not in steps:
+            sys.exit(f"--step {a.step}: {a.ckpt} holds steps {steps}")
+        step = a.step
+    elif a.pick == "best":
+        step = src.best_step()
+        if step is None:
+            sys.exit(f"--pick best: no step in {a.ckpt} has a val_nll_point metric; use --pick latest")
+    else:
+        step = src.latest_step()
     params, _, meta = src.restore(step)
     params = jax.tree_util.tree_map(lambda x: np.asarray(x, a.dtype), params)
     dst = Checkpointer(a.out, keep=1)
     dst.save(step, params, None, meta=meta, metrics=meta.get("metrics"))
     dst.close()
-    print(f"exported step {step} of {a.ckpt} to {a.out}")
+    m = meta.get("metrics") or {}
+    print(f"exported step {step} of {a.ckpt} (of {steps}; val_nll_point "
+          f"{m.get('val_nll_point', float('nan')):.4f}) to {a.out}")
 
 
 # ---------------------------------------------------------------------------------------------- main
@@ -373,6 +427,13 @@ def build_parser():
     t.add_argument("--ss-c", type=float, default=1e-4, help="scheduled-sampling schedule c (linear)")
     t.add_argument("--ss-min", type=float, default=0.75, help="lowest teacher-forcing probability")
     t.add_argument("--ckpt-dir", default="", help="run directory (default runs/hw_<task>)")
+    t.add_argument("--init-from", default="",
+                   help="start a NEW run (empty --ckpt-dir) from the params of this checkpoint, e.g. "
+                        "ckpt/handwriting_synthesis or a run dir (its latest step): architecture, charset "
+                        "and kappa scale come from it (architecture flags must match where given; the "
+                        "data scale must match); fresh optimizer at step 0 with this run's --lr schedule "
+                        "(use a lower --lr to fine-tune). Ignored when --ckpt-dir already holds a run "
+                        "(that run resumes)")
     t.add_argument("--eval-every", type=int, default=500, help="validate + save samples every N steps")
     t.add_argument("--eval-batches", type=int, default=8, help="validation batches per evaluation")
     t.add_argument("--ckpt-every", type=int, default=1000, help="checkpoint every N steps")
@@ -420,8 +481,15 @@ def build_parser():
             e.add_argument("--out", default="out/handwriting_plots", help="output folder")
         e.set_defaults(fn=fn)
 
-    x = sub.add_parser("export", help="params-only copy of the best step (for shipping)")
+    x = sub.add_parser("export", help="params-only copy of one step (for shipping)")
     x.add_argument("--ckpt", required=True, help="training run directory")
+    x.add_argument("--pick", default="latest", choices=["latest", "best"],
+                   help="which step: the latest one, or the best by validation NLL per point. Default "
+                        "latest: in our H100 synthesis run val NLL bottomed out near step 3000 and then "
+                        "rose (the net overfits in NLL terms), yet samples kept getting more legible up "
+                        "to the last step (5135); NLL rewards spread-out densities, legibility rewards "
+                        "a sharp mode")
+    x.add_argument("--step", type=int, default=None, help="export exactly this step (overrides --pick)")
     x.add_argument("--out", required=True, help="destination, e.g. ckpt/handwriting_synthesis")
     x.add_argument("--dtype", default="float32", choices=["float32", "float16"],
                    help="stored weight type (float16 halves the size; sampling computes in float32)")

@@ -167,3 +167,37 @@ def fit_timed(loss_fn: Callable, params, batch_fn, cfg: train.TrainConfig, *, ck
         run_eval(done)
         ckpt.save(done, params, opt_state, meta=meta, metrics=last_eval or None)
     return jax.device_get(params), history, done
+
+
+# ------------------------------------------------------------------------------- continue from params
+#: config fields that fix the params' shapes or meaning; a run initialised from a checkpoint must match
+ARCH_FIELDS = ("task", "hidden", "layers", "n_mix", "n_gauss", "vocab", "kappa_scale")
+
+
+def load_init_params(directory, step=None):
+    """``(params float32, meta, step)`` from a checkpoint directory: an exported params-only one (e.g.
+    ``ckpt/handwriting_synthesis``, maybe float16) or a training run (``step`` default: latest)."""
+    ck = Checkpointer(directory)
+    try:
+        step = ck.latest_step() if step is None else step
+        if step is None:
+            raise FileNotFoundError(f"--init-from {directory}: no checkpoint there (export or train one)")
+        params, _, meta = ck.restore(step)
+    finally:
+        ck.close()
+    params = jax.tree_util.tree_map(lambda a: np.asarray(a, np.float32), params)
+    return params, meta, int(step)
+
+
+def check_init_compatible(src_config: dict, wanted: dict, params, params_like, source=""):
+    """Raise ValueError naming every mismatch between the checkpoint's config and the run's ``wanted``
+    fields (only those given), and between the loaded params' shapes and ``params_like``'s."""
+    diffs = [f"{k}: checkpoint has {src_config.get(k)!r}, this run asks for {v!r}"
+             for k, v in wanted.items() if k in ARCH_FIELDS and src_config.get(k) != v]
+    got = jax.tree_util.tree_map(lambda a: tuple(np.shape(a)), params)
+    want = jax.tree_util.tree_map(lambda a: tuple(np.shape(a)), params_like)
+    if not diffs and got != want:
+        diffs.append(f"parameter shapes differ: checkpoint {got} vs model {want}")
+    if diffs:
+        raise ValueError(f"cannot initialise from {source}: " + "; ".join(diffs) +
+                         ". Drop or change the flags (the architecture comes from the checkpoint).")
