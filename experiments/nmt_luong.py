@@ -126,6 +126,9 @@ def parse_args(argv=None):
       help="stop training after MIN minutes (0: no limit) and finish from the last checkpoint "
       "(saved every --ckpt-every steps); a later run with the same --out resumes")
     a("--plots", type=int, default=3, help="number of test sentences with attention heatmaps")
+    a("--attention-dir", metavar="DIR", help="with --translate/--interactive: also save an attention "
+      "heatmap per sentence as DIR/<prefix>_<i>.png")
+    a("--attention-prefix", default="attention", help="file name prefix for --attention-dir")
     for f in dataclasses.fields(Config):
         if f.name in ("lang", "filter"):
             continue
@@ -239,9 +242,17 @@ def run_translate(args, cfg):
         if sys.stdin.isatty():
             print("type a sentence per line, Ctrl-D to end")
         texts += [ln.strip() for ln in sys.stdin if ln.strip()]
-    for t in texts:  # one at a time so each line's output appears in order, even interactively
-        _, _, (hyp,), _ = translate_strings(params, mcfg, meta, [t], beam=cfg.beam, alpha=cfg.alpha)
+    if args.attention_dir:
+        Path(args.attention_dir).mkdir(parents=True, exist_ok=True)
+    for i, t in enumerate(texts):  # one at a time so each line's output appears in order, even interactively
+        (toks,), (ids,), (hyp,), (out,) = translate_strings(params, mcfg, meta, [t], beam=cfg.beam,
+                                                             alpha=cfg.alpha)
         print(f"> {t}\n= {hyp}")
+        if args.attention_dir:
+            path = Path(args.attention_dir) / f"{args.attention_prefix}_{i}.png"
+            plot_attention(params, mcfg, ids, out, toks, hyp.split(), path,
+                           title=f"{meta.get('lang', cfg.lang)}, beam {cfg.beam}")
+            print(f"  attention: {path}")
 
 
 # ------------------------------------------------------------------------------------------ train
