@@ -72,19 +72,34 @@ def make_optimizer(cfg: TrainConfig):
 
 # ------------------------------------------------------------------------------- data parallelism
 def data_mesh(devices=None) -> Mesh:
-    devices = np.asarray(devices if devices is not None else jax.local_devices())
+    """A 1-D ``data`` mesh over all devices of all processes (after ``jax.distributed.initialize()`` on
+    several hosts, ``jax.devices()`` spans them all)."""
+    devices = np.asarray(devices if devices is not None else jax.devices())
     return Mesh(devices, ("data",))
 
 
+def _local_device_count(mesh: Mesh) -> int:
+    me = jax.process_index()
+    return sum(d.process_index == me for d in mesh.devices.flat)
+
+
 def shard_batch(batch, mesh: Mesh):
-    """Place a host batch with its leading axis split over the mesh's ``data`` axis."""
-    n = mesh.devices.size
+    """Place a batch with its leading axis split over the mesh's ``data`` axis.
+
+    On one process ``batch`` is the whole batch. On several hosts each process passes its own share
+    (e.g. the rows ``jax.process_index()::jax.process_count()`` of the global batch) and the global batch
+    is their concatenation in process order.
+    """
+    n = _local_device_count(mesh)
     sharding = NamedSharding(mesh, P("data"))
+    multi = jax.process_count() > 1
 
     def put(x):
         x = np.asarray(x)
         if x.ndim == 0 or x.shape[0] % n:
-            raise ValueError(f"batch axis {x.shape[:1]} must divide evenly over {n} devices")
+            raise ValueError(f"batch axis {x.shape[:1]} must divide evenly over {n} local devices")
+        if multi:
+            return jax.make_array_from_process_local_data(sharding, x)
         return jax.device_put(x, sharding)
     return jax.tree_util.tree_map(put, batch)
 
