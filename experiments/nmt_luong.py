@@ -47,7 +47,7 @@ class Config:
     input_feed: bool = True
     dropout: float = 0.2
     ss: str = "none"
-    ss_k: float = 1000.0
+    ss_k: float | None = None     # None: per-schedule default (linear 1, exponential 0.999, inv. sigmoid 1000)
     ss_c: float = 1e-4
     ss_min: float = 0.0
     bf16: bool = False
@@ -86,7 +86,9 @@ HELP = {
     "input_feed": "feed the previous attentional state to the decoder (Luong 3.3)",
     "dropout": "dropout on embeddings, between layers and on the attentional state",
     "ss": "scheduled sampling schedule: none, linear, exponential, inverse_sigmoid",
-    "ss_k": "scheduled sampling k (see jaxseq.scheduled_sampling)", "ss_c": "linear schedule slope c",
+    "ss_k": "scheduled sampling k; unset: the schedule's default (linear 1.0, exponential 0.999, "
+            "inverse_sigmoid 1000; see jaxseq.scheduled_sampling)",
+    "ss_c": "linear schedule slope c: eps = k - c * step",
     "ss_min": "floor of the teacher-forcing probability", "bf16": "bfloat16 compute (losses float32)",
     "unroll": "lax.scan unroll factor (GPU speed knob)", "steps": "training steps",
     "batch_size": "sentence pairs per step", "lr": "peak Adam learning rate",
@@ -138,7 +140,7 @@ def parse_args(argv=None):
                            help=f"{HELP[f.name]} (default {f.default})")
         else:
             big = CONFIGS["large"].get(f.name)
-            p.add_argument(flag, dest=f.name, type=type(f.default), default=None,
+            p.add_argument(flag, dest=f.name, type=float if f.name == "ss_k" else type(f.default), default=None,
                            help=f"{HELP[f.name]} (default {f.default}"
                            + ("" if big is None else f"; large: {big}") + ")")
     args = p.parse_args(argv)
@@ -276,6 +278,7 @@ def test_report(params, mcfg, data, cfg, out_dir, n_plots):
     g_hyps = [" ".join(data["tgt_v"].decode(h)) for h in greedy_ids]
     g_score = decode.bleu(g_hyps, data["refs"]["test"])
     # the texts too, so BLEU can be computed elsewhere (e.g. `sacrebleu test_ref.txt < test_beam.txt`)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)   # --eval-only may name a fresh --out
     for name, lines in (("test_src", data["srcs"]["test"]), ("test_ref", data["refs"]["test"]),
                         ("test_beam", hyps), ("test_greedy", g_hyps)):
         (Path(out_dir) / f"{name}.txt").write_text("\n".join(lines) + "\n")

@@ -32,8 +32,8 @@ class NMTConfig:
     input_feed: bool = True
     dropout: float = 0.2
     ss: str = "none"                # scheduled sampling: none | linear | exponential | inverse_sigmoid
-    ss_k: float = 1000.0
-    ss_c: float = 1e-4
+    ss_k: float | None = None       # None: the schedule's own default (scheduled_sampling._DEFAULT_K);
+    ss_c: float = 1e-4              # one shared k (e.g. 1000) would keep a linear schedule at eps = 1
     ss_min: float = 0.0
     compute_dtype: str = "float32"  # float32 | bfloat16 (losses stay float32)
     unroll: int = 1                 # lax.scan unroll of encoder and decoder loops (a GPU speed knob)
@@ -207,14 +207,19 @@ def loss_fn(params, cfg: NMTConfig, batch, key=None, *, ss_eps=1.0):
     return loss, {"nll": loss, "acc": acc, "tokens": ntok}
 
 
+def tf_prob(cfg: NMTConfig, step):
+    """Teacher-forcing probability eps at ``step`` (1.0 without scheduled sampling); ``cfg.ss_k=None``
+    takes the schedule's own default k."""
+    if cfg.ss == "none":
+        return 1.0
+    return scheduled_sampling.teacher_forcing_prob(step, cfg.ss, k=cfg.ss_k, c=cfg.ss_c, eps_min=cfg.ss_min)
+
+
 def make_loss(cfg: NMTConfig, total_steps=None):
     """``loss(params, batch, key)`` for :func:`jaxseq.train.fit`. With scheduled sampling, eps follows the
     schedule of the training step, carried in the batch as ``step`` (a [B] array, identical rows)."""
     def f(params, batch, key):
-        eps = 1.0
-        if cfg.ss != "none":
-            eps = scheduled_sampling.teacher_forcing_prob(batch["step"][0], cfg.ss, k=cfg.ss_k,
-                                                          c=cfg.ss_c, eps_min=cfg.ss_min)
+        eps = tf_prob(cfg, batch["step"][0]) if cfg.ss != "none" else 1.0
         b = {k: v for k, v in batch.items() if k != "step"}
         loss, m = loss_fn(params, cfg, b, key, ss_eps=eps)
         return loss, dict(m, tf_prob=jnp.asarray(eps, jnp.float32))

@@ -1,6 +1,10 @@
 """Luong NMT: text pipeline, eng-fra loader, model attention, decoding, a toy task, checkpoints."""
 from __future__ import annotations
 
+import importlib.util
+import sys
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -9,10 +13,20 @@ import pytest
 from jaxseq import decode, eng_fra, nmt, train
 from jaxseq.text import EOS_ID, PAD_ID, SOS_ID, UNK_ID, Vocab, normalise, tokenize
 
+ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(emb=8, hidden=16, layers=2, dropout=0.0)
 # jitted once per config (eager dispatch of the encoder is slow on a loaded CPU)
 forward = jax.jit(nmt.forward, static_argnums=1, static_argnames="return_attn")
 loss_fn = jax.jit(nmt.loss_fn, static_argnums=1)
+
+
+def _experiment():
+    """experiments/nmt_luong.py as a module (registered first: dataclasses look their module up)."""
+    if "nmt_luong_cli" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("nmt_luong_cli", ROOT / "experiments" / "nmt_luong.py")
+        sys.modules["nmt_luong_cli"] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules["nmt_luong_cli"])
+    return sys.modules["nmt_luong_cli"]
 
 
 def _batch(rng, B, S, T, V, src_lens, tgt_lens):
@@ -151,6 +165,24 @@ def test_scheduled_sampling_eps_one_is_teacher_forcing():
     f = nmt.make_loss(cfg_ss)
     _, m = f(params, dict(b, step=jnp.full((4,), 50)), key)
     np.testing.assert_allclose(m["tf_prob"], 0.5, rtol=1e-6)
+
+
+def test_scheduled_sampling_default_k_per_schedule():
+    # one shared k=1000 made `linear` eps = 1000 - c * step, i.e. teacher forcing for ~10^7 steps
+    assert nmt.NMTConfig(src_vocab=5, tgt_vocab=5).ss_k is None
+    steps = jnp.array([0, 100, 5000, 20000])
+    want = {"linear": np.clip(1.0 - 1e-4 * np.array([0, 100, 5000, 20000]), 0, 1),
+            "exponential": 0.999 ** np.array([0, 100, 5000, 20000], np.float64),
+            "inverse_sigmoid": 1000 / (1000 + np.exp(np.array([0, 100, 5000, 20000]) / 1000))}
+    for kind, ref in want.items():
+        cfg = nmt.NMTConfig(src_vocab=5, tgt_vocab=5, ss=kind)
+        np.testing.assert_allclose(nmt.tf_prob(cfg, steps), ref, rtol=1e-5, atol=1e-6)
+    assert want["linear"][2] == 0.5          # scheduled sampling is on by mid-training
+    # the experiment leaves k unset unless --ss-k is given
+    exp = _experiment()
+    _, cfg = exp.parse_args(["--ss", "linear"])
+    assert cfg.ss_k is None and exp.model_config(cfg, 5, 5).ss_k is None
+    assert exp.parse_args(["--ss", "linear", "--ss-k", "0.9"])[1].ss_k == 0.9
 
 
 def test_beam_one_equals_greedy():
