@@ -3,7 +3,14 @@
 Each line has its own text, bias (eqs 61-62), temperature, PRNG key and optional style prime. A line is a
 ``lax.scan`` over a fixed ``max_steps`` with a ``done`` flag (static shapes, no host round trip per step).
 A synthesis line stops when the window has passed its last character: phi at position U (one past the
-text) exceeds phi at every character (Graves §5.2); points after that are zero and masked out.
+text) exceeds phi at every character (Graves §5.2). That rule fires while the last letter is still being
+drawn (phi one past the text overtakes the last character's phi halfway through it), so the line goes on
+until the pen next lifts, for at most ``stop_tail`` more points; points after the end are zero.
+
+Speed (the sampling loop runs ``max_steps`` times, so per-step work is what counts; see
+:func:`fast_step`): each layer does one matmul on weights stacked once per call, the window reads the text
+ids (no one-hot [U, V] tensor per step), the component pick needs no normalised log weights, and phi is
+stacked only when asked for. :func:`step` is the plain reference it is tested against.
 
 Style priming (§5.3): the network first reads a real line's strokes with its text teacher-forced, the text
 being ``prime_text + " " + new_text``; sampling then continues from that state, the window carries on into
@@ -51,6 +58,79 @@ def step(cp, cfg: hw.HWConfig, state, x, chars=None):
     return new, raw.astype(jnp.float32), phi
 
 
+def stacked_weights(cp):
+    """Per layer ``{"wh": [in + H, 4H]}``: input and recurrent weights stacked (rows in the order
+    [x, h_{n-1}, window, h_n] that :func:`fast_step` concatenates), so a layer is one matmul per step.
+    Done once per sampling call, outside the loop."""
+    return [{"wh": jnp.concatenate([p["wx"], p["wh"]], 0)} for p in cp["layers"]]
+
+
+def window_phi(raw, kappa_prev, ids, kappa_scale):
+    """phi and kappa of :func:`jaxseq.attention.graves_window` (eqs 48-51) at every position of text
+    ids [B, U], padding included (the stopping rule needs phi one past the text).
+    Returns ``(phi [B, U], kappa [B, K])``."""
+    a_hat, b_hat, k_hat = jnp.split(raw.astype(jnp.float32), 3, axis=-1)
+    alpha = jnp.exp(jnp.clip(a_hat, -10.0, 10.0))
+    beta = jnp.exp(jnp.clip(b_hat, -10.0, 10.0))
+    kappa = kappa_prev + jnp.exp(jnp.clip(k_hat, -10.0, 5.0)) * kappa_scale
+    u = jnp.arange(ids.shape[1], dtype=jnp.float32)
+    phi = (alpha[:, :, None] * jnp.exp(-beta[:, :, None] * (kappa[:, :, None] - u) ** 2)).sum(1)
+    return phi, kappa
+
+
+def window_vector(phi, ids, vocab):
+    """Eq 47 from ids instead of a one-hot [B, U, V] (read every step): w_v = sum_u phi_u [id_u == v],
+    one fused compare-and-reduce (padding -1 matches nothing). Returns [B, V]."""
+    hit = ids[:, :, None] == jnp.arange(vocab, dtype=ids.dtype)                # [B, U, V], fused
+    return jnp.where(hit, phi[:, :, None], 0.0).sum(1)
+
+
+def fast_step(sw, cp, cfg: hw.HWConfig, state, x, ids=None):
+    """Same as :func:`step` (ids [B, U] instead of one-hot chars; ``sw`` from :func:`stacked_weights`)
+    with one matmul per layer. Returns ``(state, raw [B, 6M+1], phi [B, U] or None)``."""
+    new_layers, hs, phi, w = [], [], None, None
+    h = None
+    for n, p in enumerate(sw):
+        h_self, c = state["layers"][n]
+        parts = [x] + ([h] if n > 0 else []) + ([state["w"] if n == 0 else w] if cfg.synthesis else [])
+        inp = jnp.concatenate(parts + [h_self], -1)
+        # step_projected adds inp @ stacked weights to the bias: the whole eq 47/44 pre-activation
+        carry, h = LSTM.step_projected(p, (inp, c), cp["layers"][n]["b"])
+        new_layers.append(carry)
+        hs.append(h)
+        if n == 0 and cfg.synthesis:
+            pw = cp["window"]
+            raw_w = jnp.dot(h.astype(pw["w"].dtype), pw["w"]) + pw["b"]
+            phi, kappa = window_phi(raw_w, state["kappa"], ids, cfg.kappa_scale)
+            w = window_vector(phi, ids, cfg.vocab)
+    po = cp["out"]
+    raw = jnp.dot(jnp.concatenate(hs, -1).astype(po["w"].dtype), po["w"]) + po["b"]
+    new = {"layers": new_layers}
+    if cfg.synthesis:
+        new["kappa"], new["w"] = kappa, w
+    return new, raw.astype(jnp.float32), phi
+
+
+def fast_draw(raw, n_mix, bias, temperature, gumbel, normal, uniform):
+    """:func:`draw_point` straight from raw outputs [B, 6M+1]: the component is the argmax of the
+    scaled logits plus Gumbel noise (the log-softmax normaliser is the same for every component, so it
+    is skipped) and the picked parameters are read with a one-hot mask (one fused reduction)."""
+    m = n_mix
+    logit, mu1, mu2, ls1, ls2, rho = (raw[..., i * m:(i + 1) * m] for i in range(6))
+    idx = jnp.argmax(logit * (1.0 + bias) / temperature + gumbel, axis=-1)
+    hit = jnp.arange(m) == idx[..., None]
+    pick = lambda a: jnp.where(hit, a, 0.0).sum(-1)
+    log_t = jnp.log(temperature)
+    ls1 = jnp.clip(pick(ls1) - bias + 0.5 * log_t, mdn.LOG_SIGMA_MIN, mdn.LOG_SIGMA_MAX)
+    ls2 = jnp.clip(pick(ls2) - bias + 0.5 * log_t, mdn.LOG_SIGMA_MIN, mdn.LOG_SIGMA_MAX)
+    r = mdn.RHO_MAX * jnp.tanh(pick(rho))
+    n1, n2 = normal
+    x1 = pick(mu1) + jnp.exp(ls1) * n1
+    x2 = pick(mu2) + jnp.exp(ls2) * (r * n1 + jnp.sqrt(1.0 - r * r) * n2)
+    eos = (uniform < jax.nn.sigmoid(raw[..., 6 * m] / temperature)).astype(jnp.float32)
+    return jnp.stack([x1, x2, eos], -1)
+
+
 def draw_point(p, gumbel, normal, uniform):
     """One point from biased/tempered mixture params ``p`` (leading shape [B]) given pre-drawn noise:
     gumbel [B, M] (Gumbel-max picks the component), normal [2, B], uniform [B] (end of stroke).
@@ -65,10 +145,13 @@ def draw_point(p, gumbel, normal, uniform):
     return jnp.stack([x1, x2, eos], -1)
 
 
-def _sample_one(params, cfg, max_steps, unroll, key, text, bias, temperature, prime, prime_len):
+def _sample_one(params, cfg, max_steps, unroll, stop_tail, return_phi, fast, key, text, bias,
+                temperature, prime, prime_len):
     """One line (vmapped over everything but params). text: [U] ids (-1 pad); prime: [P, 3]."""
     cp = hw.compute_params(params, cfg)
-    chars = hw.one_hot_text(text[None], cfg.vocab) if cfg.synthesis else None
+    sw = stacked_weights(cp) if fast else None
+    ids = text[None]
+    chars = hw.one_hot_text(ids, cfg.vocab) if cfg.synthesis and not fast else None
     text_len = (text >= 0).sum()
     state = hw.zero_state(cfg, 1)
     if prime.shape[0] > 0:
@@ -86,42 +169,63 @@ def _sample_one(params, cfg, max_steps, unroll, key, text, bias, temperature, pr
              jax.random.normal(kn, (max_steps, 2, 1)), jax.random.uniform(ku, (max_steps, 1)))
 
     def body(carry, inp):
-        state, x, done = carry
-        state, raw, phi = step(cp, cfg, state, x, chars)
-        p = mdn.split_bivariate(raw, cfg.n_mix, bias=bias, temperature=temperature)
-        point = draw_point(p, *inp)                                               # [1, 3]
-        if cfg.synthesis:
-            # stop once phi one past the text beats phi at every character (Graves §5.2)
-            upto = jnp.where(jnp.arange(U) <= text_len, phi[0], -1.0)
-            finished = jnp.argmax(upto) >= text_len
-            phi_out = phi[0]
+        state, x, done, fired, tail, length = carry
+        if fast:
+            state, raw, phi = fast_step(sw, cp, cfg, state, x, ids)
+            point = fast_draw(raw, cfg.n_mix, bias, temperature, *inp)                # [1, 3]
         else:
-            finished = jnp.array(False)
-            phi_out = jnp.zeros((0,), jnp.float32)
+            state, raw, phi = step(cp, cfg, state, x, chars)
+            point = draw_point(mdn.split_bivariate(raw, cfg.n_mix, bias=bias, temperature=temperature),
+                               *inp)
+        if cfg.synthesis:
+            # Graves §5.2: phi one past the text beats phi at every character (ties go to the text)
+            before = jnp.where(jnp.arange(U) < text_len, phi[0], -jnp.inf).max()
+            fired_now = fired | (phi[0, text_len] > before)
+        else:
+            fired_now = jnp.array(False)
         valid = ~done
-        return (state, point, done | finished), (point[0] * valid, valid, phi_out * valid)
+        # after the rule fires, finish the stroke in progress: stop at the next pen lift (this point's
+        # eos) or after stop_tail further points
+        stop = fired_now & ((point[0, 2] > 0) | (tail >= stop_tail))
+        new = (state, point, done | stop, fired_now, tail + fired_now.astype(jnp.int32),
+               length + valid.astype(jnp.int32))
+        out = (point[0] * valid,)
+        if return_phi:
+            out += (phi[0] * valid if cfg.synthesis else jnp.zeros((0,), jnp.float32),)
+        return new, out
 
-    _, (points, valid, phis) = jax.lax.scan(body, (state, x0, jnp.array(False)), noise,
-                                            unroll=unroll)
-    return points, valid.sum(), phis
+    zero = jnp.array(0, jnp.int32)
+    carry0 = (state, x0, jnp.array(False), jnp.array(False), zero, zero)
+    final, outs = jax.lax.scan(body, carry0, noise, unroll=unroll)
+    return outs[0], final[-1], (outs[1] if return_phi else None)
 
 
-@functools.partial(jax.jit, static_argnames=("cfg", "max_steps", "unroll"))
+@functools.partial(jax.jit, static_argnames=("cfg", "max_steps", "unroll", "stop_tail", "return_phi",
+                                             "fast"))
 def sample_batch(params, cfg: hw.HWConfig, keys, texts, biases, temperatures, primes, prime_lens,
-                 max_steps=700, unroll=None):
+                 max_steps=700, unroll=None, stop_tail=0, return_phi=True, fast=True):
     """N lines in one call. keys: [N, 2]; texts: [N, U] (-1 pad; U >= len + 1); biases, temperatures:
     [N]; primes: [N, P, 3] (P may be 0); prime_lens: [N]; ``unroll``: scan unroll (default
-    ``cfg.unroll``). Returns (strokes [N, S, 3], lengths [N],
-    phi [N, S, U]); strokes past a line's length are zero."""
+    ``cfg.unroll``); ``stop_tail``: at most this many points after the stopping rule fires, to finish
+    the last stroke (0: stop at once, as in the paper); ``return_phi``: also stack the window weights;
+    ``fast=False``: the plain reference step. Returns (strokes [N, S, 3], lengths [N],
+    phi [N, S, U] or None); strokes past a line's length are zero."""
     unroll = cfg.unroll if unroll is None else unroll  # fewer loop iterations: less per-step overhead
-    fn = functools.partial(_sample_one, params, cfg, max_steps, unroll)
+    fn = functools.partial(_sample_one, params, cfg, max_steps, unroll, stop_tail, return_phi, fast)
     return jax.vmap(fn)(keys, texts, biases, temperatures, primes, prime_lens)
 
 
+def default_stop_tail(cfg: hw.HWConfig) -> int:
+    """Points allowed after the stopping rule: about one and a half characters' worth (kappa_scale is
+    characters per point), enough to finish the last letter's stroke."""
+    return int(round(1.5 / cfg.kappa_scale)) if cfg.synthesis else 0
+
+
 def generate(params, cfg: hw.HWConfig, charset: Charset | None, texts, *, seed=0, bias=0.0,
-             temperature=1.0, max_steps=None, primes=None, text_bucket=16):
+             temperature=1.0, max_steps=None, primes=None, text_bucket=16, stop_tail=None):
     """Host-side convenience: encode texts (with optional ``primes``: list of (stroke3 [P,3], text) or
-    None per line), call :func:`sample_batch`, and cut each line to its length.
+    None per line), call :func:`sample_batch`, and cut each line to its length. ``stop_tail``: see
+    :func:`sample_batch` (default :func:`default_stop_tail`).
 
     Returns ``(list of stroke3 [L_i, 3] numpy arrays, list of phi [L_i, U_i+1])``.
     """
@@ -149,7 +253,8 @@ def generate(params, cfg: hw.HWConfig, charset: Charset | None, texts, *, seed=0
     tau = np.broadcast_to(np.asarray(temperature, np.float32), (n,)).copy()
     strokes, lengths, phis = jax.device_get(
         sample_batch(params, cfg, keys, jnp.asarray(ids), b, tau, prime_arr, prime_lens,
-                     max_steps=int(max_steps)))
+                     max_steps=int(max_steps),
+                     stop_tail=default_stop_tail(cfg) if stop_tail is None else int(stop_tail)))
     out, out_phi = [], []
     for i in range(n):
         L = int(lengths[i])

@@ -178,21 +178,26 @@ def _sample_args(cfg, n, U=6, seed=0):
             jnp.zeros((n, 0, 3)), jnp.zeros((n,), jnp.int32))
 
 
-def test_batch_sampling_deterministic_and_equals_per_line():
+def test_batch_sampling_deterministic_independent_and_matches_reference():
     cfg = tiny("synthesis")
     params = hw.init(jax.random.PRNGKey(0), cfg)
     args = _sample_args(cfg, 3)
     s1, l1, p1 = hw_sample.sample_batch(params, cfg, *args, max_steps=25)
-    s2, l2, _ = hw_sample.sample_batch(params, cfg, *args, max_steps=25)
+    s2, l2, p2 = hw_sample.sample_batch(params, cfg, *args, max_steps=25)
     np.testing.assert_array_equal(s1, s2)
+    np.testing.assert_array_equal(p1, p2)
     assert s1.shape == (3, 25, 3) and p1.shape == (3, 25, 6)
-    for i in range(3):
-        one = [a[i:i + 1] for a in args]
-        si, li, _ = hw_sample.sample_batch(params, cfg, *one, max_steps=25)
-        np.testing.assert_allclose(si[0], s1[i], atol=1e-5)
-        assert int(li[0]) == int(l1[i])
-    # zero past each line's end
-    for i in range(3):
+    # lines are independent: permuting the batch permutes the lines (same shapes, no recompile)
+    perm = np.array([2, 0, 1])
+    sp, lp, _ = hw_sample.sample_batch(params, cfg, *[a[perm] for a in args], max_steps=25)
+    np.testing.assert_allclose(sp, np.asarray(s1)[perm], atol=1e-5)
+    np.testing.assert_array_equal(lp, np.asarray(l1)[perm])
+    # the fast step (stacked weights, ids window, unnormalised pick) gives the plain step's samples
+    sr, lr, pr = hw_sample.sample_batch(params, cfg, *args, max_steps=25, fast=False)
+    np.testing.assert_allclose(s1, sr, atol=1e-5)
+    np.testing.assert_allclose(p1, pr, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(l1, lr)
+    for i in range(3):  # zero past each line's end
         assert not np.asarray(s1[i, int(l1[i]):]).any()
 
 
@@ -212,22 +217,38 @@ def test_draw_point_matches_mixture_moments():
     assert abs(pts[:, 2].mean() - e) < 4 * math.sqrt(e * (1 - e) / n)
 
 
-def test_stopping_rule():
+def test_stopping_rule_and_tail():
+    """Graves' rule stops a line once the window is past the text; with ``stop_tail`` the line goes on
+    to the next pen lift (at most ``stop_tail`` points)."""
     cfg = tiny("synthesis")
     params = hw.init(jax.random.PRNGKey(0), cfg)
-    K = cfg.n_gauss
+    K, M = cfg.n_gauss, cfg.n_mix
     fast = jax.tree_util.tree_map(lambda a: a, params)
     fast["window"]["b"] = fast["window"]["b"].at[2 * K:].set(1.0)     # kappa step e * 0.3 ~ 0.8 chars
+    for layer in fast["layers"]:  # pen lifts do not steer the net, so both pen variants stop alike
+        layer["wx"] = layer["wx"].at[2].set(0.0)
+    pen_up = jax.tree_util.tree_map(lambda a: a, fast)
+    pen_up["out"]["b"] = pen_up["out"]["b"].at[6 * M].set(-30.0)       # never lifts the pen
+    pen_down = jax.tree_util.tree_map(lambda a: a, fast)
+    pen_down["out"]["b"] = pen_down["out"]["b"].at[6 * M].set(30.0)    # lifts it at every point
     slow = jax.tree_util.tree_map(lambda a: a, params)
     slow["window"]["w"] = slow["window"]["w"] * 0
     slow["window"]["b"] = slow["window"]["b"].at[2 * K:].set(-10.0)   # the window never moves
     args = _sample_args(cfg, 3)
-    # same shapes as the test above: the compiled sampler is reused
-    _, lf, _ = hw_sample.sample_batch(fast, cfg, *args, max_steps=25)
+    # stop_tail=0 has the shapes of the test above: the compiled sampler is reused
+    s0, l0, _ = hw_sample.sample_batch(pen_up, cfg, *args, max_steps=25)
     _, ls, _ = hw_sample.sample_batch(slow, cfg, *args, max_steps=25)
+    st, lt, _ = hw_sample.sample_batch(pen_up, cfg, *args, max_steps=25, stop_tail=4)
+    _, ld, _ = hw_sample.sample_batch(pen_down, cfg, *args, max_steps=25, stop_tail=4)
+    l0, lt, ld = np.asarray(l0), np.asarray(lt), np.asarray(ld)
     text_len = np.asarray((args[1] >= 0).sum(1))
-    assert (np.asarray(lf) < 25).all() and (np.asarray(lf) >= text_len).all()
+    assert (l0 <= 21).all() and (l0 >= text_len).all()
     assert (np.asarray(ls) == 25).all()
+    np.testing.assert_array_equal(lt, l0 + 4)       # pen never lifts: the tail runs to its cap
+    np.testing.assert_array_equal(ld, l0)           # pen lifts at once: stops where the rule fired
+    for i in range(3):                               # the tail only appends points
+        np.testing.assert_array_equal(st[i, :l0[i]], s0[i, :l0[i]])
+    assert hw_sample.default_stop_tail(cfg) == 5 and hw_sample.default_stop_tail(tiny("prediction")) == 0
 
 
 def test_generate_with_prime_and_prediction():
