@@ -2,12 +2,15 @@
 
     python benchmarks/handwriting_speed.py --device cuda --out runs/bench/handwriting.json
     python benchmarks/handwriting_speed.py --quick            # tiny sizes, CPU smoke run
+    python benchmarks/handwriting_speed.py --device cuda --sample-only --bf16 --out runs/bench/hw_sampling.json
 
 Rows: (a) JAX prediction train step (fwd + bwd + Adam), batch 64 x 700 points, 3 x 400 LSTM, 20 mixtures;
 (b) PyTorch peer: cuDNN ``nn.LSTM`` per layer with the same skips and MDN loss (TF32 on);
 (c) JAX synthesis train step (layer 1 + window in one scan, layers 2-3 and output hoisted);
 (d) PyTorch synthesis peer: layer 1 + window an ``nn.LSTMCell`` in a Python loop, layers 2-3 cuDNN;
-(e) JAX batched sampling of N synthesis lines x 700 steps in one call (lines/s);
+(e) JAX batched sampling of N synthesis lines x 700 steps in one call (lines/s): the fast step
+    (stacked weights, ids window, no phi output) and, as ``jax_sampling_ref_*``, the plain reference step
+    with phi stacked (what sampling did before);
 (f) PyTorch sampling of one line (Python loop of LSTMCells), lines/s.
 Each row: warm-up, then the median of ``--reps`` timed repetitions, synchronised (``block_until_ready`` /
 ``torch.cuda.synchronize``). The JAX rows try each ``--unrolls`` value and report all of them.
@@ -74,7 +77,7 @@ def jax_train_step(a, synthesis, unroll, bf16=False):
     return med, compile_s
 
 
-def jax_sampling(a, unroll=1, bf16=False):
+def jax_sampling(a, unroll=1, bf16=False, fast=True):
     from jaxseq import handwriting as hw
     from jaxseq import hw_sample
     cfg = hw.HWConfig(task="synthesis", hidden=a.hidden, layers=a.layers, n_mix=a.n_mix,
@@ -89,7 +92,7 @@ def jax_sampling(a, unroll=1, bf16=False):
             jnp.zeros((N,), jnp.int32))
 
     def run():
-        return hw_sample.sample_batch(*args, max_steps=a.T)[0]
+        return hw_sample.sample_batch(*args, max_steps=a.T, fast=fast, return_phi=not fast)[0]
     t0 = time.perf_counter()
     jax.block_until_ready(run())
     compile_s = time.perf_counter() - t0
@@ -170,7 +173,7 @@ def torch_models(a, device):
     return Pred().to(device), Synth().to(device), mdn_nll
 
 
-def torch_rows(a, device):
+def torch_rows(a, device, sample_only=False):
     import torch
     pred, synth, mdn_nll = torch_models(a, device)
     sync = (lambda _: torch.cuda.synchronize()) if device.startswith("cuda") else (lambda _: None)
@@ -180,8 +183,9 @@ def torch_rows(a, device):
     chars = torch.nn.functional.one_hot(torch.tensor(b["text"], device=device).long(), a.vocab).float()
     xin = torch.cat([torch.zeros_like(x[:, :1]), x[:, :-1]], 1)
     rows = {}
-    for name, model, fwd in (("torch_prediction_train", pred, lambda: pred(xin)),
-                             ("torch_synthesis_train", synth, lambda: synth(xin, chars))):
+    train_rows = () if sample_only else (("torch_prediction_train", pred, lambda: pred(xin)),
+                                         ("torch_synthesis_train", synth, lambda: synth(xin, chars)))
+    for name, model, fwd in train_rows:
         opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 
         def step():
@@ -246,6 +250,9 @@ def main(argv=None):
     ap.add_argument("--unrolls", default="1,4,8", help="lax.scan unroll factors to try")
     ap.add_argument("--bf16", action="store_true", help="also time bf16 matmuls at the best unroll")
     ap.add_argument("--no-torch", action="store_true", help="skip the PyTorch rows")
+    ap.add_argument("--sample-only", action="store_true",
+                    help="only the sampling rows (JAX fast and reference step, PyTorch one-line)")
+    ap.add_argument("--no-ref", action="store_true", help="skip the reference-step sampling row")
     a = ap.parse_args(argv)
     if a.quick:
         a.batch, a.T, a.hidden, a.n_mix, a.vocab, a.text_len = 4, 20, 16, 3, 8, 8
@@ -257,7 +264,7 @@ def main(argv=None):
     res = {"device": str(jax.devices()[0].device_kind), "jax": jax.__version__,
            "python": platform.python_version(), "config": vars(a), "rows": {}}
     rows = res["rows"]
-    for synthesis in (False, True):
+    for synthesis in (() if a.sample_only else (False, True)):
         name = "jax_synthesis_train" if synthesis else "jax_prediction_train"
         best = None
         for u in unrolls:
@@ -280,6 +287,10 @@ def main(argv=None):
     t = best[0]
     rows["jax_sampling_s"], rows["jax_sampling_best_unroll"] = best
     rows["jax_sampling_lines_per_s"] = a.sample_lines / t
+    if not a.no_ref:
+        t, _ = jax_sampling(a, unroll=best[1], fast=False)
+        rows["jax_sampling_ref_lines_per_s"] = a.sample_lines / t
+        print(f"jax sampling, reference step (+phi): {a.sample_lines / t:,.0f} lines/s")
     if a.bf16:
         t, _ = jax_sampling(a, unroll=best[1], bf16=True)
         rows["jax_sampling_bf16_lines_per_s"] = a.sample_lines / t
@@ -287,9 +298,10 @@ def main(argv=None):
     if not a.no_torch:
         import torch
         res["torch"] = torch.__version__
-        rows.update(torch_rows(a, a.device))
-        rows["speedup_prediction"] = rows["torch_prediction_train"] / rows["jax_prediction_train"]
-        rows["speedup_synthesis"] = rows["torch_synthesis_train"] / rows["jax_synthesis_train"]
+        rows.update(torch_rows(a, a.device, sample_only=a.sample_only))
+        if not a.sample_only:
+            rows["speedup_prediction"] = rows["torch_prediction_train"] / rows["jax_prediction_train"]
+            rows["speedup_synthesis"] = rows["torch_synthesis_train"] / rows["jax_synthesis_train"]
         rows["speedup_sampling"] = rows["jax_sampling_lines_per_s"] * rows["torch_sampling_one_line_s"]
     print("\n| row | value |\n| --- | --- |")
     for k, v in rows.items():

@@ -265,6 +265,8 @@ def load_model(ckpt_dir, task=None):
 # ------------------------------------------------------------------------------------------ generate
 def cmd_generate(a):
     params, cfg, charset, meta = load_model(a.ckpt, a.task)
+    if a.bf16:
+        cfg = dataclasses.replace(cfg, bf16=True)
     texts = a.text or (["hello world"] if cfg.synthesis else [""])
     texts = [texts[i % len(texts)] for i in range(max(a.n, len(texts)))]
     primes = None
@@ -281,7 +283,7 @@ def cmd_generate(a):
     t0 = time.perf_counter()
     lines, phis = hw_sample.generate(params, cfg, charset, texts, seed=a.seed, bias=a.bias,
                                      temperature=a.temperature, max_steps=a.max_steps or None,
-                                     primes=primes)
+                                     primes=primes, stop_tail=None if a.stop_tail < 0 else a.stop_tail)
     print(f"sampled {len(lines)} lines in {time.perf_counter() - t0:.2f}s (incl. compile); "
           f"lengths {[len(l) for l in lines]}")
     out = Path(a.out)
@@ -461,6 +463,11 @@ def build_parser():
     g.add_argument("--max-steps", type=int, default=0,
                    help="cap on points per line (0: from the text length; 700 for prediction)")
     g.add_argument("--seed", type=int, default=0, help="PRNG seed")
+    g.add_argument("--bf16", action="store_true",
+                   help="bf16 matmuls while sampling (faster on GPUs; state and mixture stay float32)")
+    g.add_argument("--stop-tail", type=int, default=-1,
+                   help="points allowed after the stopping rule fires, to finish the last stroke "
+                        "(-1: about 1.5 characters' worth; 0: stop at once as in Graves §5.2)")
     g.add_argument("--out", default="out/handwriting.svg", help="output .svg or .png")
     g.add_argument("--plot-attention", default="",
                    help="also save the first line with its window weights phi to this .png")

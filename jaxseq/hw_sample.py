@@ -163,13 +163,16 @@ def _sample_one(params, cfg, max_steps, unroll, stop_tail, return_phi, fast, key
     else:
         x0 = jnp.zeros((1, 3), jnp.float32)
     U = text.shape[0]
-    # all noise drawn up front (one RNG kernel per line, none inside the loop)
+    # all noise drawn up front (no RNG inside the loop), in one [S, 1, M + 3] array: one slice per step
     kg, kn, ku = jax.random.split(key, 3)
-    noise = (jax.random.gumbel(kg, (max_steps, 1, cfg.n_mix)),
-             jax.random.normal(kn, (max_steps, 2, 1)), jax.random.uniform(ku, (max_steps, 1)))
+    noise = jnp.concatenate([jax.random.gumbel(kg, (max_steps, 1, cfg.n_mix)),
+                             jnp.swapaxes(jax.random.normal(kn, (max_steps, 2, 1)), 1, 2),
+                             jax.random.uniform(ku, (max_steps, 1))[..., None]], -1)
 
-    def body(carry, inp):
+    def body(carry, nz):
         state, x, done, fired, tail, length = carry
+        M = cfg.n_mix
+        inp = (nz[:, :M], jnp.swapaxes(nz[:, M:M + 2], 0, 1), nz[:, M + 2])   # gumbel, normal, uniform
         if fast:
             state, raw, phi = fast_step(sw, cp, cfg, state, x, ids)
             point = fast_draw(raw, cfg.n_mix, bias, temperature, *inp)                # [1, 3]
