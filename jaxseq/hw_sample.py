@@ -203,19 +203,26 @@ def _sample_one(params, cfg, max_steps, unroll, stop_tail, return_phi, fast, key
     return outs[0], final[-1], (outs[1] if return_phi else None)
 
 
-@functools.partial(jax.jit, static_argnames=("cfg", "max_steps", "unroll", "stop_tail", "return_phi",
-                                             "fast"))
-def sample_batch(params, cfg: hw.HWConfig, keys, texts, biases, temperatures, primes, prime_lens,
-                 max_steps=700, unroll=None, stop_tail=0, return_phi=True, fast=True):
-    """N lines in one call. keys: [N, 2]; texts: [N, U] (-1 pad; U >= len + 1); biases, temperatures:
-    [N]; primes: [N, P, 3] (P may be 0); prime_lens: [N]; ``unroll``: scan unroll (default
-    ``cfg.unroll``); ``stop_tail``: at most this many points after the stopping rule fires, to finish
-    the last stroke (0: stop at once, as in the paper); ``return_phi``: also stack the window weights;
-    ``fast=False``: the plain reference step. Returns (strokes [N, S, 3], lengths [N],
-    phi [N, S, U] or None); strokes past a line's length are zero."""
-    unroll = cfg.unroll if unroll is None else unroll  # fewer loop iterations: less per-step overhead
+@functools.partial(jax.jit, static_argnames=("cfg", "max_steps", "unroll", "return_phi", "fast"))
+def _sample_batch(params, cfg, keys, texts, biases, temperatures, primes, prime_lens, stop_tail, *,
+                  max_steps, unroll, return_phi, fast):
     fn = functools.partial(_sample_one, params, cfg, max_steps, unroll, stop_tail, return_phi, fast)
     return jax.vmap(fn)(keys, texts, biases, temperatures, primes, prime_lens)
+
+
+def sample_batch(params, cfg: hw.HWConfig, keys, texts, biases, temperatures, primes, prime_lens,
+                 max_steps=700, unroll=None, stop_tail=0, return_phi=True, fast=True):
+    """N lines in one jitted call. keys: [N, 2]; texts: [N, U] (-1 pad; U >= len + 1); biases,
+    temperatures: [N]; primes: [N, P, 3] (P may be 0); prime_lens: [N]; ``unroll``: scan unroll
+    (default ``cfg.unroll``); ``stop_tail`` (traced: no recompile per value): at most this many points
+    after the stopping rule fires, to finish the last stroke (0: stop at once, as in the paper);
+    ``return_phi``: also stack the window weights; ``fast=False``: the plain reference step.
+    Returns (strokes [N, S, 3], lengths [N], phi [N, S, U] or None); strokes past a line's length
+    are zero."""
+    unroll = cfg.unroll if unroll is None else unroll  # fewer loop iterations: less per-step overhead
+    return _sample_batch(params, cfg, keys, texts, biases, temperatures, primes, prime_lens,
+                         jnp.asarray(stop_tail, jnp.int32), max_steps=int(max_steps), unroll=unroll,
+                         return_phi=return_phi, fast=fast)
 
 
 def default_stop_tail(cfg: hw.HWConfig) -> int:

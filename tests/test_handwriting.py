@@ -29,6 +29,22 @@ def tiny(task, **kw):
     return hw.HWConfig(**base)
 
 
+def init_np(cfg, seed=0):
+    """Params with :func:`hw.init`'s structure and distribution, drawn with numpy: eager ``jax.random``
+    compiles per shape (about a second of CPU per config). The numpy reference test uses hw.init."""
+    shapes = jax.eval_shape(lambda k: hw.init(k, cfg), jax.random.PRNGKey(0))
+    rng = np.random.default_rng(seed)
+
+    def fill(path, s):
+        if path[-1].key != "b":
+            return (rng.uniform(-1.0, 1.0, s.shape) / np.sqrt(s.shape[0])).astype(np.float32)
+        b = np.zeros(s.shape, np.float32)
+        if path[0].key == "layers":  # LSTM forget-gate bias 1
+            b[cfg.hidden:2 * cfg.hidden] = 1.0
+        return b
+    return jax.tree_util.tree_map_with_path(fill, shapes)
+
+
 def rand_batch(B=3, T=10, U=4, V=5, seed=0, lengths=None):
     rng = np.random.default_rng(seed)
     xy = rng.normal(size=(B, T, 2)).astype(np.float32)
@@ -115,7 +131,7 @@ def test_shapes_and_numpy_reference(task):
 
 def test_kappa_monotonic_and_padding_invariance():
     cfg = tiny("synthesis")
-    params = hw.init(jax.random.PRNGKey(1), cfg)
+    params = init_np(cfg, 1)
     batch = rand_batch(lengths=[10, 6, 3])
     per_line, (_, aux) = nll(params, cfg, batch)
     kappa = np.asarray(aux["kappa"])
@@ -132,10 +148,11 @@ def test_kappa_monotonic_and_padding_invariance():
     np.testing.assert_allclose(per_line2, per_line, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_finite_difference_gradient_synthesis(x64):
     cfg = tiny("synthesis", hidden=4, n_mix=2)
     params = jax.tree_util.tree_map(lambda a: a.astype(jnp.float64),
-                                    hw.init(jax.random.PRNGKey(2), cfg))
+                                    init_np(cfg, 2))
     batch = {k: (jnp.asarray(v, jnp.float64) if v.dtype == np.float32 else jnp.asarray(v))
              for k, v in rand_batch(B=2, T=6, lengths=[6, 4]).items()}
     vg = jax.jit(jax.value_and_grad(lambda p: hw.loss_fn(p, cfg, batch, jax.random.PRNGKey(0))[0]))
@@ -156,7 +173,7 @@ def test_finite_difference_gradient_synthesis(x64):
 
 def test_scheduled_sampling_loss_runs_and_eps1_is_teacher_forcing():
     cfg = tiny("prediction")
-    params = hw.init(jax.random.PRNGKey(0), cfg)
+    params = init_np(cfg, 0)
     batch = rand_batch()
     tf = float(nll(params, cfg, batch)[0].sum()) / float(batch["mask"].sum())
     ss1, m = loss_fn(params, cfg, batch, jax.random.PRNGKey(3), 1.0)   # eps traced: one compile
@@ -180,7 +197,7 @@ def _sample_args(cfg, n, U=6, seed=0):
 
 def test_batch_sampling_deterministic_independent_and_matches_reference():
     cfg = tiny("synthesis")
-    params = hw.init(jax.random.PRNGKey(0), cfg)
+    params = init_np(cfg, 0)
     args = _sample_args(cfg, 3)
     s1, l1, p1 = hw_sample.sample_batch(params, cfg, *args, max_steps=25)
     s2, l2, p2 = hw_sample.sample_batch(params, cfg, *args, max_steps=25)
@@ -207,8 +224,9 @@ def test_draw_point_matches_mixture_moments():
     n = 40000
     p = mdn.split_bivariate(jnp.broadcast_to(raw, (n, raw.size)), 2, bias=0.3)
     k1, k2, k3 = jax.random.split(jax.random.PRNGKey(0), 3)
-    pts = np.asarray(hw_sample.draw_point(p, jax.random.gumbel(k1, (n, 2)), jax.random.normal(k2, (2, n)),
-                                          jax.random.uniform(k3, (n,))), np.float64)
+    draw = jax.jit(lambda p: hw_sample.draw_point(p, jax.random.gumbel(k1, (n, 2)),
+                                                  jax.random.normal(k2, (2, n)), jax.random.uniform(k3, (n,))))
+    pts = np.asarray(draw(p), np.float64)                   # one compile instead of an op-by-op run
     mean, cov = (np.asarray(a[0], np.float64) for a in mdn.bivariate_moments(p))
     sd = np.sqrt(np.diag(cov))
     np.testing.assert_allclose(pts[:, :2].mean(0), mean, atol=4 * sd.max() / math.sqrt(n))
@@ -221,19 +239,18 @@ def test_stopping_rule_and_tail():
     """Graves' rule stops a line once the window is past the text; with ``stop_tail`` the line goes on
     to the next pen lift (at most ``stop_tail`` points)."""
     cfg = tiny("synthesis")
-    params = hw.init(jax.random.PRNGKey(0), cfg)
+    params = init_np(cfg, 0)
     K, M = cfg.n_gauss, cfg.n_mix
-    fast = jax.tree_util.tree_map(lambda a: a, params)
-    fast["window"]["b"] = fast["window"]["b"].at[2 * K:].set(1.0)     # kappa step e * 0.3 ~ 0.8 chars
+    copy = lambda t: jax.tree_util.tree_map(np.array, t)   # numpy edits: no eager jax op to compile
+    fast = copy(params)
+    fast["window"]["b"][2 * K:] = 1.0                      # kappa step e * 0.3 ~ 0.8 chars
     for layer in fast["layers"]:  # pen lifts do not steer the net, so both pen variants stop alike
-        layer["wx"] = layer["wx"].at[2].set(0.0)
-    pen_up = jax.tree_util.tree_map(lambda a: a, fast)
-    pen_up["out"]["b"] = pen_up["out"]["b"].at[6 * M].set(-30.0)       # never lifts the pen
-    pen_down = jax.tree_util.tree_map(lambda a: a, fast)
-    pen_down["out"]["b"] = pen_down["out"]["b"].at[6 * M].set(30.0)    # lifts it at every point
-    slow = jax.tree_util.tree_map(lambda a: a, params)
-    slow["window"]["w"] = slow["window"]["w"] * 0
-    slow["window"]["b"] = slow["window"]["b"].at[2 * K:].set(-10.0)   # the window never moves
+        layer["wx"][2] = 0.0
+    pen_up, pen_down, slow = copy(fast), copy(fast), copy(params)
+    pen_up["out"]["b"][6 * M] = -30.0                      # never lifts the pen
+    pen_down["out"]["b"][6 * M] = 30.0                     # lifts it at every point
+    slow["window"]["w"][:] = 0.0
+    slow["window"]["b"][2 * K:] = -10.0                    # the window never moves
     args = _sample_args(cfg, 3)
     # stop_tail=0 has the shapes of the test above: the compiled sampler is reused
     s0, l0, _ = hw_sample.sample_batch(pen_up, cfg, *args, max_steps=25)
@@ -251,18 +268,22 @@ def test_stopping_rule_and_tail():
     assert hw_sample.default_stop_tail(cfg) == 5 and hw_sample.default_stop_tail(tiny("prediction")) == 0
 
 
+def _cli_cfg_and_charset():
+    """The tiny synthesis setup shared by the generate tests (same shapes: one compiled sampler)."""
+    return tiny("synthesis", vocab=6), Charset("abcd ")
+
+
 def test_generate_with_prime_and_prediction():
-    cfg = tiny("synthesis")
-    params = hw.init(jax.random.PRNGKey(0), cfg)
-    cs = Charset("abcd")  # size 5 = vocab
-    prime = np.random.default_rng(0).normal(size=(7, 3)).astype(np.float32)
-    with pytest.warns(UserWarning, match="not in the model's charset"):  # the joining space is unknown
-        lines, phis = hw_sample.generate(params, cfg, cs, ["ab", "dc"], primes=[None, (prime, "cab")],
-                                         max_steps=20)
-    assert len(lines) == 2 and all(l.shape[1] == 3 and len(l) <= 20 for l in lines)
-    assert phis[1].shape[1] == len("cab dc") + 1
+    cfg, cs = _cli_cfg_and_charset()
+    params = init_np(cfg, 0)
+    prime = np.random.default_rng(0).normal(size=(9, 3)).astype(np.float32)
+    with pytest.warns(UserWarning, match="not in the model's charset"):
+        lines, phis = hw_sample.generate(params, cfg, cs, ["ab", "dxc"], primes=[None, (prime, "cab")],
+                                         max_steps=30)
+    assert len(lines) == 2 and all(l.shape[1] == 3 and len(l) <= 30 for l in lines)
+    assert phis[1].shape[1] == len("cab dxc") + 1 and phis[0].shape[1] == len("ab") + 1
     pcfg = tiny("prediction")
-    lines, _ = hw_sample.generate(hw.init(jax.random.PRNGKey(0), pcfg), pcfg, None, ["", ""],
+    lines, _ = hw_sample.generate(init_np(pcfg, 0), pcfg, None, ["", ""],
                                   max_steps=15)
     assert [len(l) for l in lines] == [15, 15]
 
@@ -285,10 +306,11 @@ def test_charset_unknown_and_json():
 
 
 # --------------------------------------------------------------------------------------------- train
+@pytest.mark.slow
 def test_overfit_one_batch():
     from jaxseq import train
     cfg = tiny("synthesis", hidden=16)
-    params = hw.init(jax.random.PRNGKey(0), cfg)
+    params = init_np(cfg, 0)
     batch = rand_batch(B=2, T=12, seed=4)
     batch["strokes"][..., :2] *= 0.3
     opt = train.make_optimizer(train.TrainConfig(lr=1e-2, clip_norm=10.0))
@@ -313,13 +335,12 @@ def test_generate_cli_from_checkpoint_writes_svg(tmp_path):
     missing-checkpoint error."""
     from jaxseq.checkpoint import Checkpointer
     script = _script()
-    cfg = tiny("synthesis", vocab=6)
-    cs = Charset("abcd ")
+    cfg, cs = _cli_cfg_and_charset()
     prime = np.random.default_rng(0).normal(size=(9, 3)).round(3).tolist()
     meta = {"config": __import__("dataclasses").asdict(cfg), "scale": 1.0, "charset": cs.to_json(),
             "text_len": 8, "primes": [{"text": "dab", "writer": "w0", "strokes": prime}]}
     ck = Checkpointer(tmp_path / "ckpt")
-    ck.save(1, hw.init(jax.random.PRNGKey(0), cfg), None, meta=meta)
+    ck.save(1, init_np(cfg, 0), None, meta=meta)
     ck.close()
     out = tmp_path / "hello.svg"
     script.main(["generate", "--ckpt", str(tmp_path / "ckpt"), "--text", "abc", "--n", "2", "--style",
@@ -329,27 +350,64 @@ def test_generate_cli_from_checkpoint_writes_svg(tmp_path):
         script.main(["generate", "--ckpt", str(tmp_path / "missing"), "--text", "x"])
 
 
-@pytest.mark.slow
-def test_experiment_train_generate_svg(tmp_path):
-    """End to end through the script: train a tiny synthesis net on synthetic lines, export, write an SVG."""
+def _fake_run(path, cfg, metrics):
+    """A run directory as train leaves it (params + meta per step) without training: zero params."""
+    from jaxseq.checkpoint import Checkpointer
+    shapes = jax.eval_shape(lambda k: hw.init(k, cfg), jax.random.PRNGKey(0))
+    meta = {"config": __import__("dataclasses").asdict(cfg), "scale": 1.0,
+            "charset": Charset("abcd").to_json(), "text_len": 8, "primes": []}
+    ck = Checkpointer(path, best_metric="val_nll_point")
+    for step, v in metrics.items():
+        params = jax.tree_util.tree_map(lambda a: np.full(a.shape, step, np.float32), shapes)
+        ck.save(step, params, None, meta=meta, metrics={"val_nll_point": v})
+    ck.close()
+
+
+def test_export_pick_and_step(tmp_path):
+    from jaxseq.checkpoint import load_for_sampling
     script = _script()
-    run, ck = tmp_path / "run", tmp_path / "ckpt"
-    script.main(["train", "--task", "synthesis", "--synthetic", "64", "--steps", "3", "--batch-size", "8",
-                 "--max-len", "40", "--hidden", "8", "--layers", "2", "--n-mix", "2", "--n-gauss", "2",
-                 "--min-char-count", "1", "--eval-every", "0", "--unroll", "1", "--no-progress",
-                 "--samples", "0", "--compile-cache", "", "--ckpt-dir", str(run)])
-    script.main(["export", "--ckpt", str(run), "--out", str(ck)])
-    out = tmp_path / "hello.svg"
-    script.main(["generate", "--ckpt", str(ck), "--text", "abc", "--n", "2", "--style", "0",
-                 "--max-steps", "30", "--out", str(out)])
-    assert out.exists() and "<path" in out.read_text()
-    with pytest.raises(SystemExit, match="train first"):
-        script.main(["generate", "--ckpt", str(tmp_path / "missing"), "--text", "x"])
+    run = tmp_path / "run"
+    _fake_run(run, tiny("synthesis"), {2: 0.5, 4: 0.3, 6: 0.4})
+    for flags, want in ((["--pick", "latest"], 6), (["--pick", "best"], 4), (["--step", "2"], 2), ([], 6)):
+        out = tmp_path / f"x{len(flags)}_{want}"
+        script.main(["export", "--ckpt", str(run), "--out", str(out), "--dtype", "float16", *flags])
+        params, meta = load_for_sampling(out)
+        assert meta["step"] == want and meta["metrics"]["val_nll_point"] == {2: 0.5, 4: 0.3, 6: 0.4}[want]
+        assert params["out"]["w"].dtype == np.float16 and float(params["out"]["w"].flat[0]) == want
+    with pytest.raises(SystemExit, match=r"holds steps \[2, 4, 6\]"):
+        script.main(["export", "--ckpt", str(run), "--out", str(tmp_path / "bad"), "--step", "3"])
 
 
+def test_init_from_checks(tmp_path):
+    """--init-from refuses another task, architecture flags that disagree, and another data scale."""
+    from jaxseq import hw_train
+    script = _script()
+    src = tmp_path / "src"
+    _fake_run(src, tiny("synthesis"), {7: 0.1})
+    params, meta, step = hw_train.load_init_params(src)
+    assert step == 7 and params["out"]["w"].dtype == np.float32
+    like = jax.eval_shape(lambda k: hw.init(k, tiny("synthesis", hidden=9)), jax.random.PRNGKey(0))
+    with pytest.raises(ValueError, match="parameter shapes differ"):
+        hw_train.check_init_compatible(meta["config"], {}, params, like, "src")
+    hw_train.check_init_compatible(meta["config"], {"hidden": 8, "task": "synthesis"}, params, params)
+    data = script.synthetic_lines(8)
+    args = lambda *f: script.build_parser().parse_args(["train", "--init-from", str(src), *f])
+    with pytest.raises(SystemExit, match="hidden: checkpoint has 8, this run asks for 16.*n_mix"):
+        script._init_source(args("--hidden", "16", "--n-mix", "5"), data)
+    with pytest.raises(SystemExit, match="task: checkpoint has 'synthesis'"):
+        script._init_source(args("--task", "prediction"), data)
+    data.scale = 2.0
+    with pytest.raises(SystemExit, match="scale"):
+        script._init_source(args(), data)
+    with pytest.raises(SystemExit, match="no checkpoint"):
+        script._init_source(args("--init-from", str(tmp_path / "empty")), data)
+
+
+@pytest.mark.slow
 def test_export_pick_and_init_from(tmp_path):
-    """export --pick latest|best|--step on a tiny synthetic run; train --init-from starts a new run from
-    those params (lr 0 keeps them: proves they were loaded), and mismatched flags are refused clearly."""
+    """End to end on a tiny synthetic run: export --pick latest|best|--step; train --init-from starts a
+    new run from those params (lr 0 keeps them: proves they were loaded), refuses mismatched flags, and
+    the exported checkpoint writes an SVG."""
     from jaxseq.checkpoint import Checkpointer, load_for_sampling
     script = _script()
     run, run2 = tmp_path / "run", tmp_path / "run2"
@@ -387,3 +445,7 @@ def test_export_pick_and_init_from(tmp_path):
     with pytest.raises(SystemExit, match="task: checkpoint has 'synthesis'"):
         script.main(["train", *common[2:], "--task", "prediction", "--steps", "2", "--init-from",
                      str(exported), "--ckpt-dir", str(tmp_path / "run4")])
+    out = tmp_path / "hello.svg"
+    script.main(["generate", "--ckpt", str(run2), "--text", "abc", "--n", "2", "--max-steps", "30",
+                 "--out", str(out)])
+    assert out.exists() and "<path" in out.read_text()
