@@ -2,7 +2,7 @@
 
     python benchmarks/handwriting_speed.py --device cuda --out runs/bench/handwriting.json
     python benchmarks/handwriting_speed.py --quick            # tiny sizes, CPU smoke run
-    python benchmarks/handwriting_speed.py --device cuda --sample-only --bf16 --out runs/bench/hw_sampling.json
+    python benchmarks/handwriting_speed.py --device cuda --sample-only --bf16 --out runs/bench/hw_samp.json
 
 Rows: (a) JAX prediction train step (fwd + bwd + Adam), batch 64 x 700 points, 3 x 400 LSTM, 20 mixtures;
 (b) PyTorch peer: cuDNN ``nn.LSTM`` per layer with the same skips and MDN loss (TF32 on);

@@ -224,8 +224,9 @@ def test_draw_point_matches_mixture_moments():
     n = 40000
     p = mdn.split_bivariate(jnp.broadcast_to(raw, (n, raw.size)), 2, bias=0.3)
     k1, k2, k3 = jax.random.split(jax.random.PRNGKey(0), 3)
-    draw = jax.jit(lambda p: hw_sample.draw_point(p, jax.random.gumbel(k1, (n, 2)),
-                                                  jax.random.normal(k2, (2, n)), jax.random.uniform(k3, (n,))))
+    noise = lambda: (jax.random.gumbel(k1, (n, 2)), jax.random.normal(k2, (2, n)),
+                     jax.random.uniform(k3, (n,)))
+    draw = jax.jit(lambda p: hw_sample.draw_point(p, *noise()))
     pts = np.asarray(draw(p), np.float64)                   # one compile instead of an op-by-op run
     mean, cov = (np.asarray(a[0], np.float64) for a in mdn.bivariate_moments(p))
     sd = np.sqrt(np.diag(cov))
