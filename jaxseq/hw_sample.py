@@ -10,7 +10,9 @@ until the pen next lifts, for at most ``stop_tail`` more points; points after th
 Speed (the sampling loop runs ``max_steps`` times, so per-step work is what counts; see
 :func:`fast_step`): each layer does one matmul on weights stacked once per call, the window reads the text
 ids (no one-hot [U, V] tensor per step), the component pick needs no normalised log weights, and phi is
-stacked only when asked for. :func:`step` is the plain reference it is tested against.
+stacked only when asked for. :func:`step` is the plain reference it is tested against. On an H100 the
+float32 loop is bound by the matmuls (1024 lines: 8,979 lines/s fast step, 9,544 reference step);
+bf16 matmuls (``HWConfig(bf16=True)``) reach 14,896 lines/s.
 
 Style priming (§5.3): the network first reads a real line's strokes with its text teacher-forced, the text
 being ``prime_text + " " + new_text``; sampling then continues from that state, the window carries on into
