@@ -148,9 +148,11 @@ def check_args(p, a):
         if getattr(a, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(a, name)}")
     if a.vocab < 5:
-        p.error(f"--vocab must be >= 5 (ids 0-3 are reserved, tokens are drawn from [4, vocab)), got {a.vocab}")
+        p.error(f"--vocab must be >= 5 (ids 0-3 are reserved, tokens are drawn from [4, vocab)), "
+                f"got {a.vocab}")
     if a.hidden % 2:
-        p.error(f"--hidden must be even (the bidirectional encoder has hidden/2 per direction), got {a.hidden}")
+        p.error(f"--hidden must be even (the bidirectional encoder has hidden/2 per direction), "
+                f"got {a.hidden}")
 
 
 def main(argv=None):
@@ -206,9 +208,10 @@ def main(argv=None):
         speedup = {"vs_batch1": j / rows["torch_batch1_tutorial"]["tokens_per_s"],
                    "vs_batched": j / rows["torch_batched"]["tokens_per_s"]}
         rows["speedup"] = speedup
+        met = lambda ok: "met" if ok else "NOT met"
         print(f"speed-up: {speedup['vs_batch1']:.1f}x vs batch-1 peer (target >= 50x: "
-              f"{'met' if speedup['vs_batch1'] >= 50 else 'NOT met'}), {speedup['vs_batched']:.2f}x vs batched "
-              f"PyTorch at batch {B} (target >= 1.5x: {'met' if speedup['vs_batched'] >= 1.5 else 'NOT met'})")
+              f"{met(speedup['vs_batch1'] >= 50)}), {speedup['vs_batched']:.2f}x vs batched PyTorch at "
+              f"batch {B} (target >= 1.5x: {met(speedup['vs_batched'] >= 1.5)})")
     if a.out:
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)
         Path(a.out).write_text(json.dumps({"args": vars(a), "host": platform.node(), "rows": rows}, indent=1))

@@ -47,7 +47,7 @@ class Config:
     input_feed: bool = True
     dropout: float = 0.2
     ss: str = "none"
-    ss_k: float | None = None     # None: per-schedule default (linear 1, exponential 0.999, inv. sigmoid 1000)
+    ss_k: float | None = None     # None: the schedule's own k (linear 1, exponential 0.999, inv-sigmoid 1000)
     ss_c: float = 1e-4
     ss_min: float = 0.0
     bf16: bool = False
@@ -140,7 +140,8 @@ def parse_args(argv=None):
                            help=f"{HELP[f.name]} (default {f.default})")
         else:
             big = CONFIGS["large"].get(f.name)
-            p.add_argument(flag, dest=f.name, type=float if f.name == "ss_k" else type(f.default), default=None,
+            typ = float if f.name == "ss_k" else type(f.default)    # ss_k defaults to None
+            p.add_argument(flag, dest=f.name, type=typ, default=None,
                            help=f"{HELP[f.name]} (default {f.default}"
                            + ("" if big is None else f"; large: {big}") + ")")
     args = p.parse_args(argv)

@@ -144,7 +144,8 @@ def test_general_attention_numpy_reference_through_decoder_step():
         return enc, nmt.decoder_step(params, cfg, state, x, (enc, None, b["src_mask"]))
     enc, ((new, h_tilde), out, w) = first_step(params, b)
     h = np.asarray(new[-1][0], np.float64)
-    E, W, m = np.asarray(enc, np.float64), np.asarray(params["attn"]["w"], np.float64), np.asarray(b["src_mask"])
+    E, W = np.asarray(enc, np.float64), np.asarray(params["attn"]["w"], np.float64)
+    m = np.asarray(b["src_mask"])
     s = np.einsum("bd,de,bse->bs", h, W, E)            # Luong eq. 8, general: h_t^T W_a h_s
     s = np.where(m > 0, s, -np.inf)
     a = np.exp(s - s.max(-1, keepdims=True))
@@ -214,7 +215,8 @@ def toy():
     step = train.make_train_step(nmt.make_loss(TOY), opt)
     state = opt.init(params)
     for i in range(120):
-        params, state, m = step(params, state, dict(bb(i), step=np.zeros(32, np.int32)), jax.random.PRNGKey(i))
+        b = dict(bb(i), step=np.zeros(32, np.int32))
+        params, state, m = step(params, state, b, jax.random.PRNGKey(i))
     test = _reverse_data(np.random.default_rng(1), 200)
     return params, test, float(m["loss"])
 
