@@ -251,7 +251,11 @@ def _init_source(a, data):
 
 # ----------------------------------------------------------------------------------------- load ckpt
 def load_model(ckpt_dir, task=None):
-    ckpt_dir = Path(ckpt_dir or DEFAULT_CKPT[task or "synthesis"])
+    if ckpt_dir is None:  # the shipped checkpoint, found from any working directory
+        ckpt_dir = Path(DEFAULT_CKPT[task or "synthesis"])
+        if not ckpt_dir.exists():
+            ckpt_dir = Path(__file__).resolve().parents[1] / ckpt_dir
+    ckpt_dir = Path(ckpt_dir)
     if not ckpt_dir.exists():
         sys.exit(f"checkpoint directory {ckpt_dir} does not exist: train first "
                  f"(experiments/handwriting.py train ...) or pass --ckpt DIR")
