@@ -251,7 +251,7 @@ def _init_source(a, data):
 
 # ----------------------------------------------------------------------------------------- load ckpt
 def load_model(ckpt_dir, task=None):
-    if ckpt_dir is None:  # the shipped checkpoint, found from any working directory
+    if not ckpt_dir:  # the shipped checkpoint, found from any working directory
         ckpt_dir = Path(DEFAULT_CKPT[task or "synthesis"])
         if not ckpt_dir.exists():
             ckpt_dir = Path(__file__).resolve().parents[1] / ckpt_dir
