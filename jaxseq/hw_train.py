@@ -8,12 +8,9 @@ compiles once.
 """
 from __future__ import annotations
 
-import math
-import time
 from typing import Callable, Optional
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from jaxseq import train
@@ -101,72 +98,9 @@ def fit_timed(loss_fn: Callable, params, batch_fn, cfg: train.TrainConfig, *, ck
 
     Returns ``(params, history, last_step)``.
     """
-    t_start = time.perf_counter()
-    mesh = train.data_mesh()
-    optimizer = train.make_optimizer(cfg)
-    opt_state = optimizer.init(params)
-    start = 0
-    if ckpt.latest_step() is not None:
-        start = ckpt.latest_step()
-        params, opt_state, _ = ckpt.restore(start, params_like=params, opt_state_like=opt_state)
-        log(f"resumed from {ckpt.directory} at step {start}")
-    params, opt_state = train.replicate(params, mesh), train.replicate(opt_state, mesh)
-    step_fn = train.make_train_step(loss_fn, optimizer)
-    key = jax.random.PRNGKey(cfg.seed)
-    history, acc, n_acc, last_eval = [], None, 0, {}
-    bar = train._bar(cfg.steps, start, cfg.progress)
-    t0, s0, step_times = time.perf_counter(), start, []
-
-    def run_eval(step):
-        nonlocal last_eval
-        if eval_fn is not None:
-            last_eval = {f"val_{k}": v for k, v in eval_fn(params, step).items()}
-            history.append({"step": step, **last_eval})
-            log(f"step {step}: " + ", ".join(f"{k}={v:.4f}" for k, v in last_eval.items()))
-        if sample_fn is not None:
-            sample_fn(params, step)
-
-    done = start
-    for step in range(start, cfg.steps):
-        ts = time.perf_counter()
-        batch = train.shard_batch(batch_fn(step), mesh)
-        params, opt_state, m = step_fn(params, opt_state, batch, jax.random.fold_in(key, step))
-        acc = m if acc is None else jax.tree_util.tree_map(jnp.add, acc, m)
-        n_acc += 1
-        done = step + 1
-        if done % cfg.log_every == 0 or done == cfg.steps:
-            row = {k: float(v) / n_acc for k, v in jax.device_get(acc).items()}
-            dt = time.perf_counter() - t0
-            row["steps_per_s"] = (done - s0) / dt if dt > 0 else math.nan
-            t0, s0, acc, n_acc = time.perf_counter(), done, None, 0
-            if not np.isfinite(row["loss"]):
-                raise FloatingPointError(f"loss became {row['loss']} at step {done}; lower --lr or "
-                                         f"raise --clip")
-            history.append({"step": done, **row})
-            if bar is not None:
-                bar.set_postfix(loss=f"{row['loss']:.3f}", it_s=f"{row['steps_per_s']:.2f}")
-            else:
-                log(f"step {done}: loss={row['loss']:.4f} ({row['steps_per_s']:.2f} steps/s)")
-        if bar is not None:
-            bar.update(1)
-        if cfg.eval_every and done % cfg.eval_every == 0 and done != cfg.steps:
-            run_eval(done)
-        if cfg.ckpt_every and done % cfg.ckpt_every == 0 and done != cfg.steps:
-            ckpt.save(done, params, opt_state, meta=meta, metrics=last_eval or None)
-        step_times.append(time.perf_counter() - ts)
-        if time_budget_s is not None and done < cfg.steps:
-            # leave room for one more step, a final eval and the checkpoint (~30 steps' worth)
-            # the chunk's first step includes compiling, so it is not a step time
-            per = float(np.median(step_times[1:][-50:])) if len(step_times) > 1 else 0.0
-            if time.perf_counter() - t_start + 30 * per + 30.0 > time_budget_s:
-                log(f"time budget reached at step {done}; saving (run again to resume)")
-                break
-    if bar is not None:
-        bar.close()
-    if done > start or not history:
-        run_eval(done)
-        ckpt.save(done, params, opt_state, meta=meta, metrics=last_eval or None)
-    return jax.device_get(params), history, done
+    params, history = train.fit(loss_fn, params, batch_fn, cfg, eval_fn=eval_fn, sample_fn=sample_fn,
+                                ckpt=ckpt, meta=meta, log=log, time_budget_s=time_budget_s)
+    return params, history, ckpt.latest_step()
 
 
 # ------------------------------------------------------------------------------- continue from params

@@ -182,8 +182,12 @@ def fit(loss_fn: Callable, params, batch_fn: Callable[[int], Any], cfg: TrainCon
         eval_fn: Optional[Callable[[Any, int], dict]] = None,
         sample_fn: Optional[Callable[[Any, int], None]] = None,
         ckpt: Optional[Checkpointer] = None, meta: Optional[dict] = None,
-        mesh: Optional[Mesh] = None, log: Callable[[str], None] = print):
+        mesh: Optional[Mesh] = None, log: Callable[[str], None] = print,
+        time_budget_s: Optional[float] = None):
     """Train for ``cfg.steps`` steps, resuming from ``ckpt``'s latest step if there is one.
+
+    ``time_budget_s`` stops cleanly before that many seconds of wall clock (final eval and checkpoint
+    included), so a long run can be done in chunks: call again with the same ``ckpt`` to resume.
 
     ``eval_fn(params, step) -> metrics`` and ``sample_fn(params, step)`` run every ``cfg.eval_every``
     steps and at the end; ``ckpt`` saves every ``cfg.ckpt_every`` steps and at the end (the best step by
@@ -204,6 +208,7 @@ def fit(loss_fn: Callable, params, batch_fn: Callable[[int], Any], cfg: TrainCon
     last_eval = {}
     bar = _bar(cfg.steps, start, cfg.progress)
     t0, s0 = time.perf_counter(), start
+    t_start, step_times, done = t0, [], start
 
     def run_eval(step):
         nonlocal last_eval
@@ -219,6 +224,7 @@ def fit(loss_fn: Callable, params, batch_fn: Callable[[int], Any], cfg: TrainCon
             ckpt.save(step, params, opt_state, meta=meta, metrics=last_eval or None)
 
     for step in range(start, cfg.steps):
+        ts = time.perf_counter()
         batch = shard_batch(batch_fn(step), mesh)
         params, opt_state, m = train_step(params, opt_state, batch, jax.random.fold_in(key, step))
         acc = m if acc is None else jax.tree_util.tree_map(jnp.add, acc, m)
@@ -243,9 +249,19 @@ def fit(loss_fn: Callable, params, batch_fn: Callable[[int], Any], cfg: TrainCon
             run_eval(done)
         if cfg.ckpt_every and done % cfg.ckpt_every == 0 and done != cfg.steps:
             save(done)
+        step_times.append(time.perf_counter() - ts)
+        if time_budget_s is not None and done < cfg.steps:
+            # room for ~30 more steps, a final eval and the checkpoint; the first step of a chunk
+            # includes compiling, so it is not counted as a step time
+            per = float(np.median(step_times[1:][-50:])) if len(step_times) > 1 else 0.0
+            if time.perf_counter() - t_start + 30 * per + 30.0 > time_budget_s:
+                log(f"time budget reached at step {done}; saving (run again to resume)")
+                break
     if bar is not None:
         bar.close()
-    if start < cfg.steps or not history:
-        run_eval(cfg.steps)
-        save(cfg.steps)
+    if done > start:
+        run_eval(done)
+        save(done)
+    elif not history:  # nothing left to train (a finished run): evaluate, keep its checkpoint
+        run_eval(done)
     return jax.device_get(params), history
