@@ -514,4 +514,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    from jaxseq.cli import run
+    run(main)

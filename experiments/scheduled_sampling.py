@@ -231,4 +231,5 @@ def main(argv=None):
     print("wrote", out / "ss_curves.png", ", ".join(f"samples_{m}.txt" for m in hists))
 
 if __name__ == "__main__":
-    main()
+    from jaxseq.cli import run
+    run(main)
