@@ -37,12 +37,17 @@ def data_dirs(data_dir=None) -> list[Path]:
     return out
 
 
-def md5sum(path, chunk=1 << 20) -> str:
-    h = hashlib.md5()
+def file_digest(path, algorithm="md5", chunk=1 << 20) -> str:
+    """Hex digest of a file read in chunks (``algorithm``: any ``hashlib`` name)."""
+    h = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(chunk), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def md5sum(path) -> str:
+    return file_digest(path, "md5")
 
 
 def find_file(relpath, data_dir=None, *, url=None, md5=None, how_to_get=None) -> Path:

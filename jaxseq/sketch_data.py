@@ -11,7 +11,6 @@ reads ``x[:, :-1]`` and predicts ``x[:, 1:]``. ``length: [B]`` counts real point
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import pickle
 import zipfile
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxseq.data import DataError, batch_indices, cache_dir, find_file
+from jaxseq.data import DataError, batch_indices, cache_dir, file_digest, find_file
 
 START = np.array([0, 0, 1, 0, 0], np.float32)
 END = np.array([0, 0, 0, 0, 1], np.float32)
@@ -81,12 +80,8 @@ def _check_npz(path):
     return data
 
 
-def sha256sum(path, chunk=1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(chunk), b""):
-            h.update(block)
-    return h.hexdigest()
+def sha256sum(path) -> str:
+    return file_digest(path, "sha256")
 
 
 def fetch_category(category, data_dir=None, *, url_template=QUICKDRAW_URL) -> Path:
