@@ -76,21 +76,31 @@ def window_size(n_gauss: int) -> int:
     return 3 * n_gauss
 
 
-def graves_window(raw, kappa_prev, chars, char_mask, *, kappa_scale=1.0):
-    """One step of the soft window (eqs 46-51).
+def graves_phi(raw, kappa_prev, n_chars, *, kappa_scale=1.0):
+    """Window weights (eqs 48-51) at every character position ``0..n_chars-1``, padding included.
 
-    raw: [B, 3K] (alpha_hat, beta_hat, kappa_hat) from the first layer's output projection;
-    kappa_prev: [B, K]; chars: [B, U, V] one-hot text; char_mask: [B, U].
-    Returns ``(window [B, V], kappa [B, K], phi [B, U])``. ``kappa`` accumulates (eq 51) so the window
-    only moves forward; ``kappa_scale`` divides the increment (a common choice is 1/25 when offsets are
-    small, kept 1 by default as in the paper). Exponents are clipped to keep exp() finite.
+    raw: [B, 3K] (alpha_hat, beta_hat, kappa_hat); kappa_prev: [B, K]. Returns ``(phi [B, U], kappa
+    [B, K])``. ``kappa`` accumulates (eq 51) so the window only moves forward; ``kappa_scale`` multiplies
+    the increment. Exponents are clipped to keep exp() finite.
     """
     a_hat, b_hat, k_hat = jnp.split(at_least_f32(raw), 3, axis=-1)
     alpha = jnp.exp(jnp.clip(a_hat, -10.0, 10.0))
     beta = jnp.exp(jnp.clip(b_hat, -10.0, 10.0))
     kappa = kappa_prev + jnp.exp(jnp.clip(k_hat, -10.0, 5.0)) * kappa_scale
-    u = jnp.arange(chars.shape[1], dtype=jnp.float32)                    # [U]
+    u = jnp.arange(n_chars, dtype=kappa.dtype)                              # [U]
     phi = (alpha[:, :, None] * jnp.exp(-beta[:, :, None] * (kappa[:, :, None] - u) ** 2)).sum(1)
+    return phi, kappa
+
+
+def graves_window(raw, kappa_prev, chars, char_mask, *, kappa_scale=1.0):
+    """One step of the soft window (eqs 46-51).
+
+    raw: [B, 3K] (alpha_hat, beta_hat, kappa_hat) from the first layer's output projection;
+    kappa_prev: [B, K]; chars: [B, U, V] one-hot text; char_mask: [B, U].
+    Returns ``(window [B, V], kappa [B, K], phi [B, U])``; see :func:`graves_phi` (a common
+    ``kappa_scale`` is the characters-per-point ratio of the data; 1 is the paper's).
+    """
+    phi, kappa = graves_phi(raw, kappa_prev, chars.shape[1], kappa_scale=kappa_scale)
     phi = phi * char_mask
-    window = jnp.einsum("bu,buv->bv", phi, chars.astype(jnp.float32))
+    window = jnp.einsum("bu,buv->bv", phi, chars.astype(phi.dtype))
     return window, kappa, phi

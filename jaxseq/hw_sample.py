@@ -28,7 +28,7 @@ import numpy as np
 
 from jaxseq import handwriting as hw
 from jaxseq import mdn
-from jaxseq.attention import graves_window
+from jaxseq.attention import graves_phi, graves_window
 from jaxseq.cells import LSTM
 from jaxseq.charset import Charset, encode_batch
 
@@ -67,19 +67,6 @@ def stacked_weights(cp):
     return [{"wh": jnp.concatenate([p["wx"], p["wh"]], 0)} for p in cp["layers"]]
 
 
-def window_phi(raw, kappa_prev, ids, kappa_scale):
-    """phi and kappa of :func:`jaxseq.attention.graves_window` (eqs 48-51) at every position of text
-    ids [B, U], padding included (the stopping rule needs phi one past the text).
-    Returns ``(phi [B, U], kappa [B, K])``."""
-    a_hat, b_hat, k_hat = jnp.split(raw.astype(jnp.float32), 3, axis=-1)
-    alpha = jnp.exp(jnp.clip(a_hat, -10.0, 10.0))
-    beta = jnp.exp(jnp.clip(b_hat, -10.0, 10.0))
-    kappa = kappa_prev + jnp.exp(jnp.clip(k_hat, -10.0, 5.0)) * kappa_scale
-    u = jnp.arange(ids.shape[1], dtype=jnp.float32)
-    phi = (alpha[:, :, None] * jnp.exp(-beta[:, :, None] * (kappa[:, :, None] - u) ** 2)).sum(1)
-    return phi, kappa
-
-
 def window_vector(phi, ids, vocab):
     """Eq 47 from ids instead of a one-hot [B, U, V] (read every step): w_v = sum_u phi_u [id_u == v],
     one fused compare-and-reduce (padding -1 matches nothing). Returns [B, V]."""
@@ -103,7 +90,7 @@ def fast_step(sw, cp, cfg: hw.HWConfig, state, x, ids=None):
         if n == 0 and cfg.synthesis:
             pw = cp["window"]
             raw_w = jnp.dot(h.astype(pw["w"].dtype), pw["w"]) + pw["b"]
-            phi, kappa = window_phi(raw_w, state["kappa"], ids, cfg.kappa_scale)
+            phi, kappa = graves_phi(raw_w, state["kappa"], ids.shape[1], kappa_scale=cfg.kappa_scale)
             w = window_vector(phi, ids, cfg.vocab)
     po = cp["out"]
     raw = jnp.dot(jnp.concatenate(hs, -1).astype(po["w"].dtype), po["w"]) + po["b"]
