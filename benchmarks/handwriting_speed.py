@@ -54,8 +54,8 @@ def fake_batch(rng, B, T, U, V, synthesis):
 
 # ----------------------------------------------------------------------------------------------- JAX
 def jax_train_step(a, synthesis, unroll, bf16=False):
-    from jaxseq import handwriting as hw
-    from jaxseq import train
+    from jaxseq.models.handwriting import model as hw
+    from jaxseq.training import loop as train
     cfg = hw.HWConfig(task="synthesis" if synthesis else "prediction", hidden=a.hidden, layers=a.layers,
                       n_mix=a.n_mix, n_gauss=a.n_gauss, vocab=a.vocab if synthesis else 0,
                       kappa_scale=0.05, unroll=unroll, bf16=bf16)
@@ -78,8 +78,8 @@ def jax_train_step(a, synthesis, unroll, bf16=False):
 
 
 def jax_sampling(a, unroll=1, bf16=False, fast=True):
-    from jaxseq import handwriting as hw
-    from jaxseq import hw_sample
+    from jaxseq.models.handwriting import model as hw
+    from jaxseq.models.handwriting import sample as hw_sample
     cfg = hw.HWConfig(task="synthesis", hidden=a.hidden, layers=a.layers, n_mix=a.n_mix,
                       n_gauss=a.n_gauss, vocab=a.vocab, kappa_scale=0.05, unroll=unroll, bf16=bf16)
     params = hw.init(jax.random.PRNGKey(0), cfg)

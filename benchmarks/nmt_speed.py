@@ -41,7 +41,8 @@ def timeit(fn, reps, warmup=2):
 def bench_jax(a, batch, reps):
     import jax
     import jax.numpy as jnp
-    from jaxseq import nmt, train
+    from jaxseq.models.nmt import model as nmt
+    from jaxseq.training import loop as train
     cfg = nmt.NMTConfig(src_vocab=a.vocab, tgt_vocab=a.vocab, emb=a.emb, hidden=a.hidden, layers=a.layers,
                         score="general", dropout=0.0, unroll=a.unroll,
                         compute_dtype="bfloat16" if a.bf16 else "float32")

@@ -32,7 +32,7 @@ import numpy as np
 
 # --------------------------------------------------------------------------------------------- data
 def make_batch(a):
-    from jaxseq import sketch_data as sd
+    from jaxseq.data import sketches as sd
     try:
         data = sd.load(sd.resolve("sheep", a.data_dir or None), max_len=a.max_len)["train"]
         scale = sd.scale_factor(data)
@@ -70,8 +70,8 @@ def _timeit(step_once, sync, steps, warmup):
 # ---------------------------------------------------------------------------------------------- JAX
 def bench_jax(a, batch, **over):
     import jax
-    from jaxseq import sketch_rnn as sr
-    from jaxseq.train import TrainConfig, make_optimizer, make_train_step
+    from jaxseq.models.sketch_rnn import model as sr
+    from jaxseq.training.loop import TrainConfig, make_optimizer, make_train_step
     cfg = sr.SketchConfig(enc_size=a.enc_size, dec_size=a.dec_size, z_size=a.z_size, n_mix=a.n_mix,
                           max_len=a.max_len, layer_norm=False, rec_dropout=0.0)
     cfg = dataclasses.replace(cfg, **over)

@@ -28,12 +28,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxseq import handwriting as hw
-from jaxseq import hw_sample, hw_train
-from jaxseq.charset import Charset
-from jaxseq.checkpoint import Checkpointer, load_for_sampling
-from jaxseq.data import split_indices
-from jaxseq.train import TrainConfig, evaluate, make_eval_step
+from jaxseq.models.handwriting import model as hw
+from jaxseq.models.handwriting import sample as hw_sample
+from jaxseq.models.handwriting import training as hw_train
+from jaxseq.data.charset import Charset
+from jaxseq.training.checkpoint import Checkpointer, load_for_sampling
+from jaxseq.data.batching import split_indices
+from jaxseq.training.loop import TrainConfig, evaluate, make_eval_step
 
 DEFAULT_CKPT = {"synthesis": "ckpt/handwriting_synthesis", "prediction": "ckpt/handwriting_prediction"}
 SAMPLE_TEXTS = ["hello world", "a quick brown fox", "handwriting in jax", "sequence generation"]
@@ -42,7 +43,7 @@ SAMPLE_TEXTS = ["hello world", "a quick brown fox", "handwriting in jax", "seque
 # ---------------------------------------------------------------------------------------------- data
 @dataclasses.dataclass
 class Lines:
-    """What training needs from ``jaxseq.iam.IamLines`` (or the synthetic stand-in)."""
+    """What training needs from ``jaxseq.data.iam.IamLines`` (or the synthetic stand-in)."""
     strokes: list
     texts: list
     writers: list
@@ -101,7 +102,7 @@ def _save_figure(path, draw, size=(10, 3)):
 
 
 def _write_lines(path, lines, titles):
-    from jaxseq import strokes as sk
+    from jaxseq.viz import strokes as sk
     path = Path(path)
     if path.suffix.lower() == ".svg":
         return sk.save_svg(path, lines, titles=titles)
@@ -173,7 +174,7 @@ def cmd_train(a):
 
     extra = None
     if a.scheduled_sampling != "none":
-        from jaxseq.scheduled_sampling import teacher_forcing_prob
+        from jaxseq.nn.teacher_forcing import teacher_forcing_prob
 
         def extra(step, B):  # teacher-forcing probability for this step, as a batch column
             eps = float(teacher_forcing_prob(step, a.scheduled_sampling, k=a.ss_k, c=a.ss_c,
@@ -294,7 +295,7 @@ def cmd_generate(a):
     _write_lines(out, lines, texts)
     print(f"wrote {out}")
     if a.plot_attention and cfg.synthesis:
-        from jaxseq import strokes as sk
+        from jaxseq.viz import strokes as sk
         full = (primes[0][1] + " " + texts[0]) if primes else texts[0]
 
         def draw(fig):
@@ -332,7 +333,8 @@ def cmd_eval(a):
 
 # ---------------------------------------------------------------------------------------------- plot
 def cmd_plot(a):
-    from jaxseq import mdn, strokes as sk
+    from jaxseq.nn import mixtures as mdn
+    from jaxseq.viz import strokes as sk
     params, cfg, charset, meta = load_model(a.ckpt, a.task)
     data, pool, max_len, text_len = _val_setup(a, cfg, charset, meta)
     i = int(pool[a.index % len(pool)])
@@ -393,7 +395,7 @@ def build_parser():
         p.add_argument("--data-dir", default="", help="folder holding iam-ondb/{lineStrokes-all,ascii-all}"
                        ".tar.gz (default: $JAXSEQ_DATA, then ~/.cache/jaxseq)")
         p.add_argument("--cache", default=".cache/iam/iam_lines.npz",
-                       help="compact preprocessed lines (jaxseq.iam); read if it exists, else built from "
+                       help="compact preprocessed lines (jaxseq.data.iam); read if it exists, else built from "
                             "--data-dir and written here")
         p.add_argument("--synthetic", type=int, default=0,
                        help="use N synthetic lines instead of IAM-OnDB (smoke tests only)")
@@ -514,5 +516,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    from jaxseq.cli import run
+    from _cli import run
     run(main)

@@ -3,7 +3,7 @@
 For x in about (0.3, 0.7) three different y give the same x, so the conditional is multimodal. A
 least-squares regression net learns the conditional mean, which lies between the branches and fits none;
 a single Gaussian (mean + learned sigma, i.e. an MDN with one component) does the same with a wide
-sigma; a mixture density network (jaxseq.mdn 1-D GMM) recovers the branches. Reports test NLL in nats
+sigma; a mixture density network (jaxseq.nn.mixtures 1-D GMM) recovers the branches. Reports test NLL in nats
 per point (and the regression net's MSE and its Gaussian NLL with the residual variance of the training
 set), next to the exact NLL of the true conditional, and plots everything.
 
@@ -22,9 +22,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxseq import mdn
-from jaxseq.train import TrainConfig, fit
-from jaxseq.vae import mlp_apply, mlp_init
+from jaxseq.nn import mixtures as mdn
+from jaxseq.training.loop import TrainConfig, fit
+from jaxseq.models.vae.model import mlp_apply, mlp_init
 
 
 @dataclasses.dataclass
@@ -177,5 +177,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    from jaxseq.cli import run
+    from _cli import run
     run(main)

@@ -156,7 +156,7 @@ def parse_args(argv=None):
 
 
 def model_config(cfg: Config, src_vocab, tgt_vocab):
-    from jaxseq.nmt import NMTConfig
+    from jaxseq.models.nmt.model import NMTConfig
     return NMTConfig(src_vocab=src_vocab, tgt_vocab=tgt_vocab, emb=cfg.emb, hidden=cfg.hidden,
                      layers=cfg.layers, cell=cfg.cell, bidirectional=cfg.bidirectional, score=cfg.score,
                      input_feed=cfg.input_feed, dropout=cfg.dropout, ss=cfg.ss, ss_k=cfg.ss_k,
@@ -166,8 +166,8 @@ def model_config(cfg: Config, src_vocab, tgt_vocab):
 
 # ------------------------------------------------------------------------------------------ data
 def prepare(cfg: Config, args):
-    from jaxseq import eng_fra
-    from jaxseq.text import Vocab
+    from jaxseq.data import eng_fra
+    from jaxseq.data.vocab import Vocab
     pairs, report = eng_fra.load_pairs(args.data_dir, args.data, cfg.filter)
     print(f"data: {report}; {len(pairs)} pairs after filter {cfg.filter!r}")
     tok = eng_fra.orient(pairs, cfg.lang)
@@ -188,7 +188,7 @@ def prepare(cfg: Config, args):
 
 # ----------------------------------------------------------------------------------- checkpoints
 def load_model(ckpt_dir):
-    from jaxseq import nmt
+    from jaxseq.models.nmt import model as nmt
     try:
         return nmt.load(ckpt_dir)
     except FileNotFoundError as e:
@@ -196,15 +196,15 @@ def load_model(ckpt_dir):
 
 
 def export(params, meta, out_dir, dtype):
-    from jaxseq import nmt
+    from jaxseq.models.nmt import model as nmt
     size = nmt.save(out_dir, params, meta, dtype)
     print(f"exported params ({dtype}) to {out_dir}: {size / 2**20:.1f} MiB")
 
 
 # ------------------------------------------------------------------------------------- translate
 def translate_strings(params, mcfg, meta, texts, beam=5, alpha=1.0):
-    from jaxseq import decode
-    from jaxseq.text import Vocab, tokenize
+    from jaxseq.models.nmt import translate as decode
+    from jaxseq.data.vocab import Vocab, tokenize
     src_v, tgt_v = Vocab.from_json(meta["src_vocab"]), Vocab.from_json(meta["tgt_vocab"])
     toks = [tokenize(t) for t in texts]
     ids = [src_v.encode(t) for t in toks]
@@ -217,8 +217,8 @@ def plot_attention(params, mcfg, src_ids, out_ids, src_toks, out_toks, path, tit
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import jax.numpy as jnp
-    from jaxseq import decode
-    from jaxseq.text import EOS_ID
+    from jaxseq.models.nmt import translate as decode
+    from jaxseq.data.vocab import EOS_ID
     tgt = list(out_ids) + [EOS_ID]
     src = jnp.asarray([src_ids], jnp.int32)
     attn = np.asarray(decode.attention_for(params, mcfg, src, jnp.ones_like(src, jnp.float32),
@@ -268,7 +268,7 @@ def default_out(cfg):
 
 
 def test_report(params, mcfg, data, cfg, out_dir, n_plots):
-    from jaxseq import decode
+    from jaxseq.models.nmt import translate as decode
     t0 = time.perf_counter()
     kw = dict(batch_size=128, bounds=data["bounds"], max_len=data["bounds"][-1])
     hyp_ids = decode.translate_ids(params, mcfg, [s for s, _ in data["enc"]["test"]], beam=cfg.beam,
@@ -310,7 +310,7 @@ def test_report(params, mcfg, data, cfg, out_dir, n_plots):
 def main(argv=None):
     args, cfg = parse_args(argv)
     if args.cache:
-        from jaxseq import eng_fra
+        from jaxseq.data import eng_fra
         p = eng_fra.write_cache(args.cache, args.data_dir, args.data)
         print(f"wrote {p} ({p.stat().st_size / 2**20:.2f} MiB); use it with --data {p}")
         return
@@ -319,9 +319,11 @@ def main(argv=None):
 
     import jax
     import jax.numpy as jnp
-    from jaxseq import decode, eng_fra, nmt
-    from jaxseq.checkpoint import Checkpointer
-    from jaxseq.train import TrainConfig, fit, make_eval_step, evaluate
+    from jaxseq.models.nmt import translate as decode
+    from jaxseq.data import eng_fra
+    from jaxseq.models.nmt import model as nmt
+    from jaxseq.training.checkpoint import Checkpointer
+    from jaxseq.training.loop import TrainConfig, fit, make_eval_step, evaluate
 
     out_dir = Path(args.out) if args.out else default_out(cfg)
     if args.eval_only:
@@ -407,5 +409,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    from jaxseq.cli import run
+    from _cli import run
     run(main)

@@ -31,11 +31,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxseq import char_rnn as cr
-from jaxseq.checkpoint import Checkpointer
-from jaxseq.data import DataError, find_file
-from jaxseq.scheduled_sampling import SCHEDULES, teacher_forcing_prob
-from jaxseq.train import TrainConfig, fit
+from jaxseq.models.char_lm import model as cr
+from jaxseq.training.checkpoint import Checkpointer
+from jaxseq.errors import DataError
+from jaxseq.data.files import find_file
+from jaxseq.nn.teacher_forcing import SCHEDULES, teacher_forcing_prob
+from jaxseq.training.loop import TrainConfig, fit
 
 
 @dataclasses.dataclass
@@ -231,5 +232,5 @@ def main(argv=None):
     print("wrote", out / "ss_curves.png", ", ".join(f"samples_{m}.txt" for m in hists))
 
 if __name__ == "__main__":
-    from jaxseq.cli import run
+    from _cli import run
     run(main)

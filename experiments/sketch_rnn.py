@@ -26,11 +26,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxseq import sketch_data as sd
-from jaxseq import sketch_rnn as sr
-from jaxseq import sketch_sample as ss
-from jaxseq.checkpoint import Checkpointer
-from jaxseq.train import TrainConfig, fit
+from jaxseq.data import sketches as sd
+from jaxseq.models.sketch_rnn import model as sr
+from jaxseq.models.sketch_rnn import sample as ss
+from jaxseq.training.checkpoint import Checkpointer
+from jaxseq.training.loop import TrainConfig, fit
 
 N_EXAMPLES = 8   # real test sketches kept in the checkpoint meta for --reconstruct/--interpolate
 
@@ -342,5 +342,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    from jaxseq.cli import run
+    from _cli import run
     run(main)

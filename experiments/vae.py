@@ -23,10 +23,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxseq import idx, vae
-from jaxseq.checkpoint import Checkpointer
-from jaxseq.data import DataError, batch_indices, split_indices
-from jaxseq.train import TrainConfig, fit
+from jaxseq.data import mnist as idx
+from jaxseq.models.vae import model as vae
+from jaxseq.training.checkpoint import Checkpointer
+from jaxseq.errors import DataError
+from jaxseq.data.batching import batch_indices, split_indices
+from jaxseq.training.loop import TrainConfig, fit
 
 
 @dataclasses.dataclass
@@ -206,5 +208,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    from jaxseq.cli import run
+    from _cli import run
     run(main)

@@ -1,0 +1,153 @@
+"""What every experiment script shares: flags made from a config dataclass (defaults in ``--help``),
+the time budget, the params-only export, and one ``error: ...`` line with exit status 2 for every user
+error. Scripts import it as a sibling module (``from _cli import ...``): ``python experiments/X.py`` puts
+``experiments/`` on ``sys.path``.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import os
+import sys
+import typing
+
+USER_ERROR = 2
+
+
+class UserError(Exception):
+    """A bad flag value or combination found by a script; printed as one ``error:`` line, exit 2."""
+
+
+def fail(message) -> typing.NoReturn:
+    """Raise a :class:`UserError` (``run`` prints it and exits with status 2)."""
+    raise UserError(message)
+
+
+def run(main, argv=None):
+    """Call ``main(argv)``. Data, checkpoint and argument errors end with one ``error: ...`` line on
+    stderr and exit status 2 (their messages name the file or value); anything else is a bug and keeps
+    its traceback (``JAXSEQ_DEBUG=1`` keeps tracebacks for these too). Library progress (``logging`` at INFO) goes to stderr."""
+    from jaxseq.errors import DataError
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    try:
+        return main(argv)
+    except (UserError, DataError, FileNotFoundError, ValueError) as e:
+        if os.environ.get("JAXSEQ_DEBUG"):  # a developer wants the traceback
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(USER_ERROR)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """The module docstring verbatim, and every flag's default in ``--help``."""
+
+
+def parser(doc, **kw) -> argparse.ArgumentParser:
+    return argparse.ArgumentParser(description=doc, formatter_class=HelpFormatter, **kw)
+
+
+def subparsers(ap):
+    sub = ap.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+    orig = sub.add_parser
+
+    def add(name, **kw):  # every sub-command shows its defaults too
+        kw.setdefault("formatter_class", HelpFormatter)
+        kw.setdefault("description", kw.get("help"))
+        return orig(name, **kw)
+    sub.add_parser = add
+    return sub
+
+
+def _field_type(f):
+    t = f.type if not isinstance(f.type, str) else f.type.replace(" ", "")
+    if isinstance(f.default, bool) or t == "bool":
+        return bool
+    if t in ("int", int):
+        return int
+    if t in ("float", float, "float|None", "Optional[float]"):
+        return float
+    if t in ("str", str):
+        return str
+    return type(f.default) if f.default is not None else str
+
+
+def add_config_flags(p, cls, *, skip=(), help=None, choices=None, defaults=None):
+    """One ``--field-name`` flag per field of dataclass ``cls`` (``--flag/--no-flag`` for booleans), its
+    default shown in ``--help``. ``help`` and ``choices`` map field names to text and allowed values;
+    ``defaults`` overrides the dataclass default shown and used."""
+    help, choices, defaults = help or {}, choices or {}, defaults or {}
+    for f in dataclasses.fields(cls):
+        if f.name in skip or not f.init:
+            continue
+        default = defaults.get(f.name, f.default)
+        flag = "--" + f.name.replace("_", "-")
+        typ = _field_type(f)
+        text = help.get(f.name, f.name.replace("_", " "))
+        if typ is bool:
+            p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=default,
+                           help=text)
+        else:
+            p.add_argument(flag, dest=f.name, type=typ, default=default, choices=choices.get(f.name),
+                           help=text)
+    return p
+
+
+def config_from_args(cls, args, **override):
+    """An instance of dataclass ``cls`` from the parsed flags of :func:`add_config_flags`."""
+    names = {f.name for f in dataclasses.fields(cls) if f.init}
+    vals = {k: v for k, v in vars(args).items() if k in names}
+    vals.update(override)
+    return cls(**vals)
+
+
+def add_time_budget(p):
+    p.add_argument("--time-budget", type=float, default=0.0, metavar="MIN",
+                   help="stop cleanly with a checkpoint before MIN minutes of wall clock (0: no limit); "
+                        "the same command again resumes")
+
+
+def time_budget_s(args):
+    """Seconds for ``fit(time_budget_s=...)`` from ``--time-budget`` (None: no limit)."""
+    minutes = getattr(args, "time_budget", 0.0) or 0.0
+    if minutes < 0:
+        fail(f"--time-budget {minutes}: give minutes >= 0")
+    return minutes * 60.0 if minutes else None
+
+
+def add_export(sub, *, default_pick="latest", metric=None):
+    """The ``export`` sub-command: a params-only copy of one step, for shipping or sampling."""
+    x = sub.add_parser("export", help="params-only copy of one training step (for shipping)")
+    x.add_argument("--ckpt", required=True, help="training run directory")
+    x.add_argument("--out", required=True, help="destination directory (must not hold a checkpoint)")
+    x.add_argument("--step", type=int, default=None, help="export exactly this step (default: --pick)")
+    x.add_argument("--pick", default=default_pick, choices=["latest", "best"],
+                   help="which step when --step is not given" +
+                        (f" (best: lowest {metric})" if metric else ""))
+    x.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"],
+                   help="stored weight type (sampling computes in float32)")
+    x.set_defaults(fn=lambda a: cmd_export(a, metric))
+    return x
+
+
+def cmd_export(a, metric=None):
+    from jaxseq.training import checkpoint
+    step = checkpoint.export(a.ckpt, a.out, step=a.step, pick=a.pick, dtype=a.dtype, best_metric=metric)
+    print(f"exported step {step} of {a.ckpt} to {a.out} ({a.dtype})")
+
+
+def out_path(path, what="--out"):
+    """A writable output file path: its folder is created now, before any work, so a bad ``--out``
+    fails in a second instead of after sampling."""
+    from pathlib import Path
+    p = Path(path)
+    if p.exists() and p.is_dir():
+        fail(f"{what} {p} is a directory; give a file name")
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        fail(f"{what} {p}: cannot create its folder ({e.strerror})")
+    return p

@@ -1,0 +1,58 @@
+"""Batches with static shapes: padding with masks, deterministic step-indexed batches, length buckets,
+seeded splits. Every ``batch_fn(step)`` of the trainer is built from these, so a resumed run sees exactly
+the data it would have seen.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def pad_batch(seqs, max_len=None, dtype=np.float32, pad_value=0):
+    """List of arrays ``[T_i, ...]`` -> ``(padded [B, T, ...], mask [B, T])`` (mask 1 on real steps).
+
+    ``max_len`` fixes T (static shapes under jit); longer sequences are an error, not silently cut.
+    """
+    lengths = np.array([len(s) for s in seqs])
+    T = int(max_len if max_len is not None else lengths.max())
+    if lengths.max() > T:
+        raise ValueError(f"sequence of length {lengths.max()} exceeds max_len={T}")
+    tail = np.asarray(seqs[0]).shape[1:]
+    out = np.full((len(seqs), T) + tail, pad_value, dtype=dtype)
+    for i, s in enumerate(seqs):
+        out[i, :len(s)] = s
+    mask = (np.arange(T)[None, :] < lengths[:, None]).astype(np.float32)
+    return out, mask
+
+
+def batch_indices(step, n, batch_size, seed=0):
+    """Indices of batch ``step``: epochs are seeded permutations, so a resumed run sees the same data.
+
+    Drops the ragged tail of each epoch to keep shapes static.
+    """
+    per_epoch = n // batch_size
+    if per_epoch == 0:
+        raise ValueError(f"batch size {batch_size} is larger than the data set ({n} examples)")
+    epoch, i = divmod(int(step), per_epoch)
+    perm = np.random.default_rng([seed, epoch]).permutation(n)
+    return perm[i * batch_size:(i + 1) * batch_size]
+
+
+def length_buckets(lengths, boundaries):
+    """Bucket id of each length: the first boundary >= length (static shapes per bucket)."""
+    lengths = np.asarray(lengths)
+    b = np.searchsorted(np.asarray(boundaries), lengths, side="left")
+    if (b >= len(boundaries)).any():
+        raise ValueError(f"length {lengths.max()} exceeds the largest bucket {boundaries[-1]}")
+    return b
+
+
+def split_indices(n, fractions, seed=0):
+    """A fixed, seeded split of ``range(n)`` into parts of the given fractions (the last takes the rest)."""
+    perm = np.random.default_rng(seed).permutation(n)
+    out, start = [], 0
+    for f in fractions[:-1]:
+        k = int(round(f * n))
+        out.append(np.sort(perm[start:start + k]))
+        start += k
+    out.append(np.sort(perm[start:]))
+    return out

@@ -1,0 +1,89 @@
+"""Where data lives: directory resolution, checksummed downloads, the user cache.
+
+Data directory resolution (first hit wins): an explicit ``--data-dir``, then ``$JAXSEQ_DATA``, then the
+user cache ``~/.cache/jaxseq`` (``$XDG_CACHE_HOME/jaxseq``). Public sets are downloaded into the cache from
+their official source and checked against an MD5 sum; data behind a registration (IAM-OnDB) raises an
+error telling the user where to put the archives.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import urllib.request
+from pathlib import Path
+
+from jaxseq.errors import DataError
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "jaxseq"
+
+
+def data_dirs(data_dir=None) -> list[Path]:
+    """Candidate data directories in priority order."""
+    out = []
+    if data_dir:
+        out.append(Path(data_dir).expanduser())
+    if os.environ.get("JAXSEQ_DATA"):
+        out.append(Path(os.environ["JAXSEQ_DATA"]).expanduser())
+    out.append(cache_dir())
+    return out
+
+
+def file_digest(path, algorithm="md5", chunk=1 << 20) -> str:
+    """Hex digest of a file read in chunks (``algorithm``: any ``hashlib`` name)."""
+    h = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def md5sum(path) -> str:
+    return file_digest(path, "md5")
+
+
+def find_file(relpath, data_dir=None, *, url=None, md5=None, how_to_get=None) -> Path:
+    """Return the first existing ``<dir>/<relpath>`` among :func:`data_dirs`.
+
+    If none exists and ``url`` is given, download it into the cache (atomically, checked against ``md5``).
+    Otherwise raise :class:`DataError` listing the places searched and ``how_to_get``.
+    """
+    tried = []
+    for d in data_dirs(data_dir):
+        p = d / relpath
+        tried.append(str(p))
+        if p.exists():
+            return p
+    if url is not None:
+        return download(url, cache_dir() / relpath, md5=md5)
+    msg = f"data file {relpath!r} not found; looked in: " + ", ".join(tried)
+    if how_to_get:
+        msg += f". {how_to_get}"
+    msg += ". Pass --data-dir DIR or set JAXSEQ_DATA=DIR."
+    raise DataError(msg)
+
+
+def download(url, dest, *, md5=None) -> Path:
+    """Download ``url`` to ``dest`` through a temporary file; nothing half-written is left behind."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, suffix=".part")
+    os.close(fd)
+    try:
+        try:
+            with urllib.request.urlopen(url, timeout=60) as r, open(tmp, "wb") as f:
+                shutil.copyfileobj(r, f)
+        except OSError as e:
+            raise DataError(f"could not download {url} to {dest}: {e}. Download it by hand and pass "
+                            f"--data-dir (or set JAXSEQ_DATA).") from e
+        if md5 is not None and md5sum(tmp) != md5:
+            raise DataError(f"checksum mismatch for {url}: got {md5sum(tmp)}, expected {md5}")
+        os.replace(tmp, dest)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return dest

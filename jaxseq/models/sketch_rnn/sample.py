@@ -1,0 +1,122 @@
+"""Sampling from a trained Sketch-RNN: unconditional or from z, conditional reconstruction, latent
+interpolation, and rendering grids to PNG/SVG (via :mod:`jaxseq.strokes`).
+
+Sampling is one jitted ``lax.scan`` of fixed length ``max_len`` vmapped over the batch (shared weights,
+per-sketch keys); once a sketch draws the end state (p3) the rest of its rows are end tokens.
+"""
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxseq.nn import mixtures as mdn
+from jaxseq.nn.cells import LSTM
+from jaxseq.data.sketches import START, make_batch, to_stroke3
+from jaxseq.models.sketch_rnn.model import SketchConfig, _apply, decoder_inputs, encode, initial_state
+
+
+@partial(jax.jit, static_argnames=("cfg", "max_len"))
+def _sample(params, cfg, keys, z, temperature, max_len):
+    def one(key, z1):
+        zb = None if z1 is None else z1[None]
+        carry = initial_state(params, cfg, zb, 1)
+        start = jnp.asarray(START)[None]
+
+        def step(state, k):
+            carry, prev, done = state
+            x = decoder_inputs(cfg, prev[:, None, :], zb)[:, 0]
+            carry, h = LSTM.step(params["dec"], carry, x)
+            p = mdn.split_bivariate(_apply(params["out"], h), cfg.n_mix, n_pen=3,
+                                    temperature=temperature)
+            xy, pen = mdn.sample_bivariate(k, p, n_pen=3)
+            s = jnp.concatenate([xy, jax.nn.one_hot(pen, 3)], -1)
+            done = done | (pen[0] == 2)   # the end row itself is the end token (no offset)
+            s = jnp.where(done, jnp.asarray([0, 0, 0, 0, 1], jnp.float32), s)
+            return (carry, s, done), s[0]
+        _, out = jax.lax.scan(step, (carry, start, jnp.array(False)), jax.random.split(key, max_len))
+        return out
+    return jax.vmap(one)(keys, z)
+
+
+def sample(params, cfg: SketchConfig, key, *, n=None, z=None, temperature=0.4, max_len=None):
+    """Stroke-5 samples ``[B, max_len, 5]`` in normalised units (multiply dx, dy by the scale).
+
+    Conditional models need ``z [B, Nz]`` (use ``jax.random.normal`` for the prior); unconditional
+    models take ``n``.
+    """
+    if cfg.conditional and z is None:
+        if n is None:
+            raise ValueError("give z or n")
+        z = jax.random.normal(jax.random.fold_in(key, 1), (n, cfg.z_size))
+    B = n if z is None else z.shape[0]
+    keys = jax.random.split(key, B)
+    return _sample(params, cfg, keys, None if not cfg.conditional else jnp.asarray(z),
+                   jnp.float32(temperature), int(max_len or cfg.max_len))
+
+
+def encode_sketches(params, cfg, stroke3_list, scale, key=None):
+    """z for raw stroke-3 sketches (offsets in data units): the mean, or a sample when ``key`` is set."""
+    seqs = []
+    for s in stroke3_list:
+        s = np.asarray(s, np.float32).copy()
+        s[:, :2] /= scale
+        seqs.append(s)
+    b = make_batch(seqs, cfg.max_len)
+    mu, sigma_hat = jax.jit(encode, static_argnums=1)(params, cfg, jnp.asarray(b["x"][:, 1:]),
+                                                      jnp.asarray(b["length"]))
+    if key is None:
+        return mu
+    return mu + jnp.exp(sigma_hat / 2.0) * jax.random.normal(key, mu.shape)
+
+
+def reconstruct(params, cfg, stroke3_list, scale, key, *, temperature=0.4):
+    """Decode each sketch's latent code: list of stroke-3 in data units."""
+    z = encode_sketches(params, cfg, stroke3_list, scale)
+    return to_stroke3_list(sample(params, cfg, key, z=z, temperature=temperature), scale)
+
+
+def slerp(z0, z1, t):
+    """Spherical interpolation (White 2016), falling back to lerp for nearly parallel codes."""
+    n0, n1 = z0 / jnp.linalg.norm(z0), z1 / jnp.linalg.norm(z1)
+    omega = jnp.arccos(jnp.clip(jnp.dot(n0, n1), -1.0, 1.0))
+    so = jnp.sin(omega)
+    t = jnp.asarray(t)[:, None]
+    lerp = (1 - t) * z0 + t * z1
+    sl = (jnp.sin((1 - t) * omega) / jnp.where(so > 1e-6, so, 1.0)) * z0 + \
+         (jnp.sin(t * omega) / jnp.where(so > 1e-6, so, 1.0)) * z1
+    return jnp.where(so > 1e-6, sl, lerp)
+
+
+def interpolate(params, cfg, sketch_a, sketch_b, scale, key, *, steps=8, temperature=0.2,
+                method="slerp"):
+    """Sketches decoded along the path between the codes of two sketches (same key for each)."""
+    z = encode_sketches(params, cfg, [sketch_a, sketch_b], scale)
+    t = jnp.linspace(0.0, 1.0, steps)
+    zs = slerp(z[0], z[1], t) if method == "slerp" else (1 - t[:, None]) * z[0] + t[:, None] * z[1]
+    keys_same = jnp.broadcast_to(key, (steps,) + key.shape)
+    out = _sample(params, cfg, keys_same, zs, jnp.float32(temperature), cfg.max_len)
+    return to_stroke3_list(out, scale)
+
+
+def to_stroke3_list(s5, scale):
+    """Batch of stroke-5 samples [B, T, 5] (normalised) -> list of stroke-3 in data units."""
+    out = []
+    for s in np.asarray(s5):
+        s3 = to_stroke3(s)
+        s3[:, :2] *= scale
+        out.append(s3)
+    return out
+
+
+def save_grid(path, sketches, titles=None):
+    """Render stroke-3 sketches: ``.svg`` -> one SVG, anything else -> a PNG grid (matplotlib)."""
+    from jaxseq.viz import strokes  # rendering lives with the other drawings
+    path = str(path)
+    if path.endswith(".svg"):
+        strokes.save_svg(path, sketches)
+    else:
+        strokes.plot_grid(path, sketches, titles=titles)
+    return path

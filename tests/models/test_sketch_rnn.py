@@ -1,0 +1,308 @@
+"""Sketch-RNN: data formats, losses against float64 references, sampling, overfitting, the QuickDraw
+fetch cache, and a smoke test on the real sheep set."""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxseq.nn import mixtures as mdn
+from jaxseq.nn import scan as rnn
+from jaxseq.data import sketches as sd
+from jaxseq.models.sketch_rnn import model as sr
+from jaxseq.models.sketch_rnn import sample as ss
+from jaxseq.nn.cells import LSTM
+from jaxseq.errors import DataError
+
+TINY = sr.SketchConfig(enc_size=8, dec_size=16, z_size=4, n_mix=3, max_len=16, rec_dropout=0.0)
+
+
+def random_sketch(rng, n):
+    s = np.concatenate([rng.integers(-20, 21, (n, 2)), rng.random((n, 1)) < 0.2], 1)
+    s[-1, 2] = 1  # a drawing ends with the pen lifted
+    return s.astype(np.float32)
+
+
+# ------------------------------------------------------------------------------------------ formats
+def test_stroke3_stroke5_round_trip():
+    rng = np.random.default_rng(0)
+    for n in (1, 2, 7, 16):
+        s3 = random_sketch(rng, n)
+        s5 = sd.to_stroke5(s3, 16)
+        assert s5.shape == (16, 5)
+        np.testing.assert_array_equal(s5[:, 2:].sum(1), 1.0)          # one pen state per row
+        np.testing.assert_array_equal(s5[n:], np.tile(sd.END, (16 - n, 1)))
+        np.testing.assert_array_equal(sd.to_stroke3(s5), s3)
+    with pytest.raises(ValueError, match="longer than max_len"):
+        sd.to_stroke5(random_sketch(rng, 17), 16)
+
+
+def test_batch_layout_and_mask():
+    rng = np.random.default_rng(1)
+    seqs = [random_sketch(rng, n) for n in (3, 16, 9)]
+    b = sd.make_batch(seqs, 16)
+    assert b["x"].shape == (3, 17, 5)
+    np.testing.assert_array_equal(b["x"][:, 0], np.tile(sd.START, (3, 1)))
+    np.testing.assert_array_equal(b["length"], [3, 16, 9])
+    m = sd.mask_of(b["length"], 16)
+    np.testing.assert_array_equal(m.sum(1), [3, 16, 9])
+    for i, s in enumerate(seqs):
+        np.testing.assert_array_equal(sd.to_stroke3(b["x"][i, 1:]), s)
+
+
+def test_augmentation_keeps_the_drawing():
+    rng = np.random.default_rng(2)
+    s = random_sketch(rng, 60)
+    s[:, 2] = 0
+    s[[20, 59], 2] = 1
+    d = sd.drop_points(np.random.default_rng(3), s, 0.5)
+    assert 20 < len(d) < len(s)                                     # some, not all, dropped
+    np.testing.assert_allclose(d[:, :2].sum(0), s[:, :2].sum(0))    # the end point is unchanged
+    assert d[:, 2].sum() == 2 and d[-1, 2] == 1                     # strokes kept
+    sc = sd.random_scale(np.random.default_rng(4), s)
+    ratio = sc[:, :2][s[:, :2] != 0] / s[:, :2][s[:, :2] != 0]
+    assert ratio.min() >= 0.9 and ratio.max() <= 1.1
+    np.testing.assert_array_equal(sd.drop_points(np.random.default_rng(3), s, 0.0), s)
+
+
+# ------------------------------------------------------------------------------------------- losses
+def test_kl_matches_numpy_reference():
+    rng = np.random.default_rng(5)
+    mu, sh = rng.normal(size=(4, 6)), rng.normal(size=(4, 6))
+    # KL(N(mu, sigma^2) || N(0, 1)) per dimension, averaged over dimensions (paper eq 10 / Nz)
+    var = np.exp(sh)
+    ref = np.mean(0.5 * (var + mu ** 2 - 1.0 - np.log(var)), -1)
+    got = sr.kl_divergence(jnp.asarray(mu, jnp.float32), jnp.asarray(sh, jnp.float32))
+    np.testing.assert_allclose(np.asarray(got), ref, rtol=1e-5, atol=1e-6)
+    assert float(sr.kl_divergence(jnp.zeros((1, 3)), jnp.zeros((1, 3)))[0]) == 0.0
+
+
+def _np_recon(raw, target, length, M):
+    """float64 reference of eq 9 from the raw outputs, written out per point."""
+    raw, target = raw.astype(np.float64), target.astype(np.float64)
+    B, T, _ = target.shape
+    ls_, lp_ = np.zeros(B), np.zeros(B)
+    for b in range(B):
+        for t in range(T):
+            r = raw[b, t]
+            logit, m1, m2, s1, s2, rho = (r[i * M:(i + 1) * M] for i in range(6))
+            pi = np.exp(logit - logit.max())
+            pi /= pi.sum()
+            s1, s2, rho = np.exp(s1), np.exp(s2), np.tanh(rho) * (1 - 1e-5)
+            x, y = target[b, t, 0], target[b, t, 1]
+            zx, zy = (x - m1) / s1, (y - m2) / s2
+            q = zx ** 2 + zy ** 2 - 2 * rho * zx * zy
+            dens = np.exp(-q / (2 * (1 - rho ** 2))) / (2 * np.pi * s1 * s2 * np.sqrt(1 - rho ** 2))
+            if t < length[b]:
+                ls_[b] -= np.log((pi * dens).sum()) / T
+            pen = r[6 * M:]
+            logp = pen - pen.max() - np.log(np.exp(pen - pen.max()).sum())
+            lp_[b] -= (logp * target[b, t, 2:]).sum() / T
+    return ls_, lp_
+
+
+def test_reconstruction_loss_reference_and_masking():
+    rng = np.random.default_rng(6)
+    M, T = 3, 10
+    b = sd.make_batch([random_sketch(rng, n) / 10 for n in (4, 10)], T)
+    target, length = b["x"][:, 1:], b["length"]
+    raw = rng.normal(0, 0.5, (2, T, 6 * M + 3)).astype(np.float32)
+    rec = jax.jit(sr.reconstruction_loss, static_argnums=3)
+    l_s, l_p = rec(jnp.asarray(raw), jnp.asarray(target), jnp.asarray(length), M)
+    r_s, r_p = _np_recon(raw, target, length, M)
+    np.testing.assert_allclose(np.asarray(l_s), r_s, rtol=1e-4)
+    np.testing.assert_allclose(np.asarray(l_p), r_p, rtol=1e-4)
+    # past the end (sketch 0: t >= 4) the offsets do not count but the pen state (end token) does
+    raw2 = raw.copy()
+    raw2[0, 6:, :6 * M] += 3.0
+    l_s2, l_p2 = rec(jnp.asarray(raw2), jnp.asarray(target), jnp.asarray(length), M)
+    np.testing.assert_allclose(np.asarray(l_s2), np.asarray(l_s), rtol=1e-6)
+    raw3 = raw.copy()
+    raw3[0, 6:, 6 * M + 2] += 3.0          # more confident end state after the end: pen loss drops
+    l_s3, l_p3 = rec(jnp.asarray(raw3), jnp.asarray(target), jnp.asarray(length), M)
+    assert float(l_p3[0]) < float(l_p[0]) - 1e-3 and float(l_s3[0]) == float(l_s[0])
+
+
+def test_kl_annealing_schedule():
+    cfg = dataclasses.replace(TINY, w_kl=0.5, eta_min=0.01, kl_decay=0.9)
+    for step in (0, 1, 10, 1000):
+        want = 0.5 * (1 - 0.99 * 0.9 ** step)
+        assert math.isclose(float(sr.kl_weight(cfg, jnp.int32(step))), want, rel_tol=1e-5)
+    # the loss = Lr + w_KL * eta * max(L_KL, KL_min) composition is checked in test_overfit_few_sketches
+
+
+def test_fused_encoder_equals_run_bidirectional():
+    p = sr.init(jax.random.PRNGKey(0), TINY)
+    x = jax.random.normal(jax.random.PRNGKey(1), (3, TINY.max_len, 5))
+    L = jnp.array([TINY.max_len, 5, 1])
+    enc = jax.jit(sr.encode, static_argnums=1)
+    a = enc(p, TINY, x, L)
+    b = enc(p, dataclasses.replace(TINY, enc_fused=False), x, L)
+    for u, v in zip(a, b):
+        np.testing.assert_allclose(np.asarray(u), np.asarray(v), atol=1e-6)
+    # the encoder ignores what lies past each sketch's end
+    x2 = x.at[1, 5:].set(7.0)
+    np.testing.assert_allclose(np.asarray(enc(p, TINY, x2, L)[0]), np.asarray(a[0]), atol=1e-6)
+
+
+# ----------------------------------------------------------------------------------------- sampling
+def test_sampling_cold_is_deterministic_and_stops():
+    cfg = TINY
+    p = sr.init(jax.random.PRNGKey(3), cfg)
+    z = jax.random.normal(jax.random.PRNGKey(4), (3, cfg.z_size))
+    # tau -> 0: argmax component and pen state, offsets at the component mean +- sigma * sqrt(tau).
+    # (At tau = 1e-4 an untrained net's nearly tied components can still flip between two runs.)
+    a = np.asarray(ss.sample(p, cfg, jax.random.PRNGKey(10), z=z, temperature=1e-6))
+    b = np.asarray(ss.sample(p, cfg, jax.random.PRNGKey(11), z=z, temperature=1e-6))
+    assert a.shape == (3, cfg.max_len, 5)
+    np.testing.assert_array_equal(a[..., 2:], b[..., 2:])             # same pen states
+    np.testing.assert_allclose(a[..., :2], b[..., :2], atol=0.02)   # ~20 sigma * sqrt(tau)
+    hot = np.asarray(ss.sample(p, cfg, jax.random.PRNGKey(11), z=z, temperature=1.0))
+    assert np.abs(hot[..., :2] - a[..., :2]).max() > 0.1              # a warm sampler does vary
+    # after the first end state, every row is the end token
+    for s in np.concatenate([a, hot]):
+        ends = np.nonzero(s[:, 4] == 1)[0]
+        if len(ends):
+            np.testing.assert_array_equal(s[ends[0]:], np.tile(sd.END, (len(s) - ends[0], 1)))
+
+
+@pytest.mark.slow
+def test_sampling_unconditional():
+    """Decoder-only model: no z anywhere (a compile of its own, hence slow)."""
+    un = dataclasses.replace(TINY, conditional=False)
+    pu = sr.init(jax.random.PRNGKey(3), un)
+    s5 = np.asarray(ss.sample(pu, un, jax.random.PRNGKey(0), n=2))
+    assert s5.shape == (2, TINY.max_len, 5) and np.isfinite(s5).all()
+    np.testing.assert_array_equal(s5[..., 2:].sum(-1), 1.0)
+
+
+def test_slerp_endpoints_and_norm():
+    z0, z1 = jnp.array([1.0, 0.0]), jnp.array([0.0, 2.0])
+    zs = ss.slerp(z0, z1, jnp.linspace(0, 1, 5))
+    np.testing.assert_allclose(np.asarray(zs[0]), z0, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(zs[-1]), z1, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(ss.slerp(z0, z0, jnp.array([0.5]))[0]), z0, atol=1e-6)
+
+
+# ----------------------------------------------------------------------------------------- training
+def test_overfit_few_sketches():
+    from jaxseq.training.loop import TrainConfig, make_optimizer, make_train_step
+    rng = np.random.default_rng(8)
+    seqs = [random_sketch(rng, n) / 20 for n in (6, 10, 12, 16)]
+    seqs = [np.round(s * 4) / 4 for s in seqs]
+    b = sd.make_batch(seqs, 16)
+    b["step"] = np.full(4, 3, np.int32)        # annealing step 3: eta = 1 - 0.99 * 0.9^3
+    cfg = dataclasses.replace(TINY, dec_size=32, z_size=4, w_kl=0.5, kl_min=0.2, eta_min=0.01, kl_decay=0.9)
+    params = sr.init(jax.random.PRNGKey(0), cfg)
+    opt = make_optimizer(TrainConfig(lr=1e-2, clip_norm=1.0))
+    step = make_train_step(sr.make_loss(cfg), opt)   # the file's only train-step compile
+    state = opt.init(params)
+    losses, kls = [], []
+    wk = 0.5 * (1 - 0.99 * 0.9 ** 3)
+    for i in range(80):
+        params, state, m = step(params, state, b, jax.random.PRNGKey(i))
+        losses.append(float(m["loss"]))
+        kls.append(float(m["kl"]))
+        # eqs 9-12: the loss is Lr + w_KL * eta_step * max(L_KL, KL_min), KL below the floor costs KL_min
+        np.testing.assert_allclose(float(m["loss"]), float(m["lr"]) + wk * max(float(m["kl"]), cfg.kl_min),
+                                   rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(float(m["kl_weight"]), wk, rtol=1e-5)
+    assert np.isfinite(losses).all()
+    assert losses[-1] < losses[0] - 2.0, (losses[0], losses[-1])
+    assert min(kls) < cfg.kl_min < max(kls), "both sides of the KL floor were visited"
+
+
+# ----------------------------------------------------------------------------------- QuickDraw cache
+def _write_npz(path, n=3):
+    rng = np.random.default_rng(9)
+    arrs = {}
+    for split in sd.SPLITS:
+        a = np.empty(n, dtype=object)
+        a[:] = [random_sketch(rng, k).astype(np.int16) for k in range(3, 3 + n)]
+        arrs[split] = a
+    np.savez(path, **arrs)
+
+
+def test_fetch_category_cache_and_checksum(tmp_path, monkeypatch):
+    monkeypatch.delenv("JAXSEQ_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    _write_npz(remote / "cat.npz")
+    url = "file://" + str(remote) + "/{category}.npz"
+    p = sd.fetch_category("cat", url_template=url)
+    assert p == tmp_path / "cache" / "jaxseq" / "quickdraw" / "cat.npz"
+    side = p.with_name("cat.npz.sha256")
+    assert side.read_text().split()[0] == sd.sha256sum(remote / "cat.npz")
+    assert len(sd.load(p)["train"]) == 3
+    (remote / "cat.npz").unlink()                       # the second load comes from the cache
+    assert sd.fetch_category("cat", url_template=url) == p
+    _write_npz(p, n=2)                                  # the cached file changed: refused
+    with pytest.raises(DataError, match="SHA-256"):
+        sd.fetch_category("cat", url_template=url)
+    (remote / "dog.npz").write_bytes(b"<html>not found</html>")
+    with pytest.raises(DataError, match="not a readable npz"):
+        sd.fetch_category("dog", url_template=url)
+    assert not (tmp_path / "cache" / "jaxseq" / "quickdraw" / "dog.npz").exists()
+    with pytest.raises(DataError, match="could not download"):
+        sd.fetch_category("cow", url_template=url)
+    with pytest.raises(DataError, match="bad QuickDraw category"):
+        sd.fetch_category("../etc", url_template=url)
+
+
+# ------------------------------------------------------------------------------------------ real data
+def test_sheep_smoke(data_dir):
+    path = sd.resolve("sheep", data_dir)
+    data = sd.load(path, max_len=250)
+    assert [len(data[s]) for s in sd.SPLITS] == [7400, 300, 300]
+    scale = sd.scale_factor(data["train"])
+    assert 5.0 < scale < 60.0
+    bm = sd.BatchMaker(data["train"], scale, 250, 4, seed=0)
+    b0, b0again = bm(0), bm(0)
+    np.testing.assert_array_equal(b0["x"], b0again["x"])   # batches are a function of the step
+    assert b0["x"].shape == (4, 251, 5) and b0["length"].max() <= 250
+    np.testing.assert_array_equal(b0["x"][..., 2:].sum(-1), 1.0)       # one pen state per point
+    for i, n in enumerate(b0["length"]):                                # real points, then end tokens
+        assert b0["x"][i, n, 4] == 0 and (b0["x"][i, n + 1:, 4] == 1).all()
+
+
+@pytest.mark.slow
+def test_sheep_batch_through_the_model(data_dir):
+    """A real Nmax = 250 batch through the loss (a compile of its own; the CLI test covers it too)."""
+    data = sd.load(sd.resolve("sheep", data_dir), max_len=250)
+    b0 = sd.BatchMaker(data["train"], sd.scale_factor(data["train"]), 250, 4, seed=0)(0)
+    cfg = dataclasses.replace(TINY, max_len=250)
+    p = sr.init(jax.random.PRNGKey(0), cfg)
+    loss, m = jax.jit(sr.make_loss(cfg))(p, b0, jax.random.PRNGKey(0))
+    assert np.isfinite(float(loss)) and float(m["l_p"]) > 0
+
+
+# ------------------------------------------------------------------------------------- command line
+@pytest.mark.slow
+def test_cli_train_export_sample_eval(data_dir, tmp_path):
+    import importlib.util
+    from pathlib import Path
+    spec = importlib.util.spec_from_file_location(
+        "sketch_rnn_cli", Path(__file__).resolve().parents[2] / "experiments" / "sketch_rnn.py")
+    cli = importlib.util.module_from_spec(spec)
+    import sys
+    sys.modules["sketch_rnn_cli"] = cli   # dataclasses look their module up there
+    spec.loader.exec_module(cli)
+    run, ship = tmp_path / "run", tmp_path / "ship"
+    cli.main(["train", "--data-dir", str(data_dir), "--steps", "4", "--batch-size", "4", "--enc-size", "8",
+              "--dec-size", "16", "--z-size", "4", "--n-mix", "3", "--eval-every", "2",
+              "--ckpt-every", "2", "--ckpt-dir", str(run), "--no-progress"])
+    cli.main(["export", "--ckpt", str(run), "--out", str(ship)])
+    for extra in ([], ["--reconstruct"], ["--interpolate"]):   # from the shipped meta, no data
+        out = tmp_path / f"s{len(extra)}{extra[0] if extra else ''}.svg"
+        cli.main(["sample", "--ckpt", str(ship), "--n", "4", "--out", str(out)] + extra)
+        assert out.read_text().startswith("<")
+    cli.main(["eval", "--ckpt", str(ship), "--data-dir", str(data_dir), "--json",
+              str(tmp_path / "e.json")])
+    import json
+    m = json.loads((tmp_path / "e.json").read_text())
+    assert np.isfinite(m["lr"]) and m["kl"] >= 0
