@@ -58,7 +58,14 @@ def lstm_step_projected(params, carry, xp, *, dropout_mask=None):
     applied to the candidate g: recurrent dropout without memory loss (Semeniuta et al. 2016)."""
     h, c = carry
     wh = params["wh"]
-    gates = at_least_f32(xp + jnp.dot(h.astype(wh.dtype), wh))  # gate math in f32 under bf16
+    return lstm_gates_step(params, c, xp + jnp.dot(h.astype(wh.dtype), wh), dropout_mask=dropout_mask)
+
+
+def lstm_gates_step(params, c, gates, *, dropout_mask=None):
+    """The LSTM update from its summed pre-activations ``gates`` [B,4H] (``x W_x + h W_h + b``, however
+    the caller grouped the matmuls) and the previous cell ``c`` [B,H]. ``params`` is read only for the
+    layer-norm terms. Returns ``((h, c), h)`` like :func:`lstm_step_projected`."""
+    gates = at_least_f32(gates)  # gate math in f32 under bf16
     if "ln_g_scale" in params:
         gates = layer_norm(gates, params["ln_g_scale"], params["ln_g_bias"]) + params["b"]
     i, f, g, o = jnp.split(gates, 4, axis=-1)

@@ -107,24 +107,42 @@ def stroke_nll(p, target, mask=None):
     return -lp.sum(-1)
 
 
-def sample_bivariate(key, p, *, n_pen=1):
-    """Draw one point per leading index from already biased/tempered params.
+def bivariate_noise(key, lead_shape, n_mix, n_pen=1):
+    """All the randomness of :func:`sample_bivariate` for leading shape ``lead_shape``, drawn up front
+    (a sampling loop draws it for every step at once and slices it, so there is no RNG in the loop):
+    ``gumbel [..., M]`` (picks the component), ``normal [..., 2]``, and ``pen``: uniform ``[...]`` for the
+    end-of-stroke bit (``n_pen=1``) or Gumbel ``[..., n_pen]`` for a pen-state softmax."""
+    lead = tuple(lead_shape)
+    kc, kn, kp = jax.random.split(key, 3)
+    pen = (jax.random.uniform(kp, lead) if n_pen == 1 else jax.random.gumbel(kp, lead + (n_pen,)))
+    return {"gumbel": jax.random.gumbel(kc, lead + (n_mix,)), "normal": jax.random.normal(kn, lead + (2,)),
+            "pen": pen}
+
+
+def sample_bivariate(key, p, *, n_pen=1, noise=None):
+    """Draw one point per leading index from already biased/tempered params (:func:`split_bivariate`).
+
+    The component is the Gumbel-max pick ``argmax(log_pi + g)`` (the same draw as
+    ``jax.random.categorical``) and its parameters are read with a one-hot mask (one fused reduction, no
+    gather). ``noise`` (from :func:`bivariate_noise`) replaces ``key``: sampling loops pre-draw it.
 
     Returns ``(xy [..., 2], pen)``: ``pen`` is the end-of-stroke bit (float 0/1) for ``n_pen=1`` and the
     pen-state index for ``n_pen>1`` (Sketch-RNN's 3-way softmax).
     """
-    kc, kn, kp = jax.random.split(key, 3)
-    idx = jax.random.categorical(kc, p["log_pi"], axis=-1)
-    pick = lambda a: jnp.take_along_axis(a, idx[..., None], -1)[..., 0]
+    if noise is None:
+        noise = bivariate_noise(key, p["log_pi"].shape[:-1], p["log_pi"].shape[-1], n_pen)
+    idx = jnp.argmax(p["log_pi"] + noise["gumbel"], axis=-1)
+    hit = jnp.arange(p["log_pi"].shape[-1]) == idx[..., None]
+    pick = lambda a: jnp.where(hit, a, 0.0).sum(-1)
     mu1, mu2, rho = pick(p["mu1"]), pick(p["mu2"]), pick(p["rho"])
     s1, s2 = jnp.exp(pick(p["log_s1"])), jnp.exp(pick(p["log_s2"]))
-    n1, n2 = jax.random.normal(kn, (2,) + idx.shape)
+    n1, n2 = noise["normal"][..., 0], noise["normal"][..., 1]
     x1 = mu1 + s1 * n1
     x2 = mu2 + s2 * (rho * n1 + jnp.sqrt(1.0 - rho * rho) * n2)
     if n_pen == 1:
-        pen = jax.random.bernoulli(kp, jax.nn.sigmoid(p["pen_logits"][..., 0])).astype(jnp.float32)
+        pen = (noise["pen"] < jax.nn.sigmoid(p["pen_logits"][..., 0])).astype(jnp.float32)
     else:
-        pen = jax.random.categorical(kp, p["pen_logits"], axis=-1)
+        pen = jnp.argmax(p["pen_logits"] + noise["pen"], axis=-1)
     return jnp.stack([x1, x2], -1), pen
 
 

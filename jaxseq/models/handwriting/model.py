@@ -25,8 +25,10 @@ import jax.numpy as jnp
 from jaxseq.nn import mixtures as mdn
 from jaxseq.nn import scan as rnn
 from jaxseq.nn import teacher_forcing as scheduled_sampling
-from jaxseq.nn.attention import graves_window, window_size
-from jaxseq.nn.cells import LSTM
+from jaxseq.nn.attention import graves_phi, graves_window, window_size
+from jaxseq.nn.cells import LSTM, lstm_gates_step
+from jaxseq.nn.layers import dense, dense_init
+from jaxseq.nn.precision import cast_params, get_policy
 
 TASKS = ("prediction", "synthesis")
 
@@ -58,11 +60,6 @@ class HWConfig:
         return self.vocab if self.synthesis else 0
 
 
-def _dense(key, i, o):
-    return {"w": jax.random.uniform(key, (i, o), jnp.float32, -1.0, 1.0) / jnp.sqrt(i),
-            "b": jnp.zeros((o,), jnp.float32)}
-
-
 def init(key, cfg: HWConfig):
     """Fresh params. Layer n reads [x, h_{n-1}, window] (eqs 44-45 / 47), the output reads all h (eq 18)."""
     keys = jax.random.split(key, cfg.layers + 2)
@@ -71,17 +68,15 @@ def init(key, cfg: HWConfig):
         in_dim = 3 + (cfg.hidden if n > 0 else 0) + cfg.win_dim
         layers.append(LSTM.init(keys[n], in_dim, cfg.hidden))
     params = {"layers": layers,
-              "out": _dense(keys[-1], cfg.layers * cfg.hidden, mdn.bivariate_size(cfg.n_mix))}
+              "out": dense_init(keys[-1], cfg.layers * cfg.hidden, mdn.bivariate_size(cfg.n_mix))}
     if cfg.synthesis:
-        params["window"] = _dense(keys[-2], cfg.hidden, window_size(cfg.n_gauss))
+        params["window"] = dense_init(keys[-2], cfg.hidden, window_size(cfg.n_gauss))
     return params
 
 
 def compute_params(params, cfg: HWConfig):
     """The params used for matmuls (bf16 copies under ``cfg.bf16``; gradients flow to the float32 ones)."""
-    if not cfg.bf16:
-        return params
-    return jax.tree_util.tree_map(lambda a: a.astype(jnp.bfloat16), params)
+    return cast_params(params, get_policy("bfloat16")) if cfg.bf16 else params
 
 
 def zero_state(cfg: HWConfig, batch, dtype=jnp.float32):
@@ -98,33 +93,106 @@ def one_hot_text(ids, vocab):
     return jax.nn.one_hot(ids, vocab, dtype=jnp.float32)
 
 
-def _fused_recurrent(p1, cfg):
-    """Layer-1 weights for the per-step part [w_{t-1}, h_{t-1}] stacked so one matmul gives the gates."""
-    return {"wh": jnp.concatenate([p1["wx"][3:], p1["wh"]], axis=0)}
+# ------------------------------------------------------------------------------------- the one cell
+# Training and sampling step the same cell. A layer's pre-activation x W_x + h W_h + b is split at input
+# row k: the first k input columns are projected apart (``xp``; training hoists that matmul out of the
+# time loop) and the rest are stacked on W_h, so the per-step part is one matmul [inputs, h] @ W.
+def split_weights(p, k):
+    """LSTM layer params for :func:`lstm_cell`: ``wx`` [k, 4H] and ``b`` for the part projected apart,
+    ``w`` = [W_x[k:]; W_h] for the per-step matmul. Built once, outside any time loop."""
+    return {"wx": p["wx"][:k], "b": p["b"], "w": jnp.concatenate([p["wx"][k:], p["wh"]], 0)}
 
 
-def _layer1_window(cp, cfg, xs_t, mask_t, chars, char_mask, state):
-    """Synthesis layer 1 + window, stepped together (time-major). xs_t: [T, B, 3].
+def project(sp, x):
+    """The part of the pre-activation projected apart: ``x [..., k] @ wx + b``."""
+    return jnp.dot(x.astype(sp["wx"].dtype), sp["wx"]) + sp["b"]
 
-    Returns (h1 [T,B,H], windows [T,B,V], phis [T,B,U], kappas [T,B,K], final (carry, kappa, w)).
+
+def lstm_cell(sp, carry, xp, inputs):
+    """One LSTM step (Graves eqs 7-11): gates = ``xp`` + [*inputs, h_{t-1}] @ ``sp["w"]``."""
+    h, c = carry
+    z = jnp.concatenate([*inputs, h], -1)
+    return lstm_gates_step(sp, c, xp + jnp.dot(z.astype(sp["w"].dtype), sp["w"]))
+
+
+def window_vector(phi, ids, vocab):
+    """Eq 47 from ids instead of a one-hot [B, U, V]: w_v = sum_u phi_u [id_u == v], one fused
+    compare-and-reduce (padding -1 matches nothing). Returns [B, V]."""
+    hit = ids[:, :, None] == jnp.arange(vocab, dtype=ids.dtype)                # [B, U, V], fused
+    return jnp.where(hit, phi[:, :, None], 0.0).sum(1)
+
+
+def read_window(cfg: HWConfig, raw, kappa, text):
+    """Eqs 46-51. ``text``: ``(one-hot chars [B, U, V], char mask [B, U])`` (phi masked), or ids
+    [B, U] (-1 padding; phi unmasked, so phi one past the text is there for the stopping rule).
+    Returns ``(window [B, V], kappa [B, K], phi [B, U])``."""
+    if isinstance(text, tuple):
+        return graves_window(raw, kappa, *text, kappa_scale=cfg.kappa_scale)
+    phi, kappa = graves_phi(raw, kappa, text.shape[1], kappa_scale=cfg.kappa_scale)
+    return window_vector(phi, text, cfg.vocab), kappa, phi
+
+
+def window_cell(sp, pw, cfg: HWConfig, carry, xp, text, inputs=()):
+    """Synthesis layer 1 and the window, one step: the cell of training and of sampling alike.
+
+    carry: ``((h, c), kappa [B, K], w [B, V])``; ``sp`` from :func:`split_weights` (layer 1 reads
+    [``inputs``, w_{t-1}] in its per-step matmul; ``xp`` holds the rest, e.g. the hoisted x-part of eq 47);
+    ``pw``: the window's dense params (eq 48). Returns ``(carry, (h, phi))``.
     """
-    p1 = cp["layers"][0]
-    xp = jnp.dot(xs_t.astype(p1["wx"].dtype), p1["wx"][:3]) + p1["b"]   # hoisted x-part of eq 47
-    rec = _fused_recurrent(p1, cfg)
-    pw = cp["window"]
+    hc, kappa, w = carry
+    hc, h = lstm_cell(sp, hc, xp, [*inputs, w])
+    w, kappa, phi = read_window(cfg, dense(pw, h), kappa, text)
+    return (hc, kappa, w), (h, phi)
+
+
+def step_weights(cp, cfg: HWConfig, fast=True):
+    """Per-layer :func:`split_weights` for :func:`step`. ``fast``: everything stacked (k = 0, one matmul
+    per layer per step); else the plain layout (inputs @ W_x, then h @ W_h; layer 1 as in training)."""
+    out = []
+    for n, p in enumerate(cp["layers"]):
+        k = 0 if fast else p["wx"].shape[0] - (cfg.win_dim if n == 0 else 0)
+        out.append(split_weights(p, k))
+    return out
+
+
+def step(cp, sws, cfg: HWConfig, state, x, text=None):
+    """One step of the whole network (sampling). x: [B, 3]; ``sws`` from :func:`step_weights`; ``text``
+    as in :func:`read_window`. Returns ``(state, raw [B, 6M+1], phi [B, U] or None)``."""
+    layers, hs, phi, h, w = [], [], None, None, None
+    for n, sp in enumerate(sws):
+        parts = [x] + ([h] if n > 0 else []) + ([w] if cfg.synthesis and n > 0 else [])
+        xin = jnp.concatenate(parts, -1)
+        k = sp["wx"].shape[0]
+        xp, rest = project(sp, xin[:, :k]), [xin[:, k:]]
+        if n == 0 and cfg.synthesis:
+            (carry, kappa, w), (h, phi) = window_cell(sp, cp["window"], cfg,
+                                                      (state["layers"][0], state["kappa"], state["w"]),
+                                                      xp, text, rest)
+        else:
+            carry, h = lstm_cell(sp, state["layers"][n], xp, rest)
+        layers.append(carry)
+        hs.append(h)
+    raw = dense(cp["out"], jnp.concatenate(hs, -1))
+    new = {"layers": layers}
+    if cfg.synthesis:
+        new["kappa"], new["w"] = kappa, w
+    return new, raw.astype(jnp.float32), phi
+
+
+# ------------------------------------------------------------------------------------------ training
+def _layer1_window(cp, cfg, xs_t, mask_t, chars, char_mask, state):
+    """Synthesis layer 1 + window stepped together (time-major; the x-part of layer 1 hoisted).
+    xs_t: [T, B, 3]. Returns (h1 [T,B,H], windows [T,B,V], phis [T,B,U], kappas [T,B,K], final carry).
+    """
+    sp = split_weights(cp["layers"][0], 3)
+    xp = project(sp, xs_t)                                           # hoisted x-part of eq 47
 
     def body(carry, inp):
-        (h, c), kappa, w = carry
-        x, m = inp
-        # one matmul for the recurrent gates: [w_{t-1}, h_{t-1}] @ [W_w; W_h]
-        (h_new, c_new), _ = LSTM.step_projected(rec, (jnp.concatenate([w, h], -1), c), x)
-        raw = jnp.dot(h_new.astype(pw["w"].dtype), pw["w"]) + pw["b"]                    # eq 48
-        w_new, k_new, phi = graves_window(raw, kappa, chars, char_mask,
-                                          kappa_scale=cfg.kappa_scale)               # eqs 46-51
-        keep = m[:, None] > 0
-        new = ((jnp.where(keep, h_new, h), jnp.where(keep, c_new, c)),
-               jnp.where(keep, k_new, kappa), jnp.where(keep, w_new, w))
-        return new, (h_new * m[:, None], w_new * m[:, None], phi * m[:, None], k_new)
+        xp_t, m = inp
+        new, (h, phi) = window_cell(sp, cp["window"], cfg, carry, xp_t, (chars, char_mask))
+        keep = m[:, None] > 0                                   # padded steps keep the old carry
+        kept = jax.tree_util.tree_map(lambda a, b: jnp.where(keep, a, b), new, carry)
+        return kept, (h * m[:, None], new[2] * m[:, None], phi * m[:, None], new[1])
 
     carry0 = (state["layers"][0], state["kappa"], state["w"])
     final, (h1, ws, phis, kappas) = jax.lax.scan(body, carry0, (xp, mask_t), unroll=cfg.unroll)
@@ -161,9 +229,7 @@ def forward(params, cfg: HWConfig, xs, mask=None, text=None, text_mask=None, sta
                        time_major=True, unroll=cfg.unroll)                         # hoisted projection
         finals.append(f)
         hs.append(h)
-    po = cp["out"]
-    hcat = jnp.concatenate(hs, -1)                                                  # eq 18 skips
-    raw = jnp.dot(hcat.astype(po["w"].dtype), po["w"]) + po["b"]
+    raw = dense(cp["out"], jnp.concatenate(hs, -1))                                  # eq 18 skips
     final = {"layers": finals}
     if cfg.synthesis:
         final["kappa"], final["w"] = kappa, w

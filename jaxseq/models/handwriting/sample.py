@@ -7,12 +7,13 @@ text) exceeds phi at every character (Graves §5.2). That rule fires while the l
 drawn (phi one past the text overtakes the last character's phi halfway through it), so the line goes on
 until the pen next lifts, for at most ``stop_tail`` more points; points after the end are zero.
 
-Speed (the sampling loop runs ``max_steps`` times, so per-step work is what counts; see
-:func:`fast_step`): each layer does one matmul on weights stacked once per call, the window reads the text
-ids (no one-hot [U, V] tensor per step), the component pick needs no normalised log weights, and phi is
-stacked only when asked for. :func:`step` is the plain reference it is tested against. On an H100 the
-float32 loop is bound by the matmuls (1024 lines: 8,979 lines/s fast step, 9,544 reference step);
-bf16 matmuls (``HWConfig(bf16=True)``) reach 14,896 lines/s.
+Speed (the sampling loop runs ``max_steps`` times, so per-step work is what counts): the step is
+:func:`jaxseq.models.handwriting.model.step`, the cell training uses, with its fast layout: each layer
+does one matmul on weights stacked once per call, and the window reads the text ids (no one-hot [U, V]
+tensor per step); phi is stacked only when asked for. ``fast=False`` is the plain layout it is tested
+against. Points come from :func:`jaxseq.nn.mixtures.sample_bivariate` on noise drawn before the loop.
+On an H100 the float32 loop is bound by the matmuls (1024 lines: 8,979 lines/s fast step, 9,544
+reference step); bf16 matmuls (``HWConfig(bf16=True)``) reach 14,896 lines/s.
 
 Style priming (§5.3): the network first reads a real line's strokes with its text teacher-forced, the text
 being ``prime_text + " " + new_text``; sampling then continues from that state, the window carries on into
@@ -26,121 +27,23 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxseq.data.charset import Charset, encode_batch
 from jaxseq.models.handwriting import model as hw
 from jaxseq.nn import mixtures as mdn
-from jaxseq.nn.attention import graves_phi, graves_window
-from jaxseq.nn.cells import LSTM
-from jaxseq.data.charset import Charset, encode_batch
 
-
-def step(cp, cfg: hw.HWConfig, state, x, chars=None):
-    """One step of the full network on compute params ``cp``. x: [B, 3]; chars: [B, U, V].
-
-    Returns ``(state, raw [B, 6M+1], phi [B, U] or None)``. The window here sees every text position
-    (padding one-hot is zero), so phi one past the text is available to the stopping rule.
-    """
-    new_layers, hs, phi, w = [], [], None, None
-    h = None
-    for n, p in enumerate(cp["layers"]):
-        parts = [x] + ([h] if n > 0 else []) + ([state["w"] if n == 0 else w] if cfg.synthesis else [])
-        carry, h = LSTM.step(p, state["layers"][n], jnp.concatenate(parts, -1))
-        new_layers.append(carry)
-        hs.append(h)
-        if n == 0 and cfg.synthesis:
-            pw = cp["window"]
-            raw_w = jnp.dot(h.astype(pw["w"].dtype), pw["w"]) + pw["b"]
-            ones = jnp.ones(chars.shape[:2], jnp.float32)
-            w, kappa, phi = graves_window(raw_w, state["kappa"], chars, ones,
-                                          kappa_scale=cfg.kappa_scale)
-    po = cp["out"]
-    raw = jnp.dot(jnp.concatenate(hs, -1).astype(po["w"].dtype), po["w"]) + po["b"]
-    new = {"layers": new_layers}
-    if cfg.synthesis:
-        new["kappa"], new["w"] = kappa, w
-    return new, raw.astype(jnp.float32), phi
-
-
-def stacked_weights(cp):
-    """Per layer ``{"wh": [in + H, 4H]}``: input and recurrent weights stacked (rows in the order
-    [x, h_{n-1}, window, h_n] that :func:`fast_step` concatenates), so a layer is one matmul per step.
-    Done once per sampling call, outside the loop."""
-    return [{"wh": jnp.concatenate([p["wx"], p["wh"]], 0)} for p in cp["layers"]]
-
-
-def window_vector(phi, ids, vocab):
-    """Eq 47 from ids instead of a one-hot [B, U, V] (read every step): w_v = sum_u phi_u [id_u == v],
-    one fused compare-and-reduce (padding -1 matches nothing). Returns [B, V]."""
-    hit = ids[:, :, None] == jnp.arange(vocab, dtype=ids.dtype)                # [B, U, V], fused
-    return jnp.where(hit, phi[:, :, None], 0.0).sum(1)
-
-
-def fast_step(sw, cp, cfg: hw.HWConfig, state, x, ids=None):
-    """Same as :func:`step` (ids [B, U] instead of one-hot chars; ``sw`` from :func:`stacked_weights`)
-    with one matmul per layer. Returns ``(state, raw [B, 6M+1], phi [B, U] or None)``."""
-    new_layers, hs, phi, w = [], [], None, None
-    h = None
-    for n, p in enumerate(sw):
-        h_self, c = state["layers"][n]
-        parts = [x] + ([h] if n > 0 else []) + ([state["w"] if n == 0 else w] if cfg.synthesis else [])
-        inp = jnp.concatenate(parts + [h_self], -1)
-        # step_projected adds inp @ stacked weights to the bias: the whole eq 47/44 pre-activation
-        carry, h = LSTM.step_projected(p, (inp, c), cp["layers"][n]["b"])
-        new_layers.append(carry)
-        hs.append(h)
-        if n == 0 and cfg.synthesis:
-            pw = cp["window"]
-            raw_w = jnp.dot(h.astype(pw["w"].dtype), pw["w"]) + pw["b"]
-            phi, kappa = graves_phi(raw_w, state["kappa"], ids.shape[1], kappa_scale=cfg.kappa_scale)
-            w = window_vector(phi, ids, cfg.vocab)
-    po = cp["out"]
-    raw = jnp.dot(jnp.concatenate(hs, -1).astype(po["w"].dtype), po["w"]) + po["b"]
-    new = {"layers": new_layers}
-    if cfg.synthesis:
-        new["kappa"], new["w"] = kappa, w
-    return new, raw.astype(jnp.float32), phi
-
-
-def fast_draw(raw, n_mix, bias, temperature, gumbel, normal, uniform):
-    """:func:`draw_point` straight from raw outputs [B, 6M+1]: the component is the argmax of the
-    scaled logits plus Gumbel noise (the log-softmax normaliser is the same for every component, so it
-    is skipped) and the picked parameters are read with a one-hot mask (one fused reduction)."""
-    m = n_mix
-    logit, mu1, mu2, ls1, ls2, rho = (raw[..., i * m:(i + 1) * m] for i in range(6))
-    idx = jnp.argmax(logit * (1.0 + bias) / temperature + gumbel, axis=-1)
-    hit = jnp.arange(m) == idx[..., None]
-    pick = lambda a: jnp.where(hit, a, 0.0).sum(-1)
-    log_t = jnp.log(temperature)
-    ls1 = jnp.clip(pick(ls1) - bias + 0.5 * log_t, mdn.LOG_SIGMA_MIN, mdn.LOG_SIGMA_MAX)
-    ls2 = jnp.clip(pick(ls2) - bias + 0.5 * log_t, mdn.LOG_SIGMA_MIN, mdn.LOG_SIGMA_MAX)
-    r = mdn.RHO_MAX * jnp.tanh(pick(rho))
-    n1, n2 = normal
-    x1 = pick(mu1) + jnp.exp(ls1) * n1
-    x2 = pick(mu2) + jnp.exp(ls2) * (r * n1 + jnp.sqrt(1.0 - r * r) * n2)
-    eos = (uniform < jax.nn.sigmoid(raw[..., 6 * m] / temperature)).astype(jnp.float32)
-    return jnp.stack([x1, x2, eos], -1)
-
-
-def draw_point(p, gumbel, normal, uniform):
-    """One point from biased/tempered mixture params ``p`` (leading shape [B]) given pre-drawn noise:
-    gumbel [B, M] (Gumbel-max picks the component), normal [2, B], uniform [B] (end of stroke).
-    Same distribution as :func:`jaxseq.nn.mixtures.sample_bivariate`. Returns [B, 3]."""
-    idx = jnp.argmax(p["log_pi"] + gumbel, axis=-1)
-    pick = lambda a: jnp.take_along_axis(a, idx[..., None], -1)[..., 0]
-    rho = pick(p["rho"])
-    n1, n2 = normal
-    x1 = pick(p["mu1"]) + jnp.exp(pick(p["log_s1"])) * n1
-    x2 = pick(p["mu2"]) + jnp.exp(pick(p["log_s2"])) * (rho * n1 + jnp.sqrt(1.0 - rho * rho) * n2)
-    eos = (uniform < jax.nn.sigmoid(p["pen_logits"][..., 0])).astype(jnp.float32)
-    return jnp.stack([x1, x2, eos], -1)
+# Sampling defaults, shared by :func:`generate`, the ``Hand`` API and the script's ``generate`` flags.
+BIAS = 1.0            # eqs 61-62: 0 = raw samples, larger = neater
+TEMPERATURE = 1.0     # divides the mixture/pen logits, scales the variances
+PREDICTION_STEPS = 700  # points per unconditional line
 
 
 def _sample_one(params, cfg, max_steps, unroll, stop_tail, return_phi, fast, key, text, bias,
                 temperature, prime, prime_len):
     """One line (vmapped over everything but params). text: [U] ids (-1 pad); prime: [P, 3]."""
     cp = hw.compute_params(params, cfg)
-    sw = stacked_weights(cp) if fast else None
+    sws = hw.step_weights(cp, cfg, fast)                 # stacked once per call, outside the loop
     ids = text[None]
-    chars = hw.one_hot_text(ids, cfg.vocab) if cfg.synthesis and not fast else None
+    text_in = ids if fast else (hw.one_hot_text(ids, cfg.vocab), jnp.ones(ids.shape, jnp.float32))
     text_len = (text >= 0).sum()
     state = hw.zero_state(cfg, 1)
     if prime.shape[0] > 0:
@@ -152,23 +55,14 @@ def _sample_one(params, cfg, max_steps, unroll, stop_tail, return_phi, fast, key
     else:
         x0 = jnp.zeros((1, 3), jnp.float32)
     U = text.shape[0]
-    # all noise drawn up front (no RNG inside the loop), in one [S, 1, M + 3] array: one slice per step
-    kg, kn, ku = jax.random.split(key, 3)
-    noise = jnp.concatenate([jax.random.gumbel(kg, (max_steps, 1, cfg.n_mix)),
-                             jnp.swapaxes(jax.random.normal(kn, (max_steps, 2, 1)), 1, 2),
-                             jax.random.uniform(ku, (max_steps, 1))[..., None]], -1)
+    noise = mdn.bivariate_noise(key, (max_steps, 1), cfg.n_mix)   # no RNG inside the loop
 
     def body(carry, nz):
         state, x, done, fired, tail, length = carry
-        M = cfg.n_mix
-        inp = (nz[:, :M], jnp.swapaxes(nz[:, M:M + 2], 0, 1), nz[:, M + 2])   # gumbel, normal, uniform
-        if fast:
-            state, raw, phi = fast_step(sw, cp, cfg, state, x, ids)
-            point = fast_draw(raw, cfg.n_mix, bias, temperature, *inp)                # [1, 3]
-        else:
-            state, raw, phi = step(cp, cfg, state, x, chars)
-            point = draw_point(mdn.split_bivariate(raw, cfg.n_mix, bias=bias, temperature=temperature),
-                               *inp)
+        state, raw, phi = hw.step(cp, sws, cfg, state, x, text_in if cfg.synthesis else None)
+        p = mdn.split_bivariate(raw, cfg.n_mix, bias=bias, temperature=temperature)
+        xy, eos = mdn.sample_bivariate(None, p, noise=nz)
+        point = jnp.concatenate([xy, eos[..., None]], -1)                          # [1, 3]
         if cfg.synthesis:
             # Graves §5.2: phi one past the text beats phi at every character (ties go to the text)
             before = jnp.where(jnp.arange(U) < text_len, phi[0], -jnp.inf).max()
@@ -200,7 +94,7 @@ def _sample_batch(params, cfg, keys, texts, biases, temperatures, primes, prime_
 
 
 def sample_batch(params, cfg: hw.HWConfig, keys, texts, biases, temperatures, primes, prime_lens,
-                 max_steps=700, unroll=None, stop_tail=0, return_phi=True, fast=True):
+                 max_steps=PREDICTION_STEPS, unroll=None, stop_tail=0, return_phi=True, fast=True):
     """N lines in one jitted call. keys: [N, 2]; texts: [N, U] (-1 pad; U >= len + 1); biases,
     temperatures: [N]; primes: [N, P, 3] (P may be 0); prime_lens: [N]; ``unroll``: scan unroll
     (default ``cfg.unroll``); ``stop_tail`` (traced: no recompile per value): at most this many points
@@ -220,8 +114,16 @@ def default_stop_tail(cfg: hw.HWConfig) -> int:
     return int(round(1.5 / cfg.kappa_scale)) if cfg.synthesis else 0
 
 
-def generate(params, cfg: hw.HWConfig, charset: Charset | None, texts, *, seed=0, bias=0.0,
-             temperature=1.0, max_steps=None, primes=None, text_bucket=16, stop_tail=None):
+def default_max_steps(cfg: hw.HWConfig, texts) -> int:
+    """Points per line when not given: two characters' worth per character of the longest text
+    (``1 / kappa_scale`` points per character), within [50, 2000]; :data:`PREDICTION_STEPS` unconditioned."""
+    if not cfg.synthesis:
+        return PREDICTION_STEPS
+    return max(50, min(int(max(len(t) for t in texts) * 2.0 / cfg.kappa_scale), 2000))
+
+
+def generate(params, cfg: hw.HWConfig, charset: Charset | None, texts, *, seed=0, bias=BIAS,
+             temperature=TEMPERATURE, max_steps=None, primes=None, text_bucket=16, stop_tail=None):
     """Host-side convenience: encode texts (with optional ``primes``: list of (stroke3 [P,3], text) or
     None per line), call :func:`sample_batch`, and cut each line to its length. ``stop_tail``: see
     :func:`sample_batch` (default :func:`default_stop_tail`).
@@ -238,8 +140,7 @@ def generate(params, cfg: hw.HWConfig, charset: Charset | None, texts, *, seed=0
     else:
         ids = np.full((n, 1), -1, np.int32)
     if max_steps is None:
-        max_steps = int(max(len(t) for t in texts) * 2.0 / cfg.kappa_scale) if cfg.synthesis else 700
-        max_steps = max(50, min(max_steps, 2000))
+        max_steps = default_max_steps(cfg, texts)
     P = max([len(p[0]) for p in primes if p is not None] or [0])
     prime_arr = np.zeros((n, P, 3), np.float32)
     prime_lens = np.zeros((n,), np.int32)
