@@ -18,8 +18,10 @@ import jax.numpy as jnp
 from jaxseq.nn import attention
 from jaxseq.nn import scan as rnn
 from jaxseq.nn import teacher_forcing as scheduled_sampling
-from jaxseq.nn.cells import LSTM, get_cell, hidden_of
-from jaxseq.training import schedules
+from jaxseq.nn.cells import LSTM, get_cell
+from jaxseq.nn.layers import dense_weight, dropout
+from jaxseq.nn.precision import cast_params as _cast, get_policy
+from jaxseq.training import checkpoint, schedules
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,10 +51,6 @@ class NMTConfig:
         return cls(**d)
 
 
-def _dense(key, i, o):
-    return jax.random.uniform(key, (i, o), jnp.float32, -1.0, 1.0) / jnp.sqrt(i)
-
-
 def init(key, cfg: NMTConfig):
     if cfg.bidirectional and cfg.hidden % 2:
         raise ValueError(f"bidirectional encoder needs an even hidden size, got {cfg.hidden}")
@@ -71,21 +69,13 @@ def init(key, cfg: NMTConfig):
             "tgt_emb": jax.random.normal(ks[1], (cfg.tgt_vocab, E)) * 0.1,
             "enc": enc, "dec": dec,
             "attn": attention.luong_init(ks[2], cfg.score, H, H),
-            "wc": _dense(ks[3], 2 * H, H),
-            "out_w": _dense(ks[4], H, cfg.tgt_vocab), "out_b": jnp.zeros((cfg.tgt_vocab,))}
+            "wc": dense_weight(ks[3], 2 * H, H, "uniform"),
+            "out_w": dense_weight(ks[4], H, cfg.tgt_vocab, "uniform"), "out_b": jnp.zeros((cfg.tgt_vocab,))}
 
 
 def cast_params(params, cfg: NMTConfig):
-    dt = jnp.dtype(cfg.compute_dtype)
-    return jax.tree_util.tree_map(lambda a: a.astype(dt) if jnp.issubdtype(a.dtype, jnp.floating) else a,
-                                  params)
-
-
-def _dropout(key, x, rate):
-    if key is None or rate <= 0.0:
-        return x
-    keep = jax.random.bernoulli(key, 1.0 - rate, x.shape)
-    return jnp.where(keep, x / (1.0 - rate), 0.0).astype(x.dtype)
+    """The compute copy of ``params`` in ``cfg.compute_dtype`` (a no-op on an already cast copy)."""
+    return _cast(params, get_policy(cfg.compute_dtype))
 
 
 def _lstm_carry(carry):
@@ -97,11 +87,11 @@ def encode(params, cfg: NMTConfig, src, src_mask, key=None):
     """-> (enc [B, S, H], decoder initial carries: list of (h, c) per layer)."""
     cell = get_cell(cfg.cell)
     keys = [None] * (cfg.layers + 1) if key is None else list(jax.random.split(key, cfg.layers + 1))
-    x = _dropout(keys[0], params["src_emb"][src], cfg.dropout)
+    x = dropout(keys[0], params["src_emb"][src], cfg.dropout)
     finals = []
     for i, p in enumerate(params["enc"]):
         if i > 0:
-            x = _dropout(keys[i], x, cfg.dropout)
+            x = dropout(keys[i], x, cfg.dropout)
         if cfg.bidirectional:
             x, (ff, fb) = rnn.run_bidirectional(cell, p, x, mask=src_mask, unroll=cfg.unroll)
             f = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a, b], -1), ff, fb)
@@ -111,11 +101,11 @@ def encode(params, cfg: NMTConfig, src, src_mask, key=None):
     return x, finals
 
 
-def decoder_step(params, cfg: NMTConfig, state, xp0, ctx, drop=None):
-    """One decoder step. state: (carries, h~_{t-1} [B,H]); xp0: [B, 4H] the projected embedding of the
-    input token (first-layer gates from the embedding part only). ctx: (enc, enc_keys, src_mask).
-    ``drop``: None or (inter-layer masks [L-1, B, H], output mask [B, H]), pre-scaled by 1/keep.
-    Returns (state, h~_t [B, H], attention weights [B, S])."""
+def _attend_step(params, cfg: NMTConfig, state, xp0, ctx, drop=None):
+    """One decoder step, shared by training and decoding. state: (carries, h~_{t-1} [B,H]); xp0: [B, 4H]
+    the projected embedding of the input token (first-layer gates from the embedding part only).
+    ctx: (enc, enc_keys, src_mask). ``drop``: None or (inter-layer masks [L-1, B, H], output mask [B, H]),
+    pre-scaled by 1/keep. Returns (state, h~_t [B, H], attention weights [B, S])."""
     carries, h_tilde = state
     enc, enc_keys, src_mask = ctx
     new = []
@@ -145,12 +135,39 @@ def embed_project(params, cfg: NMTConfig, ids):
     return jnp.dot(params["tgt_emb"][ids], p["wx"][:cfg.emb]) + p["b"]
 
 
-def init_state(params, cfg, finals, batch):
+def _init_state(cfg, finals, batch):
     return (finals, jnp.zeros((batch, cfg.hidden), finals[0][0].dtype))
 
 
 def logits_of(params, h_tilde):
     return (jnp.dot(h_tilde, params["out_w"]) + params["out_b"]).astype(jnp.float32)
+
+
+# ------------------------------------------------------------------------- the decoder for search
+def decoder_start(params, cfg: NMTConfig, src, src_mask):
+    """Encode the source; the decoder state before its first token, for :mod:`jaxseq.search`.
+
+    src: [B, S] int32, src_mask: [B, S]. The state is a dict of arrays with the batch on axis 0:
+    ``carries`` (per layer (h, c)), ``h_tilde`` [B, H] (the attentional state fed back, §3.3), ``attn``
+    [B, S] (the last attention weights) and the source context ``enc``, ``keys``, ``src_mask``.
+    """
+    params = cast_params(params, cfg)
+    enc, finals = encode(params, cfg, src, src_mask)
+    carries, h_tilde = _init_state(cfg, finals, src.shape[0])
+    return {"carries": carries, "h_tilde": h_tilde, "attn": jnp.zeros(src_mask.shape, jnp.float32),
+            "enc": enc, "keys": attention.precompute_keys(params["attn"], cfg.score, enc),
+            "src_mask": src_mask}
+
+
+def decoder_step(params, cfg: NMTConfig, state, token):
+    """``(state, token [B] int32) -> (state, logits [B, V] float32)``: feed one target token (``<sos>``
+    first). Pass :func:`cast_params` params to skip the per-step cast under a bfloat16 policy."""
+    params = cast_params(params, cfg)
+    ctx = (state["enc"], state["keys"], state["src_mask"])
+    (carries, h_tilde), _, w = _attend_step(params, cfg, (state["carries"], state["h_tilde"]),
+                                            embed_project(params, cfg, token), ctx)
+    state = dict(state, carries=carries, h_tilde=h_tilde, attn=w.astype(jnp.float32))
+    return state, logits_of(params, h_tilde)
 
 
 def forward(params, cfg: NMTConfig, batch, key=None, *, ss_eps=1.0, return_attn=False):
@@ -185,12 +202,12 @@ def forward(params, cfg: NMTConfig, batch, key=None, *, ss_eps=1.0, return_attn=
             sampled = jax.random.categorical(k1, prev_logits)
             xp_s = embed_project(params, cfg, sampled).astype(xp_t.dtype)
             xp_t = jnp.where(t == 0, xp_t, scheduled_sampling.mix(k2, ss_eps, xp_t, xp_s))
-        state, h_tilde, w = decoder_step(params, cfg, state, xp_t, ctx, drop_t)
+        state, h_tilde, w = _attend_step(params, cfg, state, xp_t, ctx, drop_t)
         nxt = logits_of(params, h_tilde) if use_ss else prev_logits
         return (state, nxt), (h_tilde, w)
 
     prev = jnp.zeros((B, cfg.tgt_vocab) if use_ss else (1,), jnp.float32)
-    _, (h_tildes, attn) = jax.lax.scan(body, (init_state(params, cfg, finals, B), prev),
+    _, (h_tildes, attn) = jax.lax.scan(body, (_init_state(cfg, finals, B), prev),
                                        (xp_truth, drops, ss_keys, jnp.arange(T)), unroll=cfg.unroll)
     logits = logits_of(params, jnp.swapaxes(h_tildes, 0, 1))             # one big matmul: [B, T, V]
     if return_attn:
@@ -230,31 +247,23 @@ def make_loss(cfg: NMTConfig, total_steps=None):
 
 # ------------------------------------------------------------------------------------ checkpoints
 def save(directory, params, meta, dtype="float32"):
-    """A params-only checkpoint (for shipping) with ``meta`` (must hold ``model`` = config JSON and the
-    vocabularies). Returns its size in bytes."""
+    """A params-only checkpoint (for shipping) at step ``meta["step"]`` with ``meta``, which must hold
+    ``model`` (the config JSON) and the vocabularies; ``param_dtype`` records ``dtype`` (float32 or
+    bfloat16). Returns its size in bytes."""
     from pathlib import Path
-    import numpy as np
-    from jaxseq.training.checkpoint import Checkpointer
-    ck = Checkpointer(directory, keep=1)
-    p = jax.tree_util.tree_map(lambda a: np.asarray(jnp.asarray(a, dtype)), params)
-    ck.save(meta.get("step", 0), p, None, meta=dict(meta, param_dtype=str(dtype)))
-    ck.close()
+    ck = checkpoint.Checkpointer(directory, keep=1)
+    try:
+        ck.save(meta.get("step", 0), checkpoint.cast_floats(jax.device_get(params), dtype), None,
+                meta=dict(meta, param_dtype=str(dtype)))
+    finally:
+        ck.close()
     return sum(f.stat().st_size for f in Path(directory).rglob("*") if f.is_file())
 
 
-def load(directory, step=None):
-    """``(params float32, NMTConfig, meta)`` from a training or exported checkpoint (latest step)."""
-    import numpy as np
-    from jaxseq.training.checkpoint import Checkpointer
-    ck = Checkpointer(directory)
-    step = ck.latest_step() if step is None else step
-    if step is None:
-        ck.close()
-        raise FileNotFoundError(f"no checkpoint in {directory}")
-    meta = ck.read_meta(step)
-    cfg = NMTConfig.from_json(meta["model"])
-    dt = jnp.dtype(meta.get("param_dtype", "float32"))
-    like = jax.tree_util.tree_map(lambda a: np.zeros(a.shape, dt), init(jax.random.PRNGKey(0), cfg))
-    params, _, meta = ck.restore(step, params_like=like)
-    ck.close()
-    return jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float32), params), cfg, meta
+def restore(directory, step=None):
+    """``(params float32, NMTConfig, meta)`` from a training run or an export (``step``: default the
+    best recorded step, else the latest)."""
+    params, meta = checkpoint.load_for_sampling(directory, step=step, dtype="float32")
+    if "model" not in meta:
+        raise ValueError(f"{directory} is not an NMT checkpoint: its meta has no 'model' config")
+    return jax.tree_util.tree_map(jnp.asarray, params), NMTConfig.from_json(meta["model"]), meta

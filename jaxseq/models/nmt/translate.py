@@ -1,106 +1,56 @@
-"""Decoding for :mod:`jaxseq.nmt`: batched greedy and beam search, each one ``lax.scan`` of a fixed
-``max_len`` steps (static shapes; finished hypotheses only emit <pad> at zero cost).
+"""Translation with a trained :mod:`jaxseq.models.nmt.model`: batched greedy and beam search (through
+:mod:`jaxseq.search` over the model's ``decoder_start``/``decoder_step``), teacher-forced attention
+matrices for heatmaps, and :class:`Translator`, the user-facing object that ``jaxseq.nmt.load`` returns.
 
-Use through :func:`greedy` / :func:`beam_search` which are jitted with the config, lengths and beam
-size static. Outputs are token ids ``[B, max_len]`` with <eos> then <pad> after the end.
+:func:`greedy` / :func:`beam_search` are jitted with the config, lengths and beam size static; outputs are
+token ids ``[B, max_len]`` with <eos> then <pad> after the end.
 """
 from __future__ import annotations
 
+import dataclasses
 from functools import partial
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from jaxseq.nn import attention
+from jaxseq import search
+from jaxseq.data.vocab import EOS_ID, PAD_ID, SOS_ID, Vocab, tokenize
 from jaxseq.models.nmt import model as nmt
-from jaxseq.data.vocab import EOS_ID, PAD_ID, SOS_ID
 
-NEG = -1e9
+BEAM = 5        # the default beam size of translation and test BLEU (the CLI's --beam default too)
+ALPHA = 1.0     # length normalisation: score / length ** ALPHA
+BOUNDS = (8, 12, 16, 24, 32, 48, 64, 96, 128)   # source length buckets: few compiled shapes
+SHIPPED = Path(__file__).resolve().parents[3] / "ckpt" / "nmt_luong"   # ckpt/nmt_luong/<lang>
 
 
-def _setup(params, cfg, src, src_mask):
-    params = nmt.cast_params(params, cfg)
-    enc, finals = nmt.encode(params, cfg, src, src_mask)
-    ctx = (enc, attention.precompute_keys(params["attn"], cfg.score, enc), src_mask)
-    return params, ctx, nmt.init_state(params, cfg, finals, src.shape[0])
+def _start(params, cfg, src, src_mask):
+    params = nmt.cast_params(params, cfg)                    # once, not per decoder step
+    return params, nmt.decoder_start(params, cfg, src, src_mask), partial(nmt.decoder_step, params, cfg)
 
 
 @partial(jax.jit, static_argnames=("cfg", "max_len"))
 def greedy(params, cfg, src, src_mask, max_len=20):
-    """-> (tokens [B, max_len] int32, attention [B, max_len, S], log-prob of the output [B])."""
-    params, ctx, state = _setup(params, cfg, src, src_mask)
-    B = src.shape[0]
-
-    def body(carry, _):
-        state, y, done, score = carry
-        state, h_tilde, w = nmt.decoder_step(params, cfg, state, nmt.embed_project(params, cfg, y), ctx)
-        logp = jax.nn.log_softmax(nmt.logits_of(params, h_tilde), -1)
-        nxt = jnp.argmax(logp, -1).astype(jnp.int32)
-        score = score + jnp.where(done, 0.0, jnp.take_along_axis(logp, nxt[:, None], -1)[:, 0])
-        nxt = jnp.where(done, PAD_ID, nxt)
-        return (state, nxt, done | (nxt == EOS_ID), score), (nxt, w)
-
-    init = (state, jnp.full((B,), SOS_ID, jnp.int32), jnp.zeros((B,), bool), jnp.zeros((B,)))
-    (_, _, _, score), (toks, attn) = jax.lax.scan(body, init, None, length=max_len)
-    return jnp.swapaxes(toks, 0, 1), jnp.swapaxes(attn, 0, 1), score
-
-
-def _gather_beams(tree, idx):
-    """tree leaves [B*K, ...]; idx [B, K] beam indices -> leaves reordered per batch row."""
-    B, K = idx.shape
-    flat = (idx + jnp.arange(B)[:, None] * K).reshape(-1)
-    return jax.tree_util.tree_map(lambda a: a[flat], tree)
+    """-> (tokens [B, max_len] int32, log-prob of the output [B])."""
+    _, state, step = _start(params, cfg, src, src_mask)
+    return search.greedy(step, state, src.shape[0], max_len, SOS_ID, EOS_ID, PAD_ID)
 
 
 @partial(jax.jit, static_argnames=("cfg", "max_len", "beam"))
-def beam_search(params, cfg, src, src_mask, max_len=20, beam=5, alpha=1.0):
-    """Beam search with length normalisation: the returned hypothesis maximises
-    ``log p(y) / len(y) ** alpha`` (len counts <eos>) among the final ``beam`` hypotheses.
-
-    With ``beam=1`` this is exactly greedy decoding. -> (tokens [B, max_len], normalised score [B]).
-    """
-    B, S = src.shape
-    K = beam
-    rep = lambda a: jnp.repeat(a, K, axis=0)                               # [B, ...] -> [B*K, ...]
-    params, (enc, keys, mask), state = _setup(params, cfg, src, src_mask)
-    ctx = (rep(enc), None if keys is None else rep(keys), rep(mask))
-    state = jax.tree_util.tree_map(rep, state)
-    V = cfg.tgt_vocab
-    # only beam 0 is live at the start so the K copies of <sos> do not fill the beam with duplicates
-    scores = jnp.tile(jnp.array([0.0] + [NEG] * (K - 1)), (B, 1))           # [B, K]
-    eos_row = jnp.full((V,), NEG).at[PAD_ID].set(0.0)                      # a finished beam's only move
-
-    def body(carry, t):
-        state, y, done, scores, hist, length = carry
-        state, h_tilde, _ = nmt.decoder_step(params, cfg, state, nmt.embed_project(params, cfg, y), ctx)
-        logp = jax.nn.log_softmax(nmt.logits_of(params, h_tilde), -1).reshape(B, K, V)
-        logp = jnp.where(done[..., None], eos_row, logp)
-        cand = (scores[..., None] + logp).reshape(B, K * V)
-        scores, flat = jax.lax.top_k(cand, K)
-        src_beam, tok = flat // V, (flat % V).astype(jnp.int32)
-        state = _gather_beams(state, src_beam)
-        hist = jnp.take_along_axis(hist, src_beam[..., None], 1).at[:, :, t].set(tok)
-        was_done = jnp.take_along_axis(done, src_beam, 1)
-        length = jnp.take_along_axis(length, src_beam, 1) + (~was_done).astype(jnp.int32)
-        done = was_done | (tok == EOS_ID)
-        return (state, tok.reshape(-1), done, scores, hist, length), None
-
-    init = (state, jnp.full((B * K,), SOS_ID, jnp.int32), jnp.zeros((B, K), bool), scores,
-            jnp.full((B, K, max_len), PAD_ID, jnp.int32), jnp.zeros((B, K), jnp.int32))
-    (_, _, _, scores, hist, length), _ = jax.lax.scan(body, init, jnp.arange(max_len))
-    norm = scores / jnp.maximum(length, 1).astype(jnp.float32) ** alpha
-    best = jnp.argmax(norm, -1)
-    return (jnp.take_along_axis(hist, best[:, None, None], 1)[:, 0],
-            jnp.take_along_axis(norm, best[:, None], 1)[:, 0])
+def beam_search(params, cfg, src, src_mask, max_len=20, beam=BEAM, alpha=ALPHA):
+    """Length-normalised beam search (:func:`jaxseq.search.beam_search`); ``beam=1``, ``alpha=0`` is
+    greedy. -> (tokens [B, max_len], normalised score [B])."""
+    _, state, step = _start(params, cfg, src, src_mask)
+    return search.beam_search(step, state, src.shape[0], max_len, beam, alpha, SOS_ID, EOS_ID, PAD_ID)
 
 
 def attention_for(params, cfg, src, src_mask, tokens):
     """Attention weights [B, T, S] of the model reading ``tokens`` [B, T] (e.g. a beam output) as the
-    target: teacher-forced, so every decoding method gets a heatmap."""
+    target: teacher-forced, so every decoding method gets a heatmap (for a greedy output these are
+    exactly the weights seen while decoding)."""
     tgt_in = jnp.concatenate([jnp.full((tokens.shape[0], 1), SOS_ID, tokens.dtype), tokens[:, :-1]], 1)
-    batch = {"src": src, "src_mask": src_mask, "tgt_in": tgt_in}
-    _, attn = _forced(params, cfg, batch)
-    return attn
+    return _forced(params, cfg, {"src": src, "src_mask": src_mask, "tgt_in": tgt_in})[1]
 
 
 @partial(jax.jit, static_argnames=("cfg",))
@@ -108,19 +58,18 @@ def _forced(params, cfg, batch):
     return nmt.forward(params, cfg, batch, None, return_attn=True)
 
 
-# ------------------------------------------------------------------------------------ host helpers
-def _bucket(n, bounds=(8, 12, 16, 24, 32, 48, 64, 96, 128)):
+def _bucket(n, bounds=BOUNDS):
     for b in bounds:
         if n <= b:
             return b
     return n
 
 
-def translate_ids(params, cfg, sources, *, beam=1, alpha=1.0, max_len=None, batch_size=64,
-                  bounds=(8, 12, 16, 24, 32, 48, 64, 96, 128)):
-    """Decode a list of source id lists (each ending with <eos>). Sources are grouped into length
-    ``bounds`` (few compiled shapes); ``max_len`` (default about twice the source) caps the output. Returns a list of output id lists (without <eos>/<pad>)."""
-    import numpy as np
+def translate_ids(params, cfg, sources, *, beam=BEAM, alpha=ALPHA, max_len=None, batch_size=64,
+                  bounds=BOUNDS):
+    """Decode a list of source id lists (each ending with <eos>); ``beam=1`` is greedy. Sources are
+    grouped into length ``bounds`` (few compiled shapes); ``max_len`` (default about twice the source)
+    caps the output. Returns a list of output id lists (without <eos>/<pad>)."""
     order = sorted(range(len(sources)), key=lambda i: len(sources[i]))
     out = [None] * len(sources)
     for j in range(0, len(order), batch_size):
@@ -138,21 +87,79 @@ def translate_ids(params, cfg, sources, *, beam=1, alpha=1.0, max_len=None, batc
             toks = beam_search(params, cfg, src, mask, max_len=T, beam=beam, alpha=alpha)[0]
         toks = np.asarray(toks)
         for r, i in enumerate(chunk):
-            row = []
-            for t in toks[r]:
-                if t in (EOS_ID, PAD_ID):
-                    break
-                row.append(int(t))
-            out[i] = row
+            out[i] = search.strip(toks[r], EOS_ID, PAD_ID)
     return out
 
 
-def bleu(hyps, refs):
-    """Corpus BLEU (sacrebleu, 13a tokenisation) of detokenised strings; None if sacrebleu is missing."""
-    try:
-        import sacrebleu
-    except ImportError:
-        print("sacrebleu is not installed: BLEU not computed (pip install sacrebleu)")
-        return None
-    # our text is already tokenised (normalised, punctuation split), as in the tutorial; say so
-    return float(sacrebleu.corpus_bleu(list(hyps), [list(refs)], force=True).score)
+# -------------------------------------------------------------------------------------- the facade
+@dataclasses.dataclass
+class Translation:
+    """One translated sentence: ``text`` (the output), the source and output tokens, and ``attention``
+    [len(target) + 1, len(source) + 1] (rows: output tokens then <eos>; columns: source tokens then
+    <eos>)."""
+    text: str
+    source_tokens: list
+    target_tokens: list
+    attention: np.ndarray
+
+
+@dataclasses.dataclass
+class Translator:
+    """A trained model with its vocabularies. ``translate(texts)`` -> list of strings."""
+    params: dict
+    cfg: nmt.NMTConfig
+    meta: dict
+
+    def __post_init__(self):
+        self.src_vocab = Vocab.from_json(self.meta["src_vocab"])
+        self.tgt_vocab = Vocab.from_json(self.meta["tgt_vocab"])
+        self.lang = self.meta.get("lang")
+
+    def translate(self, texts, beam=BEAM, alpha=ALPHA, max_len=None, return_attention=False):
+        """Translate raw strings (normalised like the training data). ``beam=1`` is greedy. Returns the
+        output strings, or with ``return_attention`` a list of :class:`Translation`."""
+        if isinstance(texts, str):
+            raise TypeError("translate takes a list of strings; wrap one sentence as [text]")
+        if beam < 1:
+            raise ValueError(f"beam size must be at least 1, got {beam}")
+        toks = [tokenize(t) for t in texts]
+        for t, k in zip(texts, toks):
+            if not k:
+                raise ValueError(f"nothing to translate in {t!r}: no letters or .!? left after "
+                                 f"normalisation")
+        ids = [self.src_vocab.encode(t) for t in toks]
+        out = translate_ids(self.params, self.cfg, ids, beam=beam, alpha=alpha, max_len=max_len,
+                            batch_size=max(1, len(ids)))
+        strings = [" ".join(self.tgt_vocab.decode(o)) for o in out]
+        if not return_attention:
+            return strings
+        return [Translation(s, k, self.tgt_vocab.decode(o), self.attention(i, o))
+                for s, k, i, o in zip(strings, toks, ids, out)]
+
+    def attention(self, src_ids, out_ids):
+        """Attention [len(out_ids) + 1, len(src_ids)] of the model reading ``out_ids`` + <eos> as the
+        target for the source ``src_ids`` (ending with <eos>)."""
+        src = jnp.asarray([src_ids], jnp.int32)
+        tgt = jnp.asarray([list(out_ids) + [EOS_ID]], jnp.int32)
+        return np.asarray(attention_for(self.params, self.cfg, src, jnp.ones_like(src, jnp.float32), tgt))[0]
+
+
+def resolve(name_or_path="eng-fra") -> Path:
+    """A shipped model name (``eng-fra``: ``ckpt/nmt_luong/eng-fra`` of this repository, from any
+    working directory) or a checkpoint directory."""
+    p = Path(str(name_or_path)).expanduser()
+    if p.is_dir():
+        return p
+    shipped = SHIPPED / str(name_or_path)
+    if shipped.is_dir():
+        return shipped
+    have = sorted(d.name for d in SHIPPED.iterdir()) if SHIPPED.is_dir() else []
+    raise FileNotFoundError(f"no NMT checkpoint {name_or_path!r}: not a directory, and not a shipped "
+                            f"model (shipped: {', '.join(have) or 'none'})")
+
+
+def load(name_or_path="eng-fra", step=None) -> Translator:
+    """A :class:`Translator` from a shipped model name or a checkpoint directory (a training run: its
+    best step by validation BLEU, else the latest; or an export)."""
+    params, cfg, meta = nmt.restore(resolve(name_or_path), step=step)
+    return Translator(params, cfg, meta)

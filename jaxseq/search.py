@@ -1,0 +1,101 @@
+"""Greedy and beam search over a step function, knowing nothing of the model.
+
+A model supplies ``step_fn(state, token [B]) -> (state, logits [B, V])`` and an initial ``state`` (any
+pytree whose leaves have the batch on axis 0). Both searches are one ``lax.scan`` of exactly ``max_len``
+steps (static shapes): a finished hypothesis only emits ``pad_id`` at zero cost. Outputs are token ids
+``[B, max_len]`` with ``eos_id`` then ``pad_id`` after the end.
+
+The functions are pure and traceable; call them inside ``jax.jit`` with ``step_fn`` and the sizes static
+(e.g. a jitted model function that builds ``step_fn`` as a closure over its params)::
+
+    @partial(jax.jit, static_argnames=("max_len", "beam"))
+    def decode(params, src, max_len, beam):
+        state = start(params, src)
+        return search.beam_search(lambda s, y: step(params, s, y), state, src.shape[0], max_len, beam,
+                                  1.0, SOS, EOS)
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+NEG = -1e9
+
+
+def greedy(step_fn, state, batch_size, max_len, sos_id, eos_id, pad_id=0):
+    """Feed the argmax back in. -> (tokens [B, max_len] int32, log-probability of the output [B])."""
+    def body(carry, _):
+        state, y, done, score = carry
+        state, logits = step_fn(state, y)
+        logp = jax.nn.log_softmax(logits.astype(jnp.float32), -1)
+        nxt = jnp.argmax(logp, -1).astype(jnp.int32)
+        score = score + jnp.where(done, 0.0, jnp.take_along_axis(logp, nxt[:, None], -1)[:, 0])
+        nxt = jnp.where(done, pad_id, nxt)
+        return (state, nxt, done | (nxt == eos_id), score), nxt
+
+    B = batch_size
+    init = (state, jnp.full((B,), sos_id, jnp.int32), jnp.zeros((B,), bool), jnp.zeros((B,)))
+    (_, _, _, score), toks = jax.lax.scan(body, init, None, length=max_len)
+    return jnp.swapaxes(toks, 0, 1), score
+
+
+def expand_beams(tree, beam):
+    """Leaves ``[B, ...]`` -> ``[B * beam, ...]``, each row repeated ``beam`` times (rows of one batch
+    element adjacent)."""
+    return jax.tree_util.tree_map(lambda a: jnp.repeat(a, beam, axis=0), tree)
+
+
+def _gather_beams(tree, idx):
+    """tree leaves [B*K, ...]; idx [B, K] beam indices -> leaves reordered within each batch row."""
+    B, K = idx.shape
+    flat = (idx + jnp.arange(B)[:, None] * K).reshape(-1)
+    return jax.tree_util.tree_map(lambda a: a[flat], tree)
+
+
+def beam_search(step_fn, state, batch_size, max_len, beam, alpha, sos_id, eos_id, pad_id=0):
+    """Beam search with length normalisation. ``state`` has batch ``B`` (it is expanded to ``B * beam``
+    here); ``step_fn`` sees ``B * beam`` rows. The returned hypothesis maximises
+    ``log p(y) / len(y) ** alpha`` (``len`` counts ``eos_id``) among the final ``beam`` hypotheses.
+
+    With ``beam=1`` and ``alpha=0`` this is exactly :func:`greedy`. -> (tokens [B, max_len] int32,
+    normalised score [B]).
+    """
+    B, K = batch_size, beam
+    state = expand_beams(state, K)
+    # only beam 0 is live at the start so the K copies of <sos> do not fill the beam with duplicates
+    scores = jnp.tile(jnp.array([0.0] + [NEG] * (K - 1)), (B, 1))           # [B, K]
+
+    def body(carry, t):
+        state, y, done, scores, hist, length = carry
+        state, logits = step_fn(state, y)
+        V = logits.shape[-1]
+        logp = jax.nn.log_softmax(logits.astype(jnp.float32), -1).reshape(B, K, V)
+        eos_row = jnp.full((V,), NEG).at[pad_id].set(0.0)                 # a finished beam's only move
+        logp = jnp.where(done[..., None], eos_row, logp)
+        cand = (scores[..., None] + logp).reshape(B, K * V)
+        scores, flat = jax.lax.top_k(cand, K)
+        src_beam, tok = flat // V, (flat % V).astype(jnp.int32)
+        state = _gather_beams(state, src_beam)
+        hist = jnp.take_along_axis(hist, src_beam[..., None], 1).at[:, :, t].set(tok)
+        was_done = jnp.take_along_axis(done, src_beam, 1)
+        length = jnp.take_along_axis(length, src_beam, 1) + (~was_done).astype(jnp.int32)
+        done = was_done | (tok == eos_id)
+        return (state, tok.reshape(-1), done, scores, hist, length), None
+
+    init = (state, jnp.full((B * K,), sos_id, jnp.int32), jnp.zeros((B, K), bool), scores,
+            jnp.full((B, K, max_len), pad_id, jnp.int32), jnp.zeros((B, K), jnp.int32))
+    (_, _, _, scores, hist, length), _ = jax.lax.scan(body, init, jnp.arange(max_len))
+    norm = scores / jnp.maximum(length, 1).astype(jnp.float32) ** alpha
+    best = jnp.argmax(norm, -1)
+    return (jnp.take_along_axis(hist, best[:, None, None], 1)[:, 0],
+            jnp.take_along_axis(norm, best[:, None], 1)[:, 0])
+
+
+def strip(ids, eos_id, pad_id=0):
+    """One output row -> a list of ids up to (not including) the first ``eos_id`` or ``pad_id``."""
+    out = []
+    for t in ids:
+        if t in (eos_id, pad_id):
+            break
+        out.append(int(t))
+    return out

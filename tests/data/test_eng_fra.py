@@ -1,0 +1,85 @@
+"""The NMT text pipeline (normalise, tokenize, Vocab) and the eng-fra loader, filters, split and batches."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from jaxseq.data import eng_fra
+from jaxseq.data.vocab import EOS_ID, PAD_ID, SOS_ID, UNK_ID, Vocab, normalise, tokenize
+
+
+# ------------------------------------------------------------------------------------------ text
+def test_normalise_like_the_tutorial():
+    assert normalise("  Je suis FÂCHÉ!  ") == "je suis fache !"
+    assert normalise("I'm cold.") == "i m cold ."
+    assert normalise("Où es-tu ?") == "ou es tu ?"
+    assert normalise("Run!\u202f") == "run !"
+    assert normalise("123 ,;") == ""
+
+
+def test_tokenizer_round_trip_and_unk():
+    sents = [tokenize(s) for s in ["I am cold.", "He is tall!", "I am tall?"]]
+    v = Vocab.build(sents, min_count=1)
+    assert v.itos[:4] == ["<pad>", "<sos>", "<eos>", "<unk>"]
+    for s in sents:
+        ids = v.encode(s)
+        assert ids[-1] == EOS_ID and v.decode(ids) == s
+    assert v.encode(["i", "zebra"], eos=False) == [v.stoi["i"], UNK_ID]
+    v2 = Vocab.build(sents, min_count=2)  # 'i', 'am', 'tall' appear twice
+    assert set(v2.itos[4:]) == {"i", "am", "tall"}
+    assert Vocab.from_json(v.to_json()).stoi == v.stoi
+    assert v.decode([v.stoi["i"], PAD_ID, SOS_ID, v.stoi["am"], EOS_ID, v.stoi["cold"]]) == ["i", "am"]
+
+
+# ---------------------------------------------------------------------------------------- loader
+def test_bad_lines_counted_not_fatal():
+    text = "Go.\tVa !\nno tab here\n\nHi.\t\n123\t!!!x\nI am cold.\tJ'ai froid.\n"
+    pairs, rep = eng_fra.parse_pairs(text)
+    assert pairs == [("go .", "va !"), ("i am cold .", "j ai froid .")]
+    # 'no tab', empty French side, and a side with no letters left ('123'); the blank line is ignored
+    assert rep.bad == 3 and rep.lines == 5 and rep.pairs == 2
+    assert [n for n, _ in rep.bad_examples] == [2, 4, 5]
+    assert "3 bad lines" in str(rep)
+
+
+def test_tutorial_filter():
+    pairs = [("i am cold .", "j ai froid ."), ("i m ok .", "ca va ."), ("go .", "va !"),
+             ("you are " + "very " * 6 + "tall .", "x ."), ("they re here .", "ils sont la .")]
+    kept = eng_fra.filter_pairs(pairs, "tutorial")
+    assert kept == [pairs[0], pairs[1], pairs[4]]
+    assert eng_fra.filter_pairs(pairs, "none") == pairs
+    with pytest.raises(ValueError):
+        eng_fra.filter_pairs(pairs, "bogus")
+
+
+def test_bucketed_batches_static_shapes_and_deterministic():
+    rng = np.random.default_rng(0)
+    pairs = [(list(rng.integers(4, 50, n)) + [EOS_ID], list(rng.integers(4, 50, m)) + [EOS_ID])
+             for n, m in rng.integers(1, 30, (200, 2))]
+    bb = eng_fra.BucketedBatches(pairs, 8, seed=3)
+    assert bb.bounds == [12, 16, 24, 36]
+    for step in range(30):
+        b = bb(step)
+        L = b["src"].shape[1]
+        assert L in bb.bounds and b["tgt_in"].shape == (8, L)
+        assert (b["tgt_in"][:, 0] == SOS_ID).all()
+        np.testing.assert_array_equal(b["tgt_mask"], b["tgt_out"] != PAD_ID)
+        # decoder input is the target shifted right by one
+        np.testing.assert_array_equal(b["tgt_in"][:, 1:] * b["tgt_mask"][:, 1:],
+                                      b["tgt_out"][:, :-1] * b["tgt_mask"][:, 1:])
+    bb2 = eng_fra.BucketedBatches(pairs, 8, seed=3)
+    for step in (0, 17, 45):
+        np.testing.assert_array_equal(bb(step)["src"], bb2(step)["src"])
+    sp = eng_fra.split(100, seed=1)
+    assert sorted(np.concatenate(list(sp.values())).tolist()) == list(range(100))
+
+
+def test_real_zip_smoke(data_dir):
+    path = data_dir / eng_fra.RELPATH
+    if not path.exists():
+        pytest.skip(f"{path} not present")
+    pairs, rep = eng_fra.parse_pairs(eng_fra.read_text(path))
+    assert rep.lines == 135842 and rep.pairs + rep.bad == rep.lines and len(pairs) > 130000
+    tut = eng_fra.filter_pairs(pairs, "tutorial")
+    assert 9000 < len(tut) < 12000
+    assert all(e.startswith(eng_fra.ENG_PREFIXES) for e, _ in tut)
