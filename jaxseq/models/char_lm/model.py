@@ -1,20 +1,18 @@
 """Character-level LSTM language model (embedding -> stacked LSTM -> softmax), trained with teacher forcing
-or with scheduled sampling (Bengio et al. 2015), plus free-running sampling and a character n-gram model
-used to score generated text.
+or with scheduled sampling (Bengio et al. 2015), and free-running sampling.
 
 Shapes: ``tokens: [B, T + 1]`` int32; the model reads ``tokens[:, :-1]`` and predicts ``tokens[:, 1:]``.
 Losses are mean NLL in nats per predicted character (``bits = nats / ln 2``).
 """
 from __future__ import annotations
 
-import collections
 import dataclasses
 import math
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
+from jaxseq.nn import layers
 from jaxseq.nn import scan as rnn
 from jaxseq.nn.cells import LSTM
 from jaxseq.nn.teacher_forcing import mix
@@ -22,7 +20,7 @@ from jaxseq.nn.teacher_forcing import mix
 
 @dataclasses.dataclass(frozen=True)
 class CharRNNConfig:
-    vocab: int
+    vocab: int                    # charset size (id 0 is the charset's unknown symbol)
     embed: int = 32
     hidden: int = 256
     layers: int = 1
@@ -32,13 +30,11 @@ def init(key, cfg: CharRNNConfig):
     ke, kl, ko = jax.random.split(key, 3)
     return {"embed": 0.1 * jax.random.normal(ke, (cfg.vocab, cfg.embed), jnp.float32),
             "lstm": rnn.stacked_init(LSTM, kl, cfg.embed, cfg.hidden, cfg.layers),
-            "out": {"w": jax.random.uniform(ko, (cfg.hidden, cfg.vocab), jnp.float32,
-                                            -1 / math.sqrt(cfg.hidden), 1 / math.sqrt(cfg.hidden)),
-                    "b": jnp.zeros((cfg.vocab,), jnp.float32)}}
+            "out": layers.dense_init(ko, cfg.hidden, cfg.vocab, "uniform")}
 
 
 def _out(params, h):
-    return h @ params["out"]["w"] + params["out"]["b"]
+    return layers.dense(params["out"], h)
 
 
 def _nll(logits, targets):
@@ -130,88 +126,3 @@ def sample(params, key, prefix, length, temperature=1.0):
         return (c, logits), tok
     _, toks = jax.lax.scan(gen, (carries, last), jax.random.split(key, length))
     return toks.T
-
-
-# ------------------------------------------------------------------------------ text and vocabulary
-def build_vocab(text):
-    chars = sorted(set(text))
-    return chars, {c: i for i, c in enumerate(chars)}
-
-
-def encode(text, stoi):
-    try:
-        return np.array([stoi[c] for c in text], np.int32)
-    except KeyError as e:
-        raise ValueError(f"character {e.args[0]!r} is not in the vocabulary") from None
-
-
-def decode(tokens, chars):
-    return "".join(chars[int(i)] for i in tokens)
-
-
-def random_windows(data, step, batch, length, seed=0):
-    """``[batch, length]`` windows at seeded random offsets (deterministic in ``step``)."""
-    rng = np.random.default_rng([seed, int(step)])
-    starts = rng.integers(0, len(data) - length, batch)
-    return np.stack([data[s:s + length] for s in starts])
-
-
-# ------------------------------------------------------------------- character n-gram (Witten-Bell)
-class CharNGram:
-    """Interpolated Witten-Bell character n-gram model (Witten & Bell 1991; Chen & Goodman 1998 §2.5):
-
-    P(c | h) = (C(h c) + N1+(h .) P(c | h')) / (C(h) + N1+(h .)), recursing down to an add-one unigram,
-    where h' drops the oldest character. Used as an independent yardstick for generated text: a sample's
-    bits/char under a model fit on the real training text.
-    """
-
-    def __init__(self, text, order=5, alphabet=None):
-        self.order = order
-        self.alphabet = sorted(set(alphabet if alphabet is not None else text))
-        self.counts = [collections.Counter(text[i:i + n] for i in range(len(text) - n + 1))
-                       for n in range(1, order + 1)]
-        self.ctx_total, self.ctx_types = [], []
-        for n in range(2, order + 1):
-            tot, typ = collections.Counter(), collections.Counter()
-            for g, c in self.counts[n - 1].items():
-                tot[g[:-1]] += c
-                typ[g[:-1]] += 1
-            self.ctx_total.append(tot)
-            self.ctx_types.append(typ)
-        self.n_chars = sum(self.counts[0].values())
-        self._cache = {}
-
-    def prob(self, history, c):
-        h = history[-(self.order - 1):] if self.order > 1 else ""
-        key = (h, c)
-        if key in self._cache:
-            return self._cache[key]
-        p = (self.counts[0].get(c, 0) + 1.0) / (self.n_chars + len(self.alphabet))
-        for n in range(1, len(h) + 1):  # from the shortest context up
-            ctx = h[-n:]
-            tot = self.ctx_total[n - 1].get(ctx, 0)
-            if tot:
-                typ = self.ctx_types[n - 1][ctx]
-                p = (self.counts[n].get(ctx + c, 0) + typ * p) / (tot + typ)
-        self._cache[key] = p
-        return p
-
-    def bits_per_char(self, text, context=""):
-        """Mean -log2 P of each character of ``text`` given what precedes it (``context`` first)."""
-        full = context + text
-        off = len(context)
-        lp = [math.log2(self.prob(full[max(0, i - self.order + 1):i], full[i]))
-              for i in range(off, len(full))]
-        return -float(np.mean(lp))
-
-
-def real_word_fraction(text, vocabulary):
-    """Fraction of the whitespace-separated words of ``text`` (lower-cased, punctuation stripped) that
-    occur in ``vocabulary`` (a set of words from real text)."""
-    words = [w.strip(".,;:!?'\"-()[]&").lower() for w in text.split()]
-    words = [w for w in words if w]
-    return float(np.mean([w in vocabulary for w in words])) if words else 0.0
-
-
-def word_set(text):
-    return {w.strip(".,;:!?'\"-()[]&").lower() for w in text.split()} - {""}
