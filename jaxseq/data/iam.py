@@ -29,12 +29,11 @@ The cache stores the integer offsets (int16) plus the scale, so it is exact and 
 """
 from __future__ import annotations
 
-import argparse
 import collections
 import dataclasses
 import json
+import logging
 import re
-import sys
 import tarfile
 import time
 import xml.etree.ElementTree as ET
@@ -45,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from jaxseq.errors import DataError
-from jaxseq.data.batching import pad_batch
+from jaxseq.data.batching import pad_batch, split_indices
 from jaxseq.data.files import find_file
 
 STROKES_ARCHIVE = "lineStrokes-all.tar.gz"
@@ -57,6 +56,7 @@ HOW_TO_GET = ("IAM-OnDB needs a (free, non-commercial) registration at the Unive
 ABS_CLOCK_MIN = 1e6          # time stamps above this are an absolute clock shared across forms
 FORMS_PER_WRITER = 8
 _LINE_RE = re.compile(r"([a-z]\d\d-\d\d\d[a-z]?)-(\d\d)\.xml$")
+log = logging.getLogger(__name__)
 DEFAULTS = dict(stride=2, rdp_eps=0.0, clip=400, clip_up=1500, min_points=10, valid_fraction=0.05, seed=0,
                 session_gap=600.0)
 
@@ -464,8 +464,8 @@ def load_cache(path) -> IamLines:
     """Read a cache written by :func:`build_cache`."""
     path = Path(path)
     if not path.exists():
-        raise DataError(f"{path}: IAM-OnDB cache not found; build it with "
-                        f"`python -m jaxseq.iam --data-dir DIR --out {path}`")
+        raise DataError(f"{path}: IAM-OnDB cache not found; build it first from the archives "
+                        f"(jaxseq.data.iam.build_cache(data_dir, {str(path)!r}))")
     try:
         z = np.load(path, allow_pickle=False)
         offsets, eos, lengths = z["offsets"], z["eos"], z["lengths"]
@@ -493,7 +493,7 @@ def load(data_dir=None, cache_path=None, *, progress=True, **prep) -> IamLines:
         have = lines.info.get("settings", {})
         if all(have.get(k) == v for k, v in prep.items()):
             return lines
-        print(f"{path}: built with {have}, rebuilding for {prep}", file=sys.stderr)
+        log.info("%s: built with %s, rebuilding for %s", path, have, prep)
     settings = {**DEFAULTS, **prep}
     build_cache(data_dir, path, progress=progress, **settings)
     return load_cache(path)
@@ -549,7 +549,7 @@ def bucket_batch_fn(lines: IamLines, idx, batch_size, boundaries, *, seed=0, enc
     return batch_fn
 
 
-# -------------------------------------------------------------------------------------------- CLI
+# ----------------------------------------------------------------------------------------- report
 def report(lines: IamLines, path=None) -> str:
     L = lines.lengths
     tl = np.array([len(t) for t in lines.texts])
@@ -569,42 +569,26 @@ def report(lines: IamLines, path=None) -> str:
     return "\n".join(s)
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m jaxseq.iam", description=(
-        "Build the IAM-OnDB line cache (one compressed .npz of normalised stroke-3 lines + text) from the "
-        "official archives lineStrokes-all.tar.gz and ascii-all.tar.gz, and print a report."))
-    ap.add_argument("--data-dir", default=None,
-                    help="folder holding iam-ondb/{lineStrokes-all,ascii-all}.tar.gz (default: $JAXSEQ_DATA, "
-                         "then ~/.cache/jaxseq)")
-    ap.add_argument("--out", default=str(DEFAULT_CACHE), help="cache file to write (default %(default)s)")
-    ap.add_argument("--stride", type=int, default=DEFAULTS["stride"],
-                    help="keep every k-th point of each stroke, plus its last point (default %(default)s; "
-                         "1 keeps all, median line ~620 points; 2 gives ~310)")
-    ap.add_argument("--rdp-eps", type=float, default=DEFAULTS["rdp_eps"],
-                    help="Ramer-Douglas-Peucker tolerance in sensor units after striding (0 = off)")
-    ap.add_argument("--clip", type=int, default=DEFAULTS["clip"],
-                    help="clip |dx|, |dy| of pen-down moves to this many sensor units (sensor glitches; 0 = off)")
-    ap.add_argument("--clip-up", type=int, default=DEFAULTS["clip_up"],
-                    help="clip |dx|, |dy| of pen-up moves (between strokes) to this many sensor units (0 = off)")
-    ap.add_argument("--min-points", type=int, default=DEFAULTS["min_points"],
-                    help="drop lines with fewer points after down-sampling")
-    ap.add_argument("--valid-fraction", type=float, default=DEFAULTS["valid_fraction"],
-                    help="fraction of lines for the writer-disjoint validation split")
-    ap.add_argument("--seed", type=int, default=DEFAULTS["seed"], help="seed of the split")
-    ap.add_argument("--session-gap", type=float, default=DEFAULTS["session_gap"],
-                    help="seconds between forms that start a new recording session (writer proxy)")
-    ap.add_argument("--no-progress", action="store_true", help="no progress bar")
-    a = ap.parse_args(argv)
-    try:
-        path = build_cache(a.data_dir, a.out, stride=a.stride, rdp_eps=a.rdp_eps, clip=a.clip, clip_up=a.clip_up,
-                           min_points=a.min_points, valid_fraction=a.valid_fraction, seed=a.seed,
-                           session_gap=a.session_gap, progress=not a.no_progress)
-    except DataError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(report(load_cache(path), path))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+# -------------------------------------------------------------------------------------- synthetic
+def synthetic_lines(n, seed=0) -> IamLines:
+    """``n`` random 'handwritten' lines over the alphabet ``"abcde "`` (each character a short wiggle,
+    then a pen lift), 20% validation: smoke tests without the data set."""
+    rng = np.random.default_rng(seed)
+    alphabet = "abcde "
+    strokes, texts = [], []
+    for _ in range(n):
+        text = "".join(rng.choice(list(alphabet), size=rng.integers(2, 6)))
+        pts = []
+        for ch in text:
+            k = alphabet.index(ch)
+            t = np.linspace(0, 2 * np.pi, 6)
+            seg = np.stack([0.3 + 0.1 * np.cos(t * (k + 1)), 0.4 * np.sin(t + k), np.zeros(6)], -1)
+            seg[-1, 2] = 1.0
+            pts.append(seg + rng.normal(0, 0.02, seg.shape) * [1, 1, 0])
+        strokes.append(np.concatenate(pts).astype(np.float32))
+        texts.append(text)
+    valid = np.zeros(n, bool)
+    valid[split_indices(n, [0.8, 0.2], seed)[1]] = True
+    return IamLines(strokes=strokes, texts=texts, writers=[f"w{i % 5}" for i in range(n)],
+                    ids=[f"synthetic-{i}" for i in range(n)], is_valid=valid, scale=1.0,
+                    info={"synthetic": True, "seed": seed})
