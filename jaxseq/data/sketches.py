@@ -133,7 +133,29 @@ def resolve(name, data_dir=None, category=None) -> Path:
     if p.exists():
         return p
     raise DataError(f"unknown data set {name!r}: use one of {sorted(NAMED_SETS)}, a path to a "
-                    f"stroke-3 npz, or --category NAME for a QuickDraw category")
+                    f"stroke-3 npz, or a QuickDraw category name")
+
+
+def dataset_name(name, category=None) -> str:
+    """A short name for a data set given as :func:`resolve` takes it (``runs/sketch_rnn/<name>``)."""
+    if category:
+        return category
+    return name if name in NAMED_SETS else Path(name).stem
+
+
+def save_npz(path, data) -> Path:
+    """Write ``{split: [stroke-3]}`` as one compressed npz in the sketch-rnn format (int16 offsets when
+    every value is whole, else float32), e.g. a filtered copy to carry to another machine."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for split, seqs in data.items():
+        whole = all(np.array_equal(s, np.round(s)) for s in seqs)
+        arr = np.empty(len(seqs), dtype=object)
+        arr[:] = [np.asarray(s).astype(np.int16 if whole else np.float32) for s in seqs]
+        out[split] = arr
+    np.savez_compressed(path, **out)
+    return path
 
 
 def load(path, max_len=250, limit=1000.0):
@@ -147,7 +169,7 @@ def load(path, max_len=250, limit=1000.0):
     for split, seqs in data.items():
         keep = [np.clip(np.asarray(s, np.float32), -limit, limit) for s in seqs if 0 < len(s) <= max_len]
         if not keep:
-            raise DataError(f"{path}: no {split} sketch has 1..{max_len} points; raise --max-len")
+            raise DataError(f"{path}: no {split} sketch has 1..{max_len} points; use a larger max_len")
         for s in keep:
             s[:, 2] = (s[:, 2] > 0).astype(np.float32)
         out[split] = keep

@@ -1,5 +1,6 @@
-"""Sketch-RNN: data formats, losses against float64 references, sampling, overfitting, the QuickDraw
-fetch cache, and a smoke test on the real sheep set."""
+"""Sketch-RNN model: losses against float64 references, KL annealing, the fused encoder, sampling,
+overfitting, and a real sheep batch through the loss. (Data formats: tests/data/test_sketches.py; the
+Python API: test_sketch_rnn_api.py; the command line: tests/experiments/test_sketch_rnn_cli.py.)"""
 from __future__ import annotations
 
 import dataclasses
@@ -16,7 +17,6 @@ from jaxseq.data import sketches as sd
 from jaxseq.models.sketch_rnn import model as sr
 from jaxseq.models.sketch_rnn import sample as ss
 from jaxseq.nn.cells import LSTM
-from jaxseq.errors import DataError
 
 TINY = sr.SketchConfig(enc_size=8, dec_size=16, z_size=4, n_mix=3, max_len=16, rec_dropout=0.0)
 
@@ -25,48 +25,6 @@ def random_sketch(rng, n):
     s = np.concatenate([rng.integers(-20, 21, (n, 2)), rng.random((n, 1)) < 0.2], 1)
     s[-1, 2] = 1  # a drawing ends with the pen lifted
     return s.astype(np.float32)
-
-
-# ------------------------------------------------------------------------------------------ formats
-def test_stroke3_stroke5_round_trip():
-    rng = np.random.default_rng(0)
-    for n in (1, 2, 7, 16):
-        s3 = random_sketch(rng, n)
-        s5 = sd.to_stroke5(s3, 16)
-        assert s5.shape == (16, 5)
-        np.testing.assert_array_equal(s5[:, 2:].sum(1), 1.0)          # one pen state per row
-        np.testing.assert_array_equal(s5[n:], np.tile(sd.END, (16 - n, 1)))
-        np.testing.assert_array_equal(sd.to_stroke3(s5), s3)
-    with pytest.raises(ValueError, match="longer than max_len"):
-        sd.to_stroke5(random_sketch(rng, 17), 16)
-
-
-def test_batch_layout_and_mask():
-    rng = np.random.default_rng(1)
-    seqs = [random_sketch(rng, n) for n in (3, 16, 9)]
-    b = sd.make_batch(seqs, 16)
-    assert b["x"].shape == (3, 17, 5)
-    np.testing.assert_array_equal(b["x"][:, 0], np.tile(sd.START, (3, 1)))
-    np.testing.assert_array_equal(b["length"], [3, 16, 9])
-    m = sd.mask_of(b["length"], 16)
-    np.testing.assert_array_equal(m.sum(1), [3, 16, 9])
-    for i, s in enumerate(seqs):
-        np.testing.assert_array_equal(sd.to_stroke3(b["x"][i, 1:]), s)
-
-
-def test_augmentation_keeps_the_drawing():
-    rng = np.random.default_rng(2)
-    s = random_sketch(rng, 60)
-    s[:, 2] = 0
-    s[[20, 59], 2] = 1
-    d = sd.drop_points(np.random.default_rng(3), s, 0.5)
-    assert 20 < len(d) < len(s)                                     # some, not all, dropped
-    np.testing.assert_allclose(d[:, :2].sum(0), s[:, :2].sum(0))    # the end point is unchanged
-    assert d[:, 2].sum() == 2 and d[-1, 2] == 1                     # strokes kept
-    sc = sd.random_scale(np.random.default_rng(4), s)
-    ratio = sc[:, :2][s[:, :2] != 0] / s[:, :2][s[:, :2] != 0]
-    assert ratio.min() >= 0.9 and ratio.max() <= 1.1
-    np.testing.assert_array_equal(sd.drop_points(np.random.default_rng(3), s, 0.0), s)
 
 
 # ------------------------------------------------------------------------------------------- losses
@@ -195,7 +153,7 @@ def test_overfit_few_sketches():
     seqs = [random_sketch(rng, n) / 20 for n in (6, 10, 12, 16)]
     seqs = [np.round(s * 4) / 4 for s in seqs]
     b = sd.make_batch(seqs, 16)
-    b["step"] = np.full(4, 3, np.int32)        # annealing step 3: eta = 1 - 0.99 * 0.9^3
+    anneal_step = jnp.int32(3)                 # the trainer's step 3: eta = 1 - 0.99 * 0.9^3
     cfg = dataclasses.replace(TINY, dec_size=32, z_size=4, w_kl=0.5, kl_min=0.2, eta_min=0.01, kl_decay=0.9)
     params = sr.init(jax.random.PRNGKey(0), cfg)
     opt = make_optimizer(TrainConfig(lr=1e-2, clip_norm=1.0))
@@ -204,7 +162,7 @@ def test_overfit_few_sketches():
     losses, kls = [], []
     wk = 0.5 * (1 - 0.99 * 0.9 ** 3)
     for i in range(80):
-        params, state, m = step(params, state, b, jax.random.PRNGKey(i))
+        params, state, m = step(params, state, b, jax.random.PRNGKey(i), anneal_step)
         losses.append(float(m["loss"]))
         kls.append(float(m["kl"]))
         # eqs 9-12: the loss is Lr + w_KL * eta_step * max(L_KL, KL_min), KL below the floor costs KL_min
@@ -216,60 +174,7 @@ def test_overfit_few_sketches():
     assert min(kls) < cfg.kl_min < max(kls), "both sides of the KL floor were visited"
 
 
-# ----------------------------------------------------------------------------------- QuickDraw cache
-def _write_npz(path, n=3):
-    rng = np.random.default_rng(9)
-    arrs = {}
-    for split in sd.SPLITS:
-        a = np.empty(n, dtype=object)
-        a[:] = [random_sketch(rng, k).astype(np.int16) for k in range(3, 3 + n)]
-        arrs[split] = a
-    np.savez(path, **arrs)
-
-
-def test_fetch_category_cache_and_checksum(tmp_path, monkeypatch):
-    monkeypatch.delenv("JAXSEQ_DATA", raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    remote = tmp_path / "remote"
-    remote.mkdir()
-    _write_npz(remote / "cat.npz")
-    url = "file://" + str(remote) + "/{category}.npz"
-    p = sd.fetch_category("cat", url_template=url)
-    assert p == tmp_path / "cache" / "jaxseq" / "quickdraw" / "cat.npz"
-    side = p.with_name("cat.npz.sha256")
-    assert side.read_text().split()[0] == sd.sha256sum(remote / "cat.npz")
-    assert len(sd.load(p)["train"]) == 3
-    (remote / "cat.npz").unlink()                       # the second load comes from the cache
-    assert sd.fetch_category("cat", url_template=url) == p
-    _write_npz(p, n=2)                                  # the cached file changed: refused
-    with pytest.raises(DataError, match="SHA-256"):
-        sd.fetch_category("cat", url_template=url)
-    (remote / "dog.npz").write_bytes(b"<html>not found</html>")
-    with pytest.raises(DataError, match="not a readable npz"):
-        sd.fetch_category("dog", url_template=url)
-    assert not (tmp_path / "cache" / "jaxseq" / "quickdraw" / "dog.npz").exists()
-    with pytest.raises(DataError, match="could not download"):
-        sd.fetch_category("cow", url_template=url)
-    with pytest.raises(DataError, match="bad QuickDraw category"):
-        sd.fetch_category("../etc", url_template=url)
-
-
 # ------------------------------------------------------------------------------------------ real data
-def test_sheep_smoke(data_dir):
-    path = sd.resolve("sheep", data_dir)
-    data = sd.load(path, max_len=250)
-    assert [len(data[s]) for s in sd.SPLITS] == [7400, 300, 300]
-    scale = sd.scale_factor(data["train"])
-    assert 5.0 < scale < 60.0
-    bm = sd.BatchMaker(data["train"], scale, 250, 4, seed=0)
-    b0, b0again = bm(0), bm(0)
-    np.testing.assert_array_equal(b0["x"], b0again["x"])   # batches are a function of the step
-    assert b0["x"].shape == (4, 251, 5) and b0["length"].max() <= 250
-    np.testing.assert_array_equal(b0["x"][..., 2:].sum(-1), 1.0)       # one pen state per point
-    for i, n in enumerate(b0["length"]):                                # real points, then end tokens
-        assert b0["x"][i, n, 4] == 0 and (b0["x"][i, n + 1:, 4] == 1).all()
-
-
 @pytest.mark.slow
 def test_sheep_batch_through_the_model(data_dir):
     """A real Nmax = 250 batch through the loss (a compile of its own; the CLI test covers it too)."""
@@ -277,32 +182,5 @@ def test_sheep_batch_through_the_model(data_dir):
     b0 = sd.BatchMaker(data["train"], sd.scale_factor(data["train"]), 250, 4, seed=0)(0)
     cfg = dataclasses.replace(TINY, max_len=250)
     p = sr.init(jax.random.PRNGKey(0), cfg)
-    loss, m = jax.jit(sr.make_loss(cfg))(p, b0, jax.random.PRNGKey(0))
+    loss, m = jax.jit(sr.make_loss(cfg))(p, b0, jax.random.PRNGKey(0), jnp.int32(0))
     assert np.isfinite(float(loss)) and float(m["l_p"]) > 0
-
-
-# ------------------------------------------------------------------------------------- command line
-@pytest.mark.slow
-def test_cli_train_export_sample_eval(data_dir, tmp_path):
-    import importlib.util
-    from pathlib import Path
-    spec = importlib.util.spec_from_file_location(
-        "sketch_rnn_cli", Path(__file__).resolve().parents[2] / "experiments" / "sketch_rnn.py")
-    cli = importlib.util.module_from_spec(spec)
-    import sys
-    sys.modules["sketch_rnn_cli"] = cli   # dataclasses look their module up there
-    spec.loader.exec_module(cli)
-    run, ship = tmp_path / "run", tmp_path / "ship"
-    cli.main(["train", "--data-dir", str(data_dir), "--steps", "4", "--batch-size", "4", "--enc-size", "8",
-              "--dec-size", "16", "--z-size", "4", "--n-mix", "3", "--eval-every", "2",
-              "--ckpt-every", "2", "--ckpt-dir", str(run), "--no-progress"])
-    cli.main(["export", "--ckpt", str(run), "--out", str(ship)])
-    for extra in ([], ["--reconstruct"], ["--interpolate"]):   # from the shipped meta, no data
-        out = tmp_path / f"s{len(extra)}{extra[0] if extra else ''}.svg"
-        cli.main(["sample", "--ckpt", str(ship), "--n", "4", "--out", str(out)] + extra)
-        assert out.read_text().startswith("<")
-    cli.main(["eval", "--ckpt", str(ship), "--data-dir", str(data_dir), "--json",
-              str(tmp_path / "e.json")])
-    import json
-    m = json.loads((tmp_path / "e.json").read_text())
-    assert np.isfinite(m["lr"]) and m["kl"] >= 0

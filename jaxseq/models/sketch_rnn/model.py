@@ -17,9 +17,11 @@ import functools
 import jax
 import jax.numpy as jnp
 
+from jaxseq.nn import layers
 from jaxseq.nn import mixtures as mdn
 from jaxseq.nn import scan as rnn
 from jaxseq.nn.cells import LSTM
+from jaxseq.nn.precision import cast_params, get_policy
 from jaxseq.training.schedules import kl_anneal
 
 
@@ -50,33 +52,18 @@ class SketchConfig:
         return cls(**{k: v for k, v in d.items() if k in names})
 
 
-def _dense(key, n_in, n_out):
-    return {"w": jax.random.normal(key, (n_in, n_out), jnp.float32) * (1.0 / jnp.sqrt(n_in)),
-            "b": jnp.zeros((n_out,), jnp.float32)}
-
-
-def _apply(p, x):
-    return jnp.dot(x.astype(p["w"].dtype), p["w"]) + p["b"]
-
-
 def init(key, cfg: SketchConfig):
     """Params pytree (dict). Unconditional models have no encoder and no z path."""
     ks = jax.random.split(key, 5)
+    dense = lambda k, n_in, n_out: layers.dense_init(k, n_in, n_out, init="normal")   # N(0, 1/n_in)
     dec_in = 5 + (cfg.z_size if cfg.conditional else 0)
     p = {"dec": LSTM.init(ks[0], dec_in, cfg.dec_size, layer_norm=cfg.layer_norm),
-         "out": _dense(ks[1], cfg.dec_size, mdn.bivariate_size(cfg.n_mix, 3))}
+         "out": dense(ks[1], cfg.dec_size, mdn.bivariate_size(cfg.n_mix, 3))}
     if cfg.conditional:
         p["enc"] = rnn.bidirectional_init(LSTM, ks[2], 5, cfg.enc_size)
-        p["latent"] = _dense(ks[3], 2 * cfg.enc_size, 2 * cfg.z_size)   # -> [mu; sigma_hat]
-        p["init"] = _dense(ks[4], cfg.z_size, 2 * cfg.dec_size)         # -> [h0; c0]
+        p["latent"] = dense(ks[3], 2 * cfg.enc_size, 2 * cfg.z_size)   # -> [mu; sigma_hat]
+        p["init"] = dense(ks[4], cfg.z_size, 2 * cfg.dec_size)         # -> [h0; c0]
     return p
-
-
-def _cast(params, cfg):
-    if cfg.compute_dtype == "float32":
-        return params
-    dt = jnp.dtype(cfg.compute_dtype)
-    return jax.tree_util.tree_map(lambda a: a.astype(dt), params)
 
 
 def encode(params, cfg, x, length):
@@ -94,7 +81,7 @@ def encode(params, cfg, x, length):
     else:
         _, (ff, fb) = rnn.run_bidirectional(LSTM, params["enc"], x, mask=mask, unroll=cfg.unroll)
         h = jnp.concatenate([ff[0], fb[0]], -1)
-    out = _apply(params["latent"], h).astype(jnp.float32)
+    out = layers.dense(params["latent"], h).astype(jnp.float32)
     return jnp.split(out, 2, axis=-1)
 
 
@@ -102,7 +89,7 @@ def initial_state(params, cfg, z, batch):
     """Decoder carry (h0, c0): tanh(W z + b) for the VAE (eq 3), zeros for the unconditional model."""
     if not cfg.conditional:
         return LSTM.zeros(batch, cfg.dec_size)
-    hc = jnp.tanh(_apply(params["init"], z).astype(jnp.float32))
+    hc = jnp.tanh(layers.dense(params["init"], z).astype(jnp.float32))
     h0, c0 = jnp.split(hc, 2, axis=-1)
     return (h0, c0)
 
@@ -121,11 +108,11 @@ def decode(params, cfg, s_prev, z, *, dropout_key=None):
     carry = initial_state(params, cfg, z, B)
     dmask = None
     if dropout_key is not None and cfg.rec_dropout > 0:
-        keep = 1.0 - cfg.rec_dropout   # one mask per sequence, shared over time (no memory loss)
-        dmask = jax.random.bernoulli(dropout_key, keep, (B, cfg.dec_size)).astype(jnp.float32) / keep
+        # one mask per sequence, shared over time (no memory loss)
+        dmask = layers.dropout_mask(dropout_key, (B, cfg.dec_size), cfg.rec_dropout)
     ys, _ = rnn.run(LSTM, params["dec"], decoder_inputs(cfg, s_prev, z), carry=carry,
                     dropout_mask=dmask, unroll=cfg.unroll)
-    return _apply(params["out"], ys).astype(jnp.float32)
+    return layers.dense(params["out"], ys).astype(jnp.float32)
 
 
 def kl_divergence(mu, sigma_hat):
@@ -155,7 +142,7 @@ def kl_weight(cfg, step):
 def forward(params, cfg, batch, key, *, train=True):
     """Per-sketch terms: dict of [B] arrays ``l_s``, ``l_p``, ``kl`` (kl is 0 when unconditional)."""
     x, length = batch["x"], batch["length"]
-    params = _cast(params, cfg)
+    params = cast_params(params, get_policy(cfg.compute_dtype))
     kz, kd = jax.random.split(key)
     s_prev, target = x[:, :-1], x[:, 1:]
     if cfg.conditional:
@@ -168,6 +155,12 @@ def forward(params, cfg, batch, key, *, train=True):
     raw = decode(params, cfg, s_prev, z, dropout_key=kd if train else None)
     l_s, l_p = reconstruction_loss(raw, target, length, cfg.n_mix)
     return {"l_s": l_s, "l_p": l_p, "kl": kl}
+
+
+def objective(cfg: SketchConfig, lr, kl, kl_w):
+    """``Lr + kl_w * max(L_KL, KL_min)`` (eq 12; KL below the tolerance costs KL_min and has no
+    gradient); ``Lr`` alone for the unconditional model. ``kl_w`` is ``w_KL * eta_step``."""
+    return lr + kl_w * jnp.maximum(kl, cfg.kl_min) if cfg.conditional else lr
 
 
 def make_loss(cfg: SketchConfig, *, train=True):
@@ -184,12 +177,8 @@ def make_loss(cfg: SketchConfig, *, train=True):
         mean = lambda a: (a * w).sum() / n
         lr = mean(t["l_s"] + t["l_p"])
         kl = mean(t["kl"])
-        loss = lr
-        wk = jnp.zeros((), jnp.float32)
-        if cfg.conditional:
-            wk = kl_weight(cfg, step)
-            loss = lr + wk * jnp.maximum(kl, cfg.kl_min)
-        return loss, {"lr": lr, "kl": kl, "l_s": mean(t["l_s"]), "l_p": mean(t["l_p"]),
+        wk = kl_weight(cfg, step) if cfg.conditional else jnp.zeros((), jnp.float32)
+        return objective(cfg, lr, kl, wk), {"lr": lr, "kl": kl, "l_s": mean(t["l_s"]), "l_p": mean(t["l_p"]),
                       "kl_weight": wk}
     return loss_fn
 
@@ -206,7 +195,9 @@ def make_eval_sums(cfg: SketchConfig):
 
 
 def evaluate(params, cfg, batches, key):
-    """Means of Lr, L_KL, L_s, L_p over a split (``batches`` from ``sketch_data.eval_batches``).
+    """Means of ``lr``, ``kl``, ``l_s``, ``l_p`` over a split (``batches`` from
+    :func:`jaxseq.data.sketches.eval_batches`), and ``loss``: the fully annealed objective
+    ``Lr + w_KL * max(L_KL, KL_min)`` (what checkpoints are selected on).
 
     z is sampled (not the mean), as in the paper's reported losses.
     """
@@ -217,4 +208,6 @@ def evaluate(params, cfg, batches, key):
         tot = s if tot is None else jax.tree_util.tree_map(jnp.add, tot, s)
     tot = jax.device_get(tot)
     n = float(tot.pop("n"))
-    return {k: float(v) / n for k, v in tot.items()}
+    m = {k: float(v) / n for k, v in tot.items()}
+    m["loss"] = float(objective(cfg, m["lr"], m["kl"], cfg.w_kl))
+    return m

@@ -1,5 +1,5 @@
 """Sampling from a trained Sketch-RNN: unconditional or from z, conditional reconstruction, latent
-interpolation, and rendering grids to PNG/SVG (via :mod:`jaxseq.strokes`).
+interpolation, and rendering grids to PNG/SVG (via :mod:`jaxseq.viz.strokes`).
 
 Sampling is one jitted ``lax.scan`` of fixed length ``max_len`` vmapped over the batch (shared weights,
 per-sketch keys); once a sketch draws the end state (p3) the rest of its rows are end tokens.
@@ -7,15 +7,22 @@ per-sketch keys); once a sketch draws the end state (p3) the rest of its rows ar
 from __future__ import annotations
 
 from functools import partial
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxseq.nn import layers
 from jaxseq.nn import mixtures as mdn
 from jaxseq.nn.cells import LSTM
 from jaxseq.data.sketches import START, make_batch, to_stroke3
-from jaxseq.models.sketch_rnn.model import SketchConfig, _apply, decoder_inputs, encode, initial_state
+from jaxseq.models.sketch_rnn.model import SketchConfig, decoder_inputs, encode, initial_state
+
+# Defaults shared by the Python API and the command line (defined once).
+TEMPERATURE = 0.4     # tau (sec. 4): lower draws tidier, less varied sketches
+N_SAMPLES = 16        # sketches per grid, and interpolation steps
+SEED = 0
 
 
 @partial(jax.jit, static_argnames=("cfg", "max_len"))
@@ -29,7 +36,7 @@ def _sample(params, cfg, keys, z, temperature, max_len):
             carry, prev, done = state
             x = decoder_inputs(cfg, prev[:, None, :], zb)[:, 0]
             carry, h = LSTM.step(params["dec"], carry, x)
-            p = mdn.split_bivariate(_apply(params["out"], h), cfg.n_mix, n_pen=3,
+            p = mdn.split_bivariate(layers.dense(params["out"], h), cfg.n_mix, n_pen=3,
                                     temperature=temperature)
             xy, pen = mdn.sample_bivariate(k, p, n_pen=3)
             s = jnp.concatenate([xy, jax.nn.one_hot(pen, 3)], -1)
@@ -41,7 +48,7 @@ def _sample(params, cfg, keys, z, temperature, max_len):
     return jax.vmap(one)(keys, z)
 
 
-def sample(params, cfg: SketchConfig, key, *, n=None, z=None, temperature=0.4, max_len=None):
+def sample(params, cfg: SketchConfig, key, *, n=None, z=None, temperature=TEMPERATURE, max_len=None):
     """Stroke-5 samples ``[B, max_len, 5]`` in normalised units (multiply dx, dy by the scale).
 
     Conditional models need ``z [B, Nz]`` (use ``jax.random.normal`` for the prior); unconditional
@@ -72,7 +79,7 @@ def encode_sketches(params, cfg, stroke3_list, scale, key=None):
     return mu + jnp.exp(sigma_hat / 2.0) * jax.random.normal(key, mu.shape)
 
 
-def reconstruct(params, cfg, stroke3_list, scale, key, *, temperature=0.4):
+def reconstruct(params, cfg, stroke3_list, scale, key, *, temperature=TEMPERATURE):
     """Decode each sketch's latent code: list of stroke-3 in data units."""
     z = encode_sketches(params, cfg, stroke3_list, scale)
     return to_stroke3_list(sample(params, cfg, key, z=z, temperature=temperature), scale)
@@ -90,8 +97,8 @@ def slerp(z0, z1, t):
     return jnp.where(so > 1e-6, sl, lerp)
 
 
-def interpolate(params, cfg, sketch_a, sketch_b, scale, key, *, steps=8, temperature=0.2,
-                method="slerp"):
+def interpolate(params, cfg, sketch_a, sketch_b, scale, key, *, steps=N_SAMPLES,
+                temperature=TEMPERATURE, method="slerp"):
     """Sketches decoded along the path between the codes of two sketches (same key for each)."""
     z = encode_sketches(params, cfg, [sketch_a, sketch_b], scale)
     t = jnp.linspace(0.0, 1.0, steps)
@@ -112,11 +119,10 @@ def to_stroke3_list(s5, scale):
 
 
 def save_grid(path, sketches, titles=None):
-    """Render stroke-3 sketches: ``.svg`` -> one SVG, anything else -> a PNG grid (matplotlib)."""
-    from jaxseq.viz import strokes  # rendering lives with the other drawings
-    path = str(path)
-    if path.endswith(".svg"):
-        strokes.save_svg(path, sketches)
-    else:
-        strokes.plot_grid(path, sketches, titles=titles)
-    return path
+    """Render stroke-3 sketches: ``.svg`` -> one SVG (stacked), anything else -> a PNG grid. Returns
+    the path."""
+    from jaxseq.viz import strokes  # rendering lives with the other drawings (matplotlib on demand)
+    path = Path(path)
+    if path.suffix.lower() == ".svg":
+        return strokes.save_svg(path, sketches, titles=titles)
+    return strokes.plot_grid(path, sketches, titles=titles)

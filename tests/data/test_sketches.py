@@ -1,0 +1,128 @@
+"""Sketch-RNN data: stroke-3/stroke-5 formats, batches and masks, augmentation, the compact npz writer,
+the QuickDraw fetch cache, and a smoke test on the real sheep set."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from jaxseq.data import sketches as sd
+from jaxseq.errors import DataError
+
+
+def random_sketch(rng, n):
+    s = np.concatenate([rng.integers(-20, 21, (n, 2)), rng.random((n, 1)) < 0.2], 1)
+    s[-1, 2] = 1  # a drawing ends with the pen lifted
+    return s.astype(np.float32)
+
+
+# ------------------------------------------------------------------------------------------ formats
+def test_stroke3_stroke5_round_trip():
+    rng = np.random.default_rng(0)
+    for n in (1, 2, 7, 16):
+        s3 = random_sketch(rng, n)
+        s5 = sd.to_stroke5(s3, 16)
+        assert s5.shape == (16, 5)
+        np.testing.assert_array_equal(s5[:, 2:].sum(1), 1.0)          # one pen state per row
+        np.testing.assert_array_equal(s5[n:], np.tile(sd.END, (16 - n, 1)))
+        np.testing.assert_array_equal(sd.to_stroke3(s5), s3)
+    with pytest.raises(ValueError, match="longer than max_len"):
+        sd.to_stroke5(random_sketch(rng, 17), 16)
+
+
+def test_batch_layout_and_mask():
+    rng = np.random.default_rng(1)
+    seqs = [random_sketch(rng, n) for n in (3, 16, 9)]
+    b = sd.make_batch(seqs, 16)
+    assert b["x"].shape == (3, 17, 5)
+    np.testing.assert_array_equal(b["x"][:, 0], np.tile(sd.START, (3, 1)))
+    np.testing.assert_array_equal(b["length"], [3, 16, 9])
+    m = sd.mask_of(b["length"], 16)
+    np.testing.assert_array_equal(m.sum(1), [3, 16, 9])
+    for i, s in enumerate(seqs):
+        np.testing.assert_array_equal(sd.to_stroke3(b["x"][i, 1:]), s)
+
+
+def test_augmentation_keeps_the_drawing():
+    rng = np.random.default_rng(2)
+    s = random_sketch(rng, 60)
+    s[:, 2] = 0
+    s[[20, 59], 2] = 1
+    d = sd.drop_points(np.random.default_rng(3), s, 0.5)
+    assert 20 < len(d) < len(s)                                     # some, not all, dropped
+    np.testing.assert_allclose(d[:, :2].sum(0), s[:, :2].sum(0))    # the end point is unchanged
+    assert d[:, 2].sum() == 2 and d[-1, 2] == 1                     # strokes kept
+    sc = sd.random_scale(np.random.default_rng(4), s)
+    ratio = sc[:, :2][s[:, :2] != 0] / s[:, :2][s[:, :2] != 0]
+    assert ratio.min() >= 0.9 and ratio.max() <= 1.1
+    np.testing.assert_array_equal(sd.drop_points(np.random.default_rng(3), s, 0.0), s)
+
+
+# ----------------------------------------------------------------------------------- QuickDraw cache
+def _write_npz(path, n=3):
+    rng = np.random.default_rng(9)
+    arrs = {}
+    for split in sd.SPLITS:
+        a = np.empty(n, dtype=object)
+        a[:] = [random_sketch(rng, k).astype(np.int16) for k in range(3, 3 + n)]
+        arrs[split] = a
+    np.savez(path, **arrs)
+
+
+def test_fetch_category_cache_and_checksum(tmp_path, monkeypatch):
+    monkeypatch.delenv("JAXSEQ_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    _write_npz(remote / "cat.npz")
+    url = "file://" + str(remote) + "/{category}.npz"
+    p = sd.fetch_category("cat", url_template=url)
+    assert p == tmp_path / "cache" / "jaxseq" / "quickdraw" / "cat.npz"
+    side = p.with_name("cat.npz.sha256")
+    assert side.read_text().split()[0] == sd.sha256sum(remote / "cat.npz")
+    assert len(sd.load(p)["train"]) == 3
+    (remote / "cat.npz").unlink()                       # the second load comes from the cache
+    assert sd.fetch_category("cat", url_template=url) == p
+    _write_npz(p, n=2)                                  # the cached file changed: refused
+    with pytest.raises(DataError, match="SHA-256"):
+        sd.fetch_category("cat", url_template=url)
+    (remote / "dog.npz").write_bytes(b"<html>not found</html>")
+    with pytest.raises(DataError, match="not a readable npz"):
+        sd.fetch_category("dog", url_template=url)
+    assert not (tmp_path / "cache" / "jaxseq" / "quickdraw" / "dog.npz").exists()
+    with pytest.raises(DataError, match="could not download"):
+        sd.fetch_category("cow", url_template=url)
+    with pytest.raises(DataError, match="bad QuickDraw category"):
+        sd.fetch_category("../etc", url_template=url)
+
+
+def test_save_npz_round_trip_and_names(tmp_path):
+    rng = np.random.default_rng(10)
+    data = {split: [random_sketch(rng, n) for n in (3, 5)] for split in sd.SPLITS}
+    data["test"][0][:, :2] /= 3                                     # not whole: stored as float32
+    p = sd.save_npz(tmp_path / "sub" / "toy.npz", data)
+    raw = np.load(p, allow_pickle=True)
+    assert raw["train"][0].dtype == np.int16 and raw["test"][0].dtype == np.float32
+    back = sd.load(p)
+    for split in sd.SPLITS:
+        for a, b in zip(back[split], data[split]):
+            np.testing.assert_allclose(a, b, rtol=1e-6)
+    assert sd.dataset_name("sheep") == "sheep" and sd.dataset_name(str(p)) == "toy"
+    assert sd.dataset_name("sheep", "cat") == "cat"
+    with pytest.raises(DataError, match="unknown data set"):
+        sd.resolve(str(tmp_path / "missing.npz"))
+
+
+# ------------------------------------------------------------------------------------------ real data
+def test_sheep_smoke(data_dir):
+    path = sd.resolve("sheep", data_dir)
+    data = sd.load(path, max_len=250)
+    assert [len(data[s]) for s in sd.SPLITS] == [7400, 300, 300]
+    scale = sd.scale_factor(data["train"])
+    assert 5.0 < scale < 60.0
+    bm = sd.BatchMaker(data["train"], scale, 250, 4, seed=0)
+    b0, b0again = bm(0), bm(0)
+    np.testing.assert_array_equal(b0["x"], b0again["x"])   # batches are a function of the step
+    assert b0["x"].shape == (4, 251, 5) and b0["length"].max() <= 250
+    np.testing.assert_array_equal(b0["x"][..., 2:].sum(-1), 1.0)       # one pen state per point
+    for i, n in enumerate(b0["length"]):                                # real points, then end tokens
+        assert b0["x"][i, n, 4] == 0 and (b0["x"][i, n + 1:, 4] == 1).all()
