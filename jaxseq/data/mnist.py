@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from jaxseq.errors import DataError
+from jaxseq.data.batching import split_indices
 from jaxseq.data.files import data_dirs
 
 _DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -91,7 +92,7 @@ def _find(name, stem, data_dir):
             if p.exists():
                 return p
     raise DataError(f"{name}: {stem}[.gz] not found; looked in: {', '.join(tried)}. "
-                    f"{SETS[name][1]}. Pass --data-dir DIR or set JAXSEQ_DATA=DIR.")
+                    f"{SETS[name][1]}. Give that data directory, or set JAXSEQ_DATA=DIR.")
 
 
 def has_split(name, split, data_dir=None) -> bool:
@@ -115,3 +116,27 @@ def load_images(name, split, data_dir=None):
         raise DataError(f"{img_path} / {lab_path}: shapes {images.shape} and {labels.shape} do not "
                         f"form an image set with one label per image")
     return images, labels.astype(np.int32)
+
+
+def load_split(name, data_dir=None, t10k_split=0.0, seed=0):
+    """Flattened ``(train_x uint8 [N, 784], train_y, test_x, test_y, description)``.
+
+    ``t10k_split > 0`` trains on a seeded fraction of the 10k TEST images and scores the rest: a labelled
+    fallback where only t10k exists (MNIST here), not comparable with published numbers.
+    """
+    if t10k_split > 0:
+        x, y = load_images(name, "test", data_dir)
+        tr, te = split_indices(len(x), [t10k_split, 1 - t10k_split], seed=seed)
+        desc = (f"{name} t10k split: train on {len(tr)} test images, score the other {len(te)} "
+                f"(NOT the standard split)")
+        return x[tr].reshape(len(tr), -1), y[tr], x[te].reshape(len(te), -1), y[te], desc
+    if not has_split(name, "train", data_dir):
+        raise DataError(f"{name}: the training files (train-images-idx3-ubyte[.gz], "
+                        f"train-labels-idx1-ubyte[.gz]) are missing (looked in "
+                        f"{', '.join(str(d) for d in _candidates(name, data_dir))}). {SETS[name][1]}; "
+                        f"or train on part of the test set with t10k_split=0.8 (a clearly non-standard "
+                        f"split).")
+    xtr, ytr = load_images(name, "train", data_dir)
+    xte, yte = load_images(name, "test", data_dir)
+    return (xtr.reshape(len(xtr), -1), ytr, xte.reshape(len(xte), -1), yte,
+            f"{name} standard split: {len(xtr)} train / {len(xte)} test")

@@ -1,19 +1,17 @@
-"""VAE/CVAE bounds against float64 numpy references, KL closed form vs Monte Carlo, IWAE properties, the IDX
-loader, and a smoke test on real Fashion-MNIST / MNIST files."""
+"""VAE/CVAE bounds against float64 numpy references, KL closed form vs Monte Carlo, IWAE properties, the
+Glorot init of the shared MLP layers, and the public API (``vae.load(...).sample``). The IDX loader is
+tested in tests/data/test_mnist.py, the experiment's CLI in tests/experiments/test_vae_cli.py."""
 from __future__ import annotations
 
-import gzip
 import math
-import sys
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxseq.data import mnist as idx
+from jaxseq import vae as api
 from jaxseq.models.vae import model as vae
-from jaxseq.errors import DataError
 
 CFG = vae.VAEConfig(x_dim=12, hidden=(9,), z_dim=3)
 
@@ -144,86 +142,44 @@ def test_sample_shapes_and_cvae_needs_labels():
         vae.encode(params, jnp.zeros((2, 12)), None, n_classes=3)
 
 
-# ------------------------------------------------------------------------------------------- IDX
-@pytest.mark.parametrize("gz", [False, True])
-def test_idx_roundtrip_handmade(tmp_path, gz):
-    arr = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
-    p = tmp_path / ("a.idx" + (".gz" if gz else ""))
-    idx.write_idx(p, arr)
-    raw = (gzip.open(p) if gz else open(p, "rb")).read()
-    assert raw[:4] == bytes([0, 0, 0x08, 3]) and raw[4:8] == (2).to_bytes(4, "big")
-    np.testing.assert_array_equal(idx.read_idx(p), arr)
-    f = np.array([1.5, -2.0], np.float32)
-    idx.write_idx(tmp_path / "f.idx", f)
-    np.testing.assert_array_equal(idx.read_idx(tmp_path / "f.idx"), f)
+def test_init_is_glorot_uniform_as_before():
+    """The shared ``layers.mlp_init(..., init="glorot")`` draws exactly what the VAE's own MLP init did."""
+    params = vae.init(jax.random.PRNGKey(3), CFG)
+    ke, kd = jax.random.split(jax.random.PRNGKey(3))
+    for part, key, sizes in (("enc", ke, [12, 9, 6]), ("dec", kd, [3, 9, 12])):
+        for k, a, b, layer in zip(jax.random.split(key, 2), sizes[:-1], sizes[1:], params[part]):
+            lim = math.sqrt(6.0 / (a + b))
+            np.testing.assert_array_equal(layer["w"], jax.random.uniform(k, (a, b), jnp.float32, -lim, lim))
+            assert not np.asarray(layer["b"]).any()
 
 
-def test_idx_truncated_file_error(tmp_path):
-    p = tmp_path / "t.idx"
-    idx.write_idx(p, np.zeros((10, 28, 28), np.uint8))
-    p.write_bytes(p.read_bytes()[:500])
-    with pytest.raises(DataError, match=r"t\.idx.*truncated"):
-        idx.read_idx(p)
-    g = tmp_path / "t.idx.gz"
-    g.write_bytes(gzip.compress(bytes([0, 0, 8, 1]) + (5).to_bytes(4, "big") + b"\x01\x02"))
-    with pytest.raises(DataError, match="truncated"):
-        idx.read_idx(g)
-    bad = tmp_path / "bad.idx"
-    bad.write_bytes(b"PK\x03\x04rest")
-    with pytest.raises(DataError, match="not an IDX file"):
-        idx.read_idx(bad)
+# ------------------------------------------------------------------------------------ public API
+def test_api_sample_reconstruct_manifold_and_load(tmp_path):
+    from jaxseq.training.checkpoint import Checkpointer
+    cfg = vae.VAEConfig(16, (9,), 2, 3)
+    params = vae.init(jax.random.PRNGKey(0), cfg)
+    ck = Checkpointer(tmp_path / "ckpt", keep=1)
+    ck.save(5, params, meta={"vae": {"x_dim": 16, "hidden": [9], "z_dim": 2, "n_classes": 3}})
+    ck.close()
+    m = api.load(tmp_path / "ckpt")
+    assert m.config == cfg and m.conditional
+    s = m.sample(6, seed=1)                                   # CVAE without labels: classes in turn
+    np.testing.assert_allclose(s, m.sample(6, labels=[0, 1, 2, 0, 1, 2], seed=1), rtol=1e-6)
+    assert s.shape == (6, 16) and 0 <= s.min() and s.max() <= 1
+    assert not np.allclose(s, m.sample(6, seed=2))
+    b = m.sample(4, labels=2, mean=False)
+    assert set(np.unique(b)) <= {0.0, 1.0}
+    assert m.reconstruct(np.full((3, 16), 0.5), labels=[0, 1, 2]).shape == (3, 16)
+    assert m.manifold(4).shape == (16, 16)
+    with pytest.raises(ValueError, match="labels must lie"):
+        m.sample(2, labels=3)
+    x = (np.random.default_rng(0).random((4, 16)) < 0.5).astype(np.float32)
+    r = m.score(x, labels=[0, 1, 2, 0], iw_k=10)
+    assert r["n_scored"] == 4 and r["test_iw_nll"] <= -r["test_elbo"] + 1.0
 
 
-def test_missing_split_names_what_to_do(tmp_path, monkeypatch):
-    monkeypatch.delenv("JAXSEQ_DATA", raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    (tmp_path / "mnist").mkdir()
-    assert not idx.has_split("mnist", "train", tmp_path)
-    with pytest.raises(DataError, match="train-images-idx3-ubyte"):
-        idx.load_images("mnist", "train", tmp_path)
-
-
-def test_real_fashion_mnist_and_mnist(data_dir):
-    x, y = idx.load_images("fashion-mnist", "test", data_dir)
-    assert x.shape == (10000, 28, 28) and x.dtype == np.uint8 and set(np.unique(y)) == set(range(10))
-    if idx.has_split("fashion-mnist", "train", data_dir):
-        xt, _ = idx.load_images("fashion-mnist", "train", data_dir)
-        assert xt.shape == (60000, 28, 28)
-    if (data_dir / "mnist").is_dir():
-        xm, ym = idx.load_images("mnist", "test", data_dir)
-        assert xm.shape == (10000, 28, 28) and np.bincount(ym).min() > 800
-
-
-@pytest.mark.slow  # ~40 s of compiling and plotting
-def test_vae_experiment_smoke(data_dir, tmp_path):
-    import importlib.util
-    import json
-    from pathlib import Path
-    spec = importlib.util.spec_from_file_location(
-        "vae_exp", Path(__file__).resolve().parents[2] / "experiments" / "vae.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod   # dataclasses look their module up there
-    spec.loader.exec_module(mod)
-    mod.main(["--data", "mnist", "--data-dir", str(data_dir), "--t10k-split", "0.5", "--epochs", "0.1",
-              "--hidden", "32", "--z-dim", "2", "--conditional", "--iw-k", "100", "--eval-n", "500",
-              "--out", str(tmp_path)])
-    res = json.loads((tmp_path / "results.json").read_text())
-    assert "NOT the standard split" in res["split"]
-    assert 0 < res["test_iw_nll"] <= -res["test_elbo"] + 1.0  # IW bound tighter than the ELBO
-    assert len(list(tmp_path.glob("*.png"))) == 3
-
-
-def test_debian_fallback_location(tmp_path, monkeypatch):
-    """With no data dir and no $JAXSEQ_DATA, Fashion-MNIST is found where Debian's package puts it."""
-    monkeypatch.delenv("JAXSEQ_DATA", raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    deb = tmp_path / "usr_share_datasets_fashion-mnist"
-    deb.mkdir()
-    imgs = np.random.default_rng(0).integers(0, 256, (4, 28, 28)).astype(np.uint8)
-    idx.write_idx(deb / "t10k-images-idx3-ubyte.gz", imgs)
-    idx.write_idx(deb / "t10k-labels-idx1-ubyte.gz", np.array([0, 1, 2, 9], np.uint8))
-    monkeypatch.setattr(idx, "DEBIAN_FASHION_MNIST", deb)
-    x, y = idx.load_images("fashion-mnist", "test")
-    np.testing.assert_array_equal(x, imgs)
-    assert y.tolist() == [0, 1, 2, 9] and y.dtype == np.int32
-    assert not idx.has_split("mnist", "test")   # the Debian fallback is for Fashion-MNIST only
+def test_api_defaults_are_the_experiments():
+    import inspect
+    assert inspect.signature(api.VAE.score).parameters["iw_k"].default == api.VAETrainConfig().iw_k
+    with pytest.raises(ValueError, match="multiple of 100"):
+        api.VAETrainConfig(iw_k=150)

@@ -15,6 +15,8 @@ import math
 import jax
 import jax.numpy as jnp
 
+from jaxseq.nn import layers
+
 _LOG_2PI = math.log(2.0 * math.pi)
 
 
@@ -26,33 +28,13 @@ class VAEConfig:
     n_classes: int = 0            # > 0: a CVAE conditioned on a one-hot label
 
 
-# ---------------------------------------------------------------------------------------- MLPs
-def mlp_init(key, sizes):
-    """sizes [d0, d1, ..., dn] -> list of {"w": [d_i, d_i+1], "b": [d_i+1]} (Glorot-uniform weights)."""
-    keys = jax.random.split(key, len(sizes) - 1)
-    out = []
-    for k, a, b in zip(keys, sizes[:-1], sizes[1:]):
-        lim = math.sqrt(6.0 / (a + b))
-        out.append({"w": jax.random.uniform(k, (a, b), jnp.float32, -lim, lim),
-                    "b": jnp.zeros((b,), jnp.float32)})
-    return out
-
-
-def mlp_apply(layers, x, act=jax.nn.relu):
-    """``act`` between layers, linear output. x: [..., d0] -> [..., dn]."""
-    for i, l in enumerate(layers):
-        x = x @ l["w"] + l["b"]
-        if i < len(layers) - 1:
-            x = act(x)
-    return x
-
-
 def init(key, cfg: VAEConfig):
     ke, kd = jax.random.split(key)
     c = cfg.n_classes
     enc = [cfg.x_dim + c, *cfg.hidden, 2 * cfg.z_dim]
     dec = [cfg.z_dim + c, *reversed(cfg.hidden), cfg.x_dim]
-    return {"enc": mlp_init(ke, enc), "dec": mlp_init(kd, dec)}
+    return {"enc": layers.mlp_init(ke, enc, init="glorot"),     # Glorot-uniform weights, zero biases
+            "dec": layers.mlp_init(kd, dec, init="glorot")}
 
 
 def _cond(a, y, n_classes):
@@ -67,14 +49,14 @@ def _cond(a, y, n_classes):
 
 def encode(params, x, y=None, *, n_classes=0):
     """-> (mu [B, Z], logvar [B, Z])."""
-    h = mlp_apply(params["enc"], _cond(x, y, n_classes))
+    h = layers.mlp(params["enc"], _cond(x, y, n_classes))
     mu, logvar = jnp.split(h, 2, -1)
     return mu, jnp.clip(logvar, -15.0, 10.0)
 
 
 def decode(params, z, y=None, *, n_classes=0):
     """z: [..., Z] -> Bernoulli logits [..., D]; y broadcasts against z's leading axes."""
-    return mlp_apply(params["dec"], _cond(z, y, n_classes))
+    return layers.mlp(params["dec"], _cond(z, y, n_classes))
 
 
 # ------------------------------------------------------------------------------------- densities
@@ -131,8 +113,9 @@ def iwae_bound(params, x, key, k, y=None, *, n_classes=0, chunk=100):
     return acc - math.log(k)
 
 
-def loss_fn(params, batch, key, *, n_classes=0, binarize=True):
-    """Negative ELBO averaged over the batch. batch: {"x": [B, D] in [0,1], "y": [B]}.
+def loss_fn(params, batch, key, step=0, *, n_classes=0, binarize=True):
+    """Negative ELBO averaged over the batch. batch: {"x": [B, D] in [0,1], "y": [B]}. ``step`` (from
+    the trainer) is unused: the objective has no schedule.
 
     ``binarize`` draws x ~ Bernoulli(intensity) afresh each step (dynamic binarisation), the usual
     protocol for Bernoulli-likelihood VAEs on grey-level images.
