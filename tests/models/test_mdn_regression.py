@@ -2,23 +2,17 @@
 conditional, and that a short MDN fit beats a single Gaussian on the multimodal conditional."""
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
+import math
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from scipy import stats
 from scipy.special import logsumexp
 
+from jaxseq import mdn_regression as toy
 from jaxseq.nn import mixtures as mdn
-
-spec = importlib.util.spec_from_file_location(
-    "mdn_toy", Path(__file__).resolve().parents[2] / "experiments" / "mdn_toy.py")
-toy = importlib.util.module_from_spec(spec)
-sys.modules[spec.name] = toy   # dataclasses look their module up there
-spec.loader.exec_module(toy)
 
 
 def test_gmm_log_prob_matches_scipy():
@@ -52,11 +46,26 @@ def test_true_conditional_normalised_and_multimodal():
     assert branches(0.35) == 2 and branches(0.65) == 2   # disjoint branches: a multimodal conditional
 
 
+def test_init_is_the_glorot_mlp_and_predict_shapes():
+    """The shared ``layers.mlp_init(..., init="glorot")``: the numbers the toy's own MLP init drew."""
+    params = toy.init(jax.random.PRNGKey(0), "mdn", hidden=4, n_mix=3)
+    for k, (a, b), layer in zip(jax.random.split(jax.random.PRNGKey(0), 3), ((1, 4), (4, 4), (4, 9)), params):
+        lim = math.sqrt(6.0 / (a + b))
+        np.testing.assert_array_equal(layer["w"], jax.random.uniform(k, (a, b), jnp.float32, -lim, lim))
+    x = jnp.linspace(0, 1, 5)
+    p = toy.predict(params, x, "mdn", 3)
+    assert p["mu"].shape == (5, 3) and np.allclose(np.exp(p["log_pi"]).sum(-1), 1, atol=1e-6)
+    assert toy.predict(toy.init(jax.random.PRNGKey(0), "mse", 4), x, "mse").shape == (5,)
+    np.testing.assert_allclose(toy.log_prob(params, x, x, "mdn", 3), mdn.gmm_log_prob(p, x))
+    with pytest.raises(ValueError, match="unknown model kind"):
+        toy.predict(params, x, "gmm")
+
+
 def test_mdn_beats_single_gaussian_quickly():
-    cfg = toy.Config(n_train=600, n_test=2000, hidden=16, n_mix=3, steps=600, lr=2e-2)
+    cfg = toy.ToyConfig(n_train=600, n_test=2000, hidden=16, n_mix=3, steps=600, lr=2e-2)
     x, y = toy.make_data(1, cfg.n_train)
     xt, yt = toy.make_data(2, cfg.n_test)
-    models = {k: toy.train(k, cfg, x, y, progress=False) for k in ("mse", "gauss", "mdn")}
+    models = {k: toy.fit_model(k, cfg, x, y, progress=False) for k in toy.KINDS}
     res = toy.evaluate(models, cfg, x, y, xt, yt)
     # the conditional mean sits between the branches, so the squared error stays large
     assert res["regression_mse"] > 0.02
