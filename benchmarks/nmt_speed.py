@@ -53,11 +53,11 @@ def bench_jax(a, batch, reps):
     step = train.make_train_step(loss, opt)
     batch = {k: jnp.asarray(v) for k, v in batch.items()}
     carry = {"p": params, "s": state}
-    key = jax.random.PRNGKey(1)
+    key, step0 = jax.random.PRNGKey(1), jnp.int32(0)   # the trainer hands the step to the loss
 
     def run():
         for _ in range(a.steps_per_rep):
-            carry["p"], carry["s"], m = step(carry["p"], carry["s"], batch, key)
+            carry["p"], carry["s"], m = step(carry["p"], carry["s"], batch, key, step0)
         jax.block_until_ready(m["loss"])
     t = timeit(run, reps)
     return {"device": str(jax.devices()[0]), "s_per_step": t / a.steps_per_rep}
@@ -188,7 +188,6 @@ def main(argv=None):
              "tgt_out": rng.integers(4, a.vocab, (B, T)).astype(np.int32),
              "tgt_mask": np.ones((B, T), np.float32)}
     batch["tgt_in"] = np.concatenate([np.ones((B, 1), np.int32), batch["tgt_out"][:, :-1]], 1)
-    batch["step"] = np.zeros((B,), np.int32)
     rows = {}
 
     def report(name, r, batch_size):
