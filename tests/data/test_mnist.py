@@ -57,7 +57,8 @@ def test_load_split_t10k_fallback(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     d = tmp_path / "mnist"
     d.mkdir()
-    idx.write_idx(d / "t10k-images-idx3-ubyte.gz", (np.arange(10 * 28 * 28) % 256).astype(np.uint8).reshape(10, 28, 28))
+    imgs = (np.arange(10 * 28 * 28) % 256).astype(np.uint8).reshape(10, 28, 28)
+    idx.write_idx(d / "t10k-images-idx3-ubyte.gz", imgs)
     idx.write_idx(d / "t10k-labels-idx1-ubyte.gz", np.arange(10, dtype=np.uint8))
     xtr, ytr, xte, yte, desc = idx.load_split("mnist", tmp_path, t10k_split=0.8, seed=0)
     assert xtr.shape == (8, 784) and xte.shape == (2, 784) and "NOT the standard split" in desc

@@ -3,19 +3,12 @@ and bad inputs (exit 2, one ``error:`` line)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "experiments" / "mdn_toy.py"
+from cli_helpers import assert_user_error, run_script
 
 
-def cli(*args):
-    env = dict(os.environ, JAX_PLATFORMS="cpu", MPLBACKEND="Agg")
-    return subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], capture_output=True, text=True,
-                          cwd=ROOT, env=env, timeout=600)
+def cli(*args, **env):
+    return run_script("mdn_toy.py", *args, **env)
 
 
 def test_tiny_run_writes_results_and_figure(tmp_path):
@@ -30,9 +23,7 @@ def test_tiny_run_writes_results_and_figure(tmp_path):
 def test_bad_inputs_exit_2_with_one_error_line(tmp_path):
     for args, what in ((["--n-mix", "0"], "n_mix"), (["--lr", "-1"], "lr")):
         r = cli(*args, "--out", tmp_path)
-        assert r.returncode == 2, (args, r.stderr[-2000:])
-        lines = [line for line in r.stderr.splitlines() if line.startswith("error:")]
-        assert len(lines) == 1 and what in lines[0] and "Traceback" not in r.stderr
+        assert_user_error(r, what)
     r = cli("--steps", "ten")
     assert r.returncode == 2 and "invalid int value" in r.stderr   # argparse's own usage error
 

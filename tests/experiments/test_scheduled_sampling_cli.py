@@ -5,25 +5,20 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from cli_helpers import assert_user_error, run_script
 from jaxseq.data import shakespeare
 
-ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "experiments" / "scheduled_sampling.py"
 TINY = ["--steps", "4", "--eval-every", "2", "--hidden", "16", "--embed", "8", "--seq-len", "20",
         "--batch-size", "4", "--n-samples", "2", "--sample-len", "20"]
 
 
-def cli(*args, cwd=ROOT):
-    env = dict(os.environ, JAX_PLATFORMS="cpu", MPLBACKEND="Agg")
-    return subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, env=env, timeout=600)
+def cli(*args, **env):
+    return run_script("scheduled_sampling.py", *args, **env)
 
 
 @pytest.fixture(scope="module")
@@ -58,10 +53,7 @@ def test_bad_inputs_exit_2_with_one_error_line(tmp_path):
                        (["--schedule", "linear", "--eps-min", "2", "--data", tmp_path / "x.npz"],
                         "eps_min")):
         r = cli(*args)
-        assert r.returncode == 2, (args, r.stderr[-2000:])
-        lines = [line for line in r.stderr.splitlines() if line.startswith("error:")]
-        assert len(lines) == 1 and what in lines[0], r.stderr[-2000:]
-        assert "Traceback" not in r.stderr
+        assert_user_error(r, what)
 
 
 def test_help_shows_defaults():

@@ -19,8 +19,8 @@ from jaxseq.models.vae.model import (VAEConfig, bernoulli_log_prob, decode, elbo
 from jaxseq.models.vae.training import VAETrainConfig, evaluate, fixed_binarization, model_config, train
 
 __all__ = ["VAE", "load", "VAEConfig", "VAETrainConfig", "init", "encode", "decode", "elbo", "iwae_bound",
-           "loss_fn", "train", "evaluate", "fixed_binarization", "bernoulli_log_prob", "normal_log_prob",
-           "kl_standard_normal"]
+           "loss_fn", "train", "evaluate", "fixed_binarization", "model_config", "bernoulli_log_prob",
+           "normal_log_prob", "kl_standard_normal"]
 
 
 class VAE:
