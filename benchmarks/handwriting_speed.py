@@ -62,13 +62,13 @@ def jax_train_step(a, synthesis, unroll, bf16=False):
     params = hw.init(jax.random.PRNGKey(0), cfg)
     opt = train.make_optimizer(train.TrainConfig(lr=1e-3, clip_norm=3.0, optimizer="adam"))
     state = {"p": params, "o": opt.init(params)}
-    step = train.make_train_step(lambda p, b, k: hw.loss_fn(p, cfg, b, k), opt)
+    step = train.make_train_step(hw.make_loss(cfg), opt)
     batch = jax.device_put(fake_batch(np.random.default_rng(0), a.batch, a.T, a.text_len, a.vocab,
                                       synthesis))
     key = jax.random.PRNGKey(1)
 
     def run():
-        state["p"], state["o"], m = step(state["p"], state["o"], batch, key)
+        state["p"], state["o"], m = step(state["p"], state["o"], batch, key, 0)
         return m["loss"]
     t0 = time.perf_counter()
     jax.block_until_ready(run())

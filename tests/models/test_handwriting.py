@@ -1,23 +1,25 @@
-"""Graves handwriting networks: shapes, a float64 numpy reference, masks, gradients, sampling, charset,
-and the experiment script end to end on synthetic lines (tiny sizes throughout)."""
+"""Graves handwriting networks: shapes, a float64 numpy reference, masks, gradients, the one cell,
+sampling, charset, the run setup (init-from, export) and training end to end on synthetic lines (tiny
+sizes throughout)."""
 from __future__ import annotations
 
+import dataclasses
 import json
-import math
-import sys
 import warnings
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxseq import handwriting
+from jaxseq.data import iam
+from jaxseq.data.charset import Charset, encode_batch
+from jaxseq.errors import DataError
 from jaxseq.models.handwriting import model as hw
 from jaxseq.models.handwriting import sample as hw_sample
-from jaxseq.data.charset import Charset, encode_batch
-
-ROOT = Path(__file__).resolve().parents[2]
+from jaxseq.models.handwriting import training as hw_train
+from jaxseq.training.checkpoint import Checkpointer, export, load_for_sampling
 nll = jax.jit(hw.nll, static_argnums=1)                 # one compile per shape instead of eager dispatch
 loss_fn = jax.jit(hw.loss_fn, static_argnums=1)
 
@@ -155,7 +157,8 @@ def test_finite_difference_gradient_synthesis(x64):
                                     init_np(cfg, 2))
     batch = {k: (jnp.asarray(v, jnp.float64) if v.dtype == np.float32 else jnp.asarray(v))
              for k, v in rand_batch(B=2, T=6, lengths=[6, 4]).items()}
-    vg = jax.jit(jax.value_and_grad(lambda p: hw.loss_fn(p, cfg, batch, jax.random.PRNGKey(0))[0]))
+    loss = hw.make_loss(cfg)
+    vg = jax.jit(jax.value_and_grad(lambda p: loss(p, batch, jax.random.PRNGKey(0), 0)[0]))
     f = lambda p: vg(p)[0]                                  # one compile serves both sides
     g = vg(params)[1]
     leaves, tree = jax.tree_util.tree_flatten(params)
@@ -181,6 +184,10 @@ def test_scheduled_sampling_loss_runs_and_eps1_is_teacher_forcing():
     np.testing.assert_allclose(ss1, tf, rtol=1e-5)                       # loss = NLL per point
     np.testing.assert_allclose(m["nll_line"], float(nll(params, cfg, batch)[0].mean()), rtol=1e-5)
     assert np.isfinite(ss0) and abs(float(ss0) - float(tf)) > 1e-4
+    # the trainer's loss takes eps from the step through eps_fn (no batch column)
+    loss = jax.jit(hw.make_loss(cfg, lambda step: jnp.where(step < 5, 1.0, 0.0)))
+    np.testing.assert_allclose(loss(params, batch, jax.random.PRNGKey(3), 0)[0], ss1, rtol=1e-6)
+    np.testing.assert_allclose(loss(params, batch, jax.random.PRNGKey(3), 9)[0], ss0, rtol=1e-6)
 
 
 # ------------------------------------------------------------------------------------------ sampling
@@ -218,22 +225,24 @@ def test_batch_sampling_deterministic_independent_and_matches_reference():
         assert not np.asarray(s1[i, int(l1[i]):]).any()
 
 
-def test_draw_point_matches_mixture_moments():
-    from jaxseq.nn import mixtures as mdn
-    raw = jnp.asarray(np.random.default_rng(1).normal(size=(6 * 2 + 1,)), jnp.float32)
-    n = 40000
-    p = mdn.split_bivariate(jnp.broadcast_to(raw, (n, raw.size)), 2, bias=0.3)
-    k1, k2, k3 = jax.random.split(jax.random.PRNGKey(0), 3)
-    noise = lambda: (jax.random.gumbel(k1, (n, 2)), jax.random.normal(k2, (2, n)),
-                     jax.random.uniform(k3, (n,)))
-    draw = jax.jit(lambda p: hw_sample.draw_point(p, *noise()))
-    pts = np.asarray(draw(p), np.float64)                   # one compile instead of an op-by-op run
-    mean, cov = (np.asarray(a[0], np.float64) for a in mdn.bivariate_moments(p))
-    sd = np.sqrt(np.diag(cov))
-    np.testing.assert_allclose(pts[:, :2].mean(0), mean, atol=4 * sd.max() / math.sqrt(n))
-    np.testing.assert_allclose(np.cov(pts[:, :2].T), cov, rtol=0.06, atol=0.02 * sd.max() ** 2)
-    e = float(jax.nn.sigmoid(p["pen_logits"][0, 0]))
-    assert abs(pts[:, 2].mean() - e) < 4 * math.sqrt(e * (1 - e) / n)
+def test_one_cell_layouts_agree():
+    """The window cell stepped with the plain and the stacked layout (sampling) gives what the
+    teacher-forced training scan gives, step by step."""
+    cfg = tiny("synthesis")
+    params = init_np(cfg, 3)
+    batch = rand_batch(B=2, T=6, lengths=[6, 6])
+    _, (raw, aux) = nll(params, cfg, batch)
+    xs = np.asarray(hw.shift_inputs(jnp.asarray(batch["strokes"])))
+    chars = hw.one_hot_text(jnp.asarray(batch["text"]), cfg.vocab)
+    for fast in (False, True):
+        sws = hw.step_weights(params, cfg, fast)
+        text = jnp.asarray(batch["text"]) if fast else (chars, jnp.asarray(batch["text_mask"]))
+        state = hw.zero_state(cfg, 2)
+        for t in range(6):
+            state, r, phi = jax.jit(hw.step, static_argnums=2)(params, sws, cfg, state, xs[:, t], text)
+            np.testing.assert_allclose(r, raw[:, t], rtol=1e-4, atol=1e-5)
+            u = batch["text"].shape[1]
+            np.testing.assert_allclose(phi[:, :u] * batch["text_mask"], aux["phi"][:, t], rtol=1e-4, atol=1e-6)
 
 
 def test_stopping_rule_and_tail():
@@ -287,6 +296,11 @@ def test_generate_with_prime_and_prediction():
     lines, _ = hw_sample.generate(init_np(pcfg, 0), pcfg, None, ["", ""],
                                   max_steps=15)
     assert [len(l) for l in lines] == [15, 15]
+    # one set of sampling defaults: generate, the Hand facade and the script all use these
+    import inspect
+    for fn in (hw_sample.generate, handwriting.Hand.write):
+        sig = inspect.signature(fn).parameters
+        assert sig["bias"].default == handwriting.BIAS == 1.0 and sig["temperature"].default == 1.0
 
 
 # ------------------------------------------------------------------------------------------- charset
@@ -316,47 +330,43 @@ def test_overfit_one_batch():
     batch["strokes"][..., :2] *= 0.3
     opt = train.make_optimizer(train.TrainConfig(lr=1e-2, clip_norm=10.0))
     state = opt.init(params)
-    step = train.make_train_step(lambda p, b, k: hw.loss_fn(p, cfg, b, k), opt)
+    step = train.make_train_step(hw.make_loss(cfg), opt)
     first = None
     for i in range(100):
-        params, state, m = step(params, state, batch, jax.random.PRNGKey(i))
+        params, state, m = step(params, state, batch, jax.random.PRNGKey(i), i)
         first = float(m["loss"]) if first is None else first
     last = float(m["loss"])
     assert last < first - 1.5, (first, last)
 
 
-def _script():
-    sys.path.insert(0, str(ROOT / "experiments"))
-    import handwriting as script
-    return script
-
-
-def test_generate_cli_from_checkpoint_writes_svg(tmp_path):
-    """The script's generate path on a fresh tiny checkpoint (saved as train saves it), plus the
-    missing-checkpoint error."""
-    from jaxseq.training.checkpoint import Checkpointer
-    script = _script()
-    cfg, cs = _cli_cfg_and_charset()
-    prime = np.random.default_rng(0).normal(size=(9, 3)).round(3).tolist()
-    meta = {"config": __import__("dataclasses").asdict(cfg), "scale": 1.0, "charset": cs.to_json(),
-            "text_len": 8, "primes": [{"text": "dab", "writer": "w0", "strokes": prime}]}
-    ck = Checkpointer(tmp_path / "ckpt")
+def _save_tiny(path, cfg, cs, primes=()):
+    """A checkpoint as train saves it (params + meta), without training."""
+    meta = hw_train.make_meta(cfg, 1.0, cs, 8, list(primes))
+    ck = Checkpointer(path)
     ck.save(1, init_np(cfg, 0), None, meta=meta)
     ck.close()
-    out = tmp_path / "hello.svg"
-    script.main(["generate", "--ckpt", str(tmp_path / "ckpt"), "--text", "abc", "--n", "2", "--style",
-                 "0", "--max-steps", "30", "--out", str(out)])
-    assert out.exists() and "<path" in out.read_text()
-    with pytest.raises(SystemExit, match="train first"):
-        script.main(["generate", "--ckpt", str(tmp_path / "missing"), "--text", "x"])
+
+
+def test_hand_from_checkpoint_writes_svg(tmp_path):
+    """The facade on a fresh tiny checkpoint: style priming, SVG, and the missing-checkpoint error."""
+    cfg, cs = _cli_cfg_and_charset()
+    prime = np.random.default_rng(0).normal(size=(9, 3)).round(3).tolist()
+    _save_tiny(tmp_path / "ckpt", cfg, cs, [{"text": "dab", "writer": "w0", "strokes": prime}])
+    hand = handwriting.load(tmp_path / "ckpt")
+    assert hand.config == cfg and hand.charset.chars == cs.chars
+    lines = hand.write(["abc", "abc"], style=0, max_steps=30)
+    out = hand.save_svg(lines, tmp_path / "hello.svg")
+    assert len(lines) == 2 and "<path" in open(out).read()
+    with pytest.raises(ValueError, match="holds 1 priming lines"):
+        hand.write("abc", style=3)
+    with pytest.raises(DataError, match="does not exist"):
+        handwriting.load(tmp_path / "missing")
 
 
 def _fake_run(path, cfg, metrics):
-    """A run directory as train leaves it (params + meta per step) without training: zero params."""
-    from jaxseq.training.checkpoint import Checkpointer
+    """A run directory as train leaves it (params + meta per step) without training: params = step."""
     shapes = jax.eval_shape(lambda k: hw.init(k, cfg), jax.random.PRNGKey(0))
-    meta = {"config": __import__("dataclasses").asdict(cfg), "scale": 1.0,
-            "charset": Charset("abcd").to_json(), "text_len": 8, "primes": []}
+    meta = hw_train.make_meta(cfg, 1.0, Charset("abcd"), 8, [])
     ck = Checkpointer(path, best_metric="val_nll_point")
     for step, v in metrics.items():
         params = jax.tree_util.tree_map(lambda a: np.full(a.shape, step, np.float32), shapes)
@@ -365,24 +375,23 @@ def _fake_run(path, cfg, metrics):
 
 
 def test_export_pick_and_step(tmp_path):
-    from jaxseq.training.checkpoint import load_for_sampling
-    script = _script()
+    """What the script's export does (checkpoint.export with the val_nll_point metric): latest by
+    default, best, or one step, float16 kept in the copy."""
     run = tmp_path / "run"
-    _fake_run(run, tiny("synthesis"), {2: 0.5, 4: 0.3, 6: 0.4})
-    for flags, want in ((["--pick", "latest"], 6), (["--pick", "best"], 4), (["--step", "2"], 2), ([], 6)):
-        out = tmp_path / f"x{len(flags)}_{want}"
-        script.main(["export", "--ckpt", str(run), "--out", str(out), "--dtype", "float16", *flags])
-        params, meta = load_for_sampling(out)
-        assert meta["step"] == want and meta["metrics"]["val_nll_point"] == {2: 0.5, 4: 0.3, 6: 0.4}[want]
+    vals = {2: 0.5, 4: 0.3, 6: 0.4}
+    _fake_run(run, tiny("synthesis"), vals)
+    for kw, want in (({"pick": "latest"}, 6), ({"pick": "best"}, 4), ({"step": 2}, 2), ({}, 6)):
+        out = tmp_path / f"x{len(kw)}_{want}"
+        assert export(run, out, dtype="float16", best_metric="val_nll_point", **kw) == want
+        params, meta = load_for_sampling(out, dtype=None)
+        assert meta["step"] == want and meta["metrics"]["val_nll_point"] == vals[want]
         assert params["out"]["w"].dtype == np.float16 and float(params["out"]["w"].flat[0]) == want
-    with pytest.raises(SystemExit, match=r"holds steps \[2, 4, 6\]"):
-        script.main(["export", "--ckpt", str(run), "--out", str(tmp_path / "bad"), "--step", "3"])
+    with pytest.raises(DataError, match=r"holds steps \[2, 4, 6\]"):
+        export(run, tmp_path / "bad", step=3)
 
 
 def test_init_from_checks(tmp_path):
-    """--init-from refuses another task, architecture flags that disagree, and another data scale."""
-    from jaxseq.models.handwriting import training as hw_train
-    script = _script()
+    """init_from refuses another task, architecture settings that disagree, and another data scale."""
     src = tmp_path / "src"
     _fake_run(src, tiny("synthesis"), {7: 0.1})
     params, meta, step = hw_train.load_init_params(src)
@@ -391,47 +400,55 @@ def test_init_from_checks(tmp_path):
     with pytest.raises(ValueError, match="parameter shapes differ"):
         hw_train.check_init_compatible(meta["config"], {}, params, like, "src")
     hw_train.check_init_compatible(meta["config"], {"hidden": 8, "task": "synthesis"}, params, params)
-    data = script.synthetic_lines(8)
-    args = lambda *f: script.build_parser().parse_args(["train", "--init-from", str(src), *f])
-    with pytest.raises(SystemExit, match="hidden: checkpoint has 8, this run asks for 16.*n_mix"):
-        script._init_source(args("--hidden", "16", "--n-mix", "5"), data)
-    with pytest.raises(SystemExit, match="task: checkpoint has 'synthesis'"):
-        script._init_source(args("--task", "prediction"), data)
-    data.scale = 2.0
-    with pytest.raises(SystemExit, match="scale"):
-        script._init_source(args(), data)
-    with pytest.raises(SystemExit, match="no checkpoint"):
-        script._init_source(args("--init-from", str(tmp_path / "empty")), data)
+    arch = lambda **kw: {**hw_train.ARCH_DEFAULTS, **kw}
+    hw_train.init_source(src, arch(), 1.0)                 # defaults: the checkpoint decides
+    with pytest.raises(ValueError, match="hidden: checkpoint has 8, this run asks for 16.*n_mix"):
+        hw_train.init_source(src, arch(hidden=16, n_mix=5), 1.0)
+    with pytest.raises(ValueError, match="task: checkpoint has 'synthesis'"):
+        hw_train.init_source(src, arch(task="prediction"), 1.0)
+    with pytest.raises(DataError, match="scale"):
+        hw_train.init_source(src, arch(), 2.0)
+    with pytest.raises(DataError, match="no checkpoint"):
+        hw_train.init_source(tmp_path / "empty", arch(), 1.0)
+
+
+def test_run_setup_rules():
+    """The kappa rule (characters per point), the text bucket and the line filter."""
+    lines = iam.synthetic_lines(20, seed=1)
+    train_pool, val_pool = hw_train.pools(lines, 40, synthesis=True)
+    assert not set(train_pool) & set(val_pool) and all(len(lines.strokes[i]) <= 40 for i in train_pool)
+    k = hw_train.kappa_scale_from_data(lines, train_pool)
+    assert np.isclose(k, np.mean([len(lines.texts[i]) for i in train_pool]) /
+                      np.mean([len(lines.strokes[i]) for i in train_pool]))
+    assert hw_train.text_bucket(9) == 16 and hw_train.text_bucket(8) == 8
+    cfg, cs = hw_train.read_meta(json.loads(json.dumps(hw_train.make_meta(tiny("synthesis"), 1.0,
+                                                                          Charset("ab"), 8, []))))
+    assert cfg == tiny("synthesis") and cs.chars == Charset("ab").chars
 
 
 @pytest.mark.slow
-def test_export_pick_and_init_from(tmp_path):
-    """End to end on a tiny synthetic run: export --pick latest|best|--step; train --init-from starts a
-    new run from those params (lr 0 keeps them: proves they were loaded), refuses mismatched flags, and
-    the exported checkpoint writes an SVG."""
-    from jaxseq.training.checkpoint import Checkpointer, load_for_sampling
-    script = _script()
+def test_train_export_and_init_from(tmp_path):
+    """End to end on a tiny synthetic run: train, export --pick latest|best|step; a new run initialised
+    from the export (lr 0 keeps the params: proves they were loaded) refuses mismatched settings, and
+    the result writes an SVG."""
+    lines = iam.synthetic_lines(48)
+    arch = {**hw_train.ARCH_DEFAULTS, "hidden": 8, "layers": 2, "n_mix": 2, "n_gauss": 2, "unroll": 1}
+    arch.pop("vocab")
+    st = hw_train.TrainSettings(steps=6, batch_size=8, max_len=40, min_char_count=1, progress=False,
+                                samples=0, log_every=2, eval_batches=1, warmup=0, eval_every=2, ckpt_every=2)
     run, run2 = tmp_path / "run", tmp_path / "run2"
-    common = ["--task", "synthesis", "--synthetic", "48", "--batch-size", "8", "--max-len", "40",
-              "--hidden", "8", "--layers", "2", "--n-mix", "2", "--n-gauss", "2", "--min-char-count", "1",
-              "--unroll", "1", "--no-progress", "--samples", "0", "--compile-cache", "", "--log-every", "2",
-              "--eval-batches", "1", "--warmup", "0"]
-    script.main(["train", *common, "--steps", "6", "--eval-every", "2", "--ckpt-every", "2",
-                 "--ckpt-dir", str(run)])
+    hw_train.train(arch, st, lines, run)
     src = Checkpointer(run, best_metric="val_nll_point")
     latest, best, steps = src.latest_step(), src.best_step(), src.all_steps()
     src.close()
     assert latest == 6 and best in steps
-    for flags, want in ((["--pick", "latest"], latest), (["--pick", "best"], best), (["--step", "4"], 4)):
-        out = tmp_path / f"x{want}_{flags[1]}"
-        script.main(["export", "--ckpt", str(run), "--out", str(out), "--dtype", "float16", *flags])
+    for kw, want in (({"pick": "latest"}, latest), ({"pick": "best"}, best), ({"step": 4}, 4)):
+        out = tmp_path / f"x{want}_{list(kw.values())[0]}"
+        export(run, out, dtype="float16", best_metric="val_nll_point", **kw)
         assert load_for_sampling(out)[1]["step"] == want
-    with pytest.raises(SystemExit, match="holds steps"):
-        script.main(["export", "--ckpt", str(run), "--out", str(tmp_path / "bad"), "--step", "3"])
     exported = tmp_path / "x6_latest"
-    # a new run from the exported float16 params; lr 0: the params must come back unchanged
-    script.main(["train", *common, "--steps", "2", "--eval-every", "0", "--lr", "0", "--init-from",
-                 str(exported), "--ckpt-dir", str(run2)])
+    st0 = dataclasses.replace(st, steps=2, eval_every=0, lr=0.0)
+    hw_train.train(arch, st0, lines, run2, init_from=exported)
     p0, m0 = load_for_sampling(exported)
     ck2 = Checkpointer(run2)
     p2, _, m2 = ck2.restore(ck2.latest_step())
@@ -440,13 +457,10 @@ def test_export_pick_and_init_from(tmp_path):
     assert m2["config"] == m0["config"] and m2["charset"] == m0["charset"]
     for a, b in zip(jax.tree_util.tree_leaves(p0), jax.tree_util.tree_leaves(p2)):
         np.testing.assert_array_equal(np.asarray(a, np.float32), b)
-    with pytest.raises(SystemExit, match="hidden: checkpoint has 8, this run asks for 16"):
-        script.main(["train", *common, "--hidden", "16", "--steps", "2", "--init-from", str(exported),
-                     "--ckpt-dir", str(tmp_path / "run3")])
-    with pytest.raises(SystemExit, match="task: checkpoint has 'synthesis'"):
-        script.main(["train", *common[2:], "--task", "prediction", "--steps", "2", "--init-from",
-                     str(exported), "--ckpt-dir", str(tmp_path / "run4")])
-    out = tmp_path / "hello.svg"
-    script.main(["generate", "--ckpt", str(run2), "--text", "abc", "--n", "2", "--max-steps", "30",
-                 "--out", str(out)])
-    assert out.exists() and "<path" in out.read_text()
+    with pytest.raises(ValueError, match="hidden: checkpoint has 8, this run asks for 16"):
+        hw_train.train({**arch, "hidden": 16}, st0, lines, tmp_path / "run3", init_from=exported)
+    with pytest.raises(ValueError, match="task: checkpoint has 'synthesis'"):
+        hw_train.train({**arch, "task": "prediction"}, st0, lines, tmp_path / "run4", init_from=exported)
+    hand = handwriting.load(run2)
+    out = hand.save_svg(hand.write(["abc", "abc"], max_steps=30), tmp_path / "hello.svg")
+    assert "<path" in open(out).read()

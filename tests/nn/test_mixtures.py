@@ -180,3 +180,37 @@ def test_three_way_pen_sampler():
     freq = np.bincount(np.asarray(pen), minlength=3) / n
     probs = np.exp(logits) / np.exp(logits).sum()
     np.testing.assert_allclose(freq, probs, atol=0.015)
+
+
+def test_bivariate_sampler_with_predrawn_noise_matches_moments():
+    """The fast path sampling loops use (noise drawn up front, Gumbel-max pick), with a bias."""
+    n = 40000
+    raw = jnp.asarray(np.random.default_rng(1).normal(size=(6 * 2 + 1,)), jnp.float32)
+    p = mdn.split_bivariate(jnp.broadcast_to(raw, (n, raw.size)), 2, bias=0.3)
+    noise = mdn.bivariate_noise(jax.random.PRNGKey(0), (n,), 2)
+    assert noise["gumbel"].shape == (n, 2) and noise["normal"].shape == (n, 2) and noise["pen"].shape == (n,)
+    xy, eos = jax.jit(lambda p, z: mdn.sample_bivariate(None, p, noise=z))(p, noise)
+    mean, cov = (np.asarray(a[0], np.float64) for a in mdn.bivariate_moments(p))
+    sd = np.sqrt(np.diag(cov))
+    xy = np.asarray(xy, np.float64)
+    np.testing.assert_allclose(xy.mean(0), mean, atol=4 * sd.max() / math.sqrt(n))
+    np.testing.assert_allclose(np.cov(xy.T), cov, rtol=0.06, atol=0.02 * sd.max() ** 2)
+    e = float(jax.nn.sigmoid(p["pen_logits"][0, 0]))
+    assert abs(float(np.mean(eos)) - e) < 4 * math.sqrt(e * (1 - e) / n)
+
+
+def test_bivariate_sampler_key_is_categorical_draw():
+    """With a key, the component and pen picks are exactly ``jax.random.categorical``'s (and the bit
+    ``bernoulli``'s) on the same sub-keys, so seeded samples did not change with the one-sampler move."""
+    raw = raw_biv(13, lead=(64,), n_pen=3)
+    p = mdn.split_bivariate(raw, M, n_pen=3)
+    key = jax.random.PRNGKey(4)
+    kc, _, kp = jax.random.split(key, 3)
+    noise = mdn.bivariate_noise(key, (64,), M, n_pen=3)
+    idx = jnp.argmax(p["log_pi"] + noise["gumbel"], -1)
+    np.testing.assert_array_equal(idx, jax.random.categorical(kc, p["log_pi"], axis=-1))
+    _, pen = mdn.sample_bivariate(key, p, n_pen=3)
+    np.testing.assert_array_equal(pen, jax.random.categorical(kp, p["pen_logits"], axis=-1))
+    p1 = mdn.split_bivariate(raw_biv(13, lead=(64,)), M)
+    _, bit = mdn.sample_bivariate(key, p1)
+    np.testing.assert_array_equal(bit, jax.random.bernoulli(kp, jax.nn.sigmoid(p1["pen_logits"][..., 0])))
