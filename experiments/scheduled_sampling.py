@@ -37,16 +37,23 @@ from jaxseq.training.schedules import SCHEDULES
 
 log = logging.getLogger("scheduled_sampling")
 
-HELP = {"schedule": "decay of eps, the probability of feeding the ground truth (Bengio et al. §2.4)",
+HELP = {"steps": "training steps per run", "batch_size": "sequences per batch",
+        "seq_len": "characters predicted per sequence", "embed": "character embedding size",
+        "hidden": "LSTM size", "layers": "LSTM layers",
+        "lr": "Adam learning rate (cosine-decayed to a tenth)",
+        "schedule": "decay of eps, the probability of feeding the ground truth (Bengio et al. §2.4)",
+        "eps_min": "floor of eps",
         "k": "schedule parameter (linear: slope, 0 lets eps reach --eps-min at 75%% of the steps; "
              "exponential: base; inverse_sigmoid: k; constant: eps)",
-        "lr": "Adam learning rate (cosine-decayed to a tenth)", "seed": "seed for init, batches and sampling"}
+        "eval_every": "steps between evaluations", "n_samples": "free-running samples per evaluation",
+        "sample_len": "characters per free-running sample", "temperature": "temperature of those samples",
+        "seed": "seed for init, batches and sampling"}
 
 
 def train_parser():
     p = parser(__doc__)
     p.add_argument("--data-dir", default=None, help="data root holding tinyshakespeare/input.txt "
-                   "(default: $JAXSEQ_DATA, then ~/.cache/jaxseq)")
+                   "(None: $JAXSEQ_DATA, then ~/.cache/jaxseq)")
     p.add_argument("--data", default=None, help="a compact .npz written by --cache (used instead)")
     p.add_argument("--cache", default=None, help="only write the encoded text + characters to this .npz "
                    "and exit (to carry the data to another machine)")

@@ -26,8 +26,9 @@ HELP = {"data": "data set (IDX files under <data-dir>/<name>/)",
         "t10k_split": "if > 0: train on this fraction of the 10k TEST images and score the rest (a "
                       "labelled fallback for MNIST here, where only t10k exists; not comparable with "
                       "published numbers)",
-        "conditional": "train a CVAE conditioned on the class", "z_dim": "latent size (2 also plots "
-        "the manifold)", "lr": "Adam learning rate (cosine-decayed)",
+        "conditional": "train a CVAE conditioned on the class",
+        "z_dim": "latent size (2 also plots the manifold)", "epochs": "training epochs (may be fractional)",
+        "batch_size": "training batch size", "lr": "Adam learning rate (cosine-decayed)",
         "iw_k": "importance samples per test image for the IW-NLL estimate (multiple of 100)",
         "eval_n": "score only the first N test images (0: all)",
         "seed": "seed for init, batches and binarisation"}
@@ -36,7 +37,7 @@ HELP = {"data": "data set (IDX files under <data-dir>/<name>/)",
 def parse(argv):
     p = parser(__doc__)
     p.add_argument("--data-dir", default=None,
-                   help="data root (default: $JAXSEQ_DATA, then ~/.cache/jaxseq; Fashion-MNIST also "
+                   help="data root (None: $JAXSEQ_DATA, then ~/.cache/jaxseq; Fashion-MNIST also "
                         "/usr/share/datasets/fashion-mnist from Debian's dataset-fashion-mnist)")
     add_config_flags(p, vae.VAETrainConfig, skip=("hidden",), help=HELP, choices={"data": sorted(mnist.SETS)})
     p.add_argument("--hidden", default=",".join(map(str, vae.VAETrainConfig.hidden)),
