@@ -29,28 +29,44 @@ from jaxseq.data import sketches as sd
 from jaxseq.models import sketch_rnn
 from jaxseq.models.sketch_rnn import SketchConfig, TrainSettings
 
-MODEL_HELP = {
-    "conditional": "VAE: encoder + latent code z (--no-conditional / --unconditional: decoder only)",
-    "enc_size": "encoder LSTM size per direction", "dec_size": "decoder LSTM size",
-    "z_size": "latent size Nz", "n_mix": "mixture components M",
-    "max_len": "Nmax: longer sketches are dropped", "layer_norm": "layer-normalised decoder LSTM",
-    "rec_dropout": "decoder recurrent dropout rate", "w_kl": "KL weight w_KL",
-    "kl_min": "KL tolerance KL_min (per latent dimension)", "eta_min": "initial KL annealing weight",
-    "kl_decay": "KL annealing rate R", "compute_dtype": "matmul dtype (losses stay float32)",
-    "enc_fused": "both encoder directions in one vmapped scan (same math)",
-    "unroll": "lax.scan unroll (same math; usually faster on GPU, slower to compile)",
-}
-TRAIN_HELP = {
-    "steps": "training steps", "batch_size": "sketches per step", "lr": "initial learning rate (Adam)",
-    "min_lr": "learning-rate floor", "lr_decay": "per-step learning-rate decay",
-    "clip": "global gradient-norm clip", "augment": "random scaling / point dropping",
-    "drop_prob": "point-drop probability of the augmentation",
-    "seed": "random seed (init, data order, sampling)", "eval_every": "validation losses every N steps",
-    "ckpt_every": "checkpoint every N steps", "log_every": "average train metrics over N steps",
-    "samples": "sketches per periodic sample grid (0: none)",
-    "sample_every": "sample grid every N steps (at an eval step; also at the end)",
-    "progress": "progress bar",
-}
+
+def field_help(text):
+    """``name: help`` lines -> the ``help`` mapping of ``add_config_flags``."""
+    return dict(line.strip().split(": ", 1) for line in text.strip().splitlines())
+
+
+MODEL_HELP = field_help("""
+    conditional: VAE: encoder + latent code z (--no-conditional / --unconditional: decoder only)
+    enc_size: encoder LSTM size per direction
+    dec_size: decoder LSTM size
+    z_size: latent size Nz
+    n_mix: mixture components M
+    max_len: Nmax: longer sketches are dropped
+    layer_norm: layer-normalised decoder LSTM
+    rec_dropout: decoder recurrent dropout rate
+    w_kl: KL weight w_KL
+    kl_min: KL tolerance KL_min (per latent dimension)
+    eta_min: initial KL annealing weight
+    kl_decay: KL annealing rate R
+    compute_dtype: matmul dtype (losses stay float32)
+    enc_fused: both encoder directions in one vmapped scan (same math)
+    unroll: lax.scan unroll (same math; usually faster on GPU, slower to compile)""")
+TRAIN_HELP = field_help("""
+    steps: training steps
+    batch_size: sketches per step
+    lr: initial learning rate (Adam)
+    min_lr: learning-rate floor
+    lr_decay: per-step learning-rate decay
+    clip: global gradient-norm clip
+    augment: random scaling / point dropping
+    drop_prob: point-drop probability of the augmentation
+    seed: random seed (init, data order, sampling)
+    eval_every: validation losses every N steps
+    ckpt_every: checkpoint every N steps
+    log_every: average train metrics over N steps
+    samples: sketches per periodic sample grid (0: none)
+    sample_every: sample grid every N steps (at an eval step; also at the end)
+    progress: progress bar""")
 
 
 def load_data(name, data_dir, category, max_len):

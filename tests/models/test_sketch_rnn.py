@@ -22,9 +22,9 @@ TINY = sr.SketchConfig(enc_size=8, dec_size=16, z_size=4, n_mix=3, max_len=16, r
 
 
 def random_sketch(rng, n):
-    s = np.concatenate([rng.integers(-20, 21, (n, 2)), rng.random((n, 1)) < 0.2], 1)
-    s[-1, 2] = 1  # a drawing ends with the pen lifted
-    return s.astype(np.float32)
+    """n points: offsets in [-20, 20], pen lifted after ~20% of them and after the last."""
+    xy, pen = rng.integers(-20, 21, (n, 2)), rng.random(n) < 0.2
+    return np.column_stack([xy, pen | (np.arange(n) == n - 1)]).astype(np.float32)
 
 
 # ------------------------------------------------------------------------------------------- losses
