@@ -5,6 +5,9 @@ Decoder: stacked LSTM; at step t the top state h_t attends over the source (glob
 score dot/general/concat), ``h~_t = tanh(W_c [c_t; h_t])`` (eq. 5), ``p(y_t) = softmax(W_s h~_t)`` (eq. 6).
 Input feeding (§3.3): ``h~_{t-1}`` is concatenated to the embedding of ``y_{t-1}``.
 
+Decoding drives :func:`decoder_start` / :func:`decoder_step` (``(state, token) -> (state, logits)``)
+through :mod:`jaxseq.search`; training and decoding share one step function (``_attend_step``).
+
 Params are a dict pytree; the model config :class:`NMTConfig` is a frozen dataclass (hashable, so it can
 be a static jit argument). Shapes: src [B, S] int32, src_mask [B, S]; tgt_in/tgt_out [B, T].
 """
@@ -235,11 +238,11 @@ def tf_prob(cfg: NMTConfig, step):
     return schedules.teacher_forcing_prob(step, cfg.ss, k=cfg.ss_k, c=cfg.ss_c, eps_min=cfg.ss_min)
 
 
-def make_loss(cfg: NMTConfig, total_steps=None):
+def make_loss(cfg: NMTConfig):
     """``loss(params, batch, key, step)`` for :func:`jaxseq.training.loop.fit`. With scheduled sampling,
-    eps follows the schedule of the training step."""
+    eps follows the schedule of the training step (from the loop, never from the batch)."""
     def f(params, batch, key, step):
-        eps = tf_prob(cfg, step) if cfg.ss != "none" else 1.0
+        eps = tf_prob(cfg, step)
         loss, m = loss_fn(params, cfg, batch, key, ss_eps=eps)
         return loss, dict(m, tf_prob=jnp.asarray(eps, jnp.float32))
     return f
