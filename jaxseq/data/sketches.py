@@ -20,7 +20,7 @@ import numpy as np
 
 from jaxseq.errors import DataError
 from jaxseq.data.batching import batch_indices
-from jaxseq.data.files import cache_dir, file_digest, find_file
+from jaxseq.data.files import cache_dir, data_dirs, file_digest, find_file
 
 START = np.array([0, 0, 1, 0, 0], np.float32)
 END = np.array([0, 0, 0, 0, 1], np.float32)
@@ -124,11 +124,12 @@ def resolve(name, data_dir=None, category=None) -> Path:
         return fetch_category(category, data_dir)
     if name in NAMED_SETS:
         rel = NAMED_SETS[name]
-        try:
-            return find_file(rel, data_dir)
-        except DataError:  # the prep step writes compact copies as <dir>/sketch-rnn/<name>.npz
-            return find_file(f"sketch-rnn/{name}.npz", data_dir, how_to_get=(
-                f"Get {Path(rel).name} from the public sketch-rnn-datasets repository"))
+        for d in data_dirs(data_dir):   # the given dir first; in each, the original file or a compact
+            for p in (d / rel, d / f"sketch-rnn/{name}.npz"):   # copy written by save_npz
+                if p.exists():
+                    return p
+        return find_file(rel, data_dir, how_to_get=(
+            f"Get {Path(rel).name} from the public sketch-rnn-datasets repository"))
     p = Path(name).expanduser()
     if p.exists():
         return p

@@ -112,6 +112,20 @@ def test_save_npz_round_trip_and_names(tmp_path):
         sd.resolve(str(tmp_path / "missing.npz"))
 
 
+def test_resolve_prefers_the_given_dir_and_compact_copies(tmp_path, monkeypatch):
+    env, given = tmp_path / "env" / "sketch-rnn", tmp_path / "given" / "sketch-rnn"
+    env.mkdir(parents=True)
+    given.mkdir(parents=True)
+    (env / "aaron_sheep.npz").write_bytes(b"")
+    (given / "sheep.npz").write_bytes(b"")          # what `prep` / save_npz writes
+    monkeypatch.setenv("JAXSEQ_DATA", str(tmp_path / "env"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert sd.resolve("sheep", tmp_path / "given") == given / "sheep.npz"
+    assert sd.resolve("sheep") == env / "aaron_sheep.npz"
+    with pytest.raises(DataError, match="omniglot.npz"):
+        sd.resolve("omniglot", tmp_path / "given")
+
+
 # ------------------------------------------------------------------------------------------ real data
 def test_sheep_smoke(data_dir):
     path = sd.resolve("sheep", data_dir)
