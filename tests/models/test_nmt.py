@@ -189,3 +189,41 @@ def test_checkpoint_restores_and_translates_identically(toy, tmp_path):
     assert m3["param_dtype"] == "bfloat16"
     jax.tree_util.tree_map(lambda x, y: np.testing.assert_allclose(x, y, rtol=1e-2, atol=1e-2), params, p3)
     assert p3["wc"].dtype == jnp.float32
+
+
+# ------------------------------------------------------------------------------------ public API
+TOY_WORDS = ["<pad>", "<sos>", "<eos>", "<unk>"] + list("abcdefgh")
+
+
+def test_translator_on_the_toy_task(toy):
+    params, _, _ = toy
+    tr = api.Translator(params, TOY, {"src_vocab": TOY_WORDS, "tgt_vocab": TOY_WORDS, "lang": "rev"})
+    assert tr.translate(["a b c d", "H G"]) == ["d c b a", "g h"]           # normalised like the data
+    assert tr.translate(["a b c d"], beam=1) == ["d c b a"]
+    (t,) = tr.translate(["a b c"], return_attention=True)
+    assert t.text == "c b a" and t.source_tokens == ["a", "b", "c"] and t.target_tokens == ["c", "b", "a"]
+    assert t.attention.shape == (4, 4)                                   # (output + <eos>, source + <eos>)
+    np.testing.assert_allclose(t.attention.sum(-1), 1.0, atol=1e-5)
+    assert (t.attention[:3, :3].argmax(-1) == [2, 1, 0]).all()           # reversal through attention
+    with pytest.raises(ValueError, match="beam size"):
+        tr.translate(["a"], beam=0)
+    with pytest.raises(ValueError, match="nothing to translate"):
+        tr.translate(["123"])
+    with pytest.raises(TypeError):
+        tr.translate("a b")
+
+
+def test_defaults_are_defined_once():
+    assert (api.BEAM, api.ALPHA) == (training.Config().beam, training.Config().alpha) == (5, 1.0)
+    import inspect
+    sig = inspect.signature(api.Translator.translate).parameters
+    assert (sig["beam"].default, sig["alpha"].default) == (api.BEAM, api.ALPHA)
+
+
+def test_load_the_shipped_checkpoint_from_any_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    fr = api.load("eng-fra")
+    assert fr.lang == "eng-fra" and fr.cfg.hidden == 384 and fr.params["wc"].dtype == jnp.float32
+    assert fr.translate(["I'm cold."]) == ["je suis froid ."]
+    with pytest.raises(FileNotFoundError, match="shipped: eng-fra"):
+        api.load("klingon")
