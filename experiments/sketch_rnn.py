@@ -93,7 +93,7 @@ def cmd_train(a):
     name = sd.dataset_name(a.data, a.category)
     ckpt_dir = Path(a.ckpt_dir or f"runs/sketch_rnn/{name}")
     data = load_data(a.data, a.data_dir, a.category, cfg.max_len)
-    info = {"data": name, "category": a.category, "data_dir": a.data_dir}
+    info = {"name": name, "data": a.data, "category": a.category, "data_dir": a.data_dir}
     _, hist, _ = sketch_rnn.train(cfg, settings, data, ckpt_dir, info=info, time_budget_s=budget)
     rows = [h["steps_per_s"] for h in hist if "steps_per_s" in h]
     if rows:
@@ -107,7 +107,8 @@ def cmd_eval(a):
     model = sketch_rnn.load(a.ckpt, step=a.step)
     tr = model.meta.get("train", {})
     name = a.data or tr.get("data") or model.meta["data"]
-    data = load_data(name, a.data_dir, a.category or tr.get("category", ""), model.config.max_len)
+    data = load_data(name, a.data_dir or tr.get("data_dir", ""), a.category or tr.get("category", ""),
+                     model.config.max_len)
     m = model.evaluate(data[a.split], batch_size=a.batch_size, seed=a.seed)
     print(f"{a.ckpt} step {model.step}, {name} {a.split} ({len(data[a.split])} sketches): "
           f"Lr = {m['lr']:.4f} (offsets {m['l_s']:.4f}, pen {m['l_p']:.4f}), Lkl = {m['kl']:.4f}")
@@ -133,7 +134,7 @@ def cmd_sample(a):
                             "" if a.data else tr.get("category", ""), model.config.max_len)["test"]
         else:
             src = model.examples
-        if max(a.pair) >= len(src) or min(a.pair) < 0:
+        if a.interpolate and (max(a.pair) >= len(src) or min(a.pair) < 0):
             fail(f"--pair {a.pair[0]} {a.pair[1]}: there are {len(src)} source sketches")
     if a.reconstruct:
         real = src[:max(a.n // 2, 1)]

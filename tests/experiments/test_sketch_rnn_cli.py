@@ -58,6 +58,9 @@ def test_train_sample_export(toy_npz, tmp_path):
     assert out.read_text().startswith("<svg")
     cli("export", "--ckpt", run, "--out", ship)
     assert (ship / "2").is_dir() and not (ship / "2" / "opt_state").exists()
+    cli("eval", "--ckpt", ship, "--split", "valid", "--json", tmp_path / "e.json")  # data from the meta
+    m = json.loads((tmp_path / "e.json").read_text())
+    assert m["step"] == 2 and np.isfinite(m["lr"]) and m["kl"] >= 0
 
 
 def test_sample_shipped_outside_the_checkout(tmp_path):

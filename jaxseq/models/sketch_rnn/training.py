@@ -72,7 +72,8 @@ def train(cfg: sr.SketchConfig, settings: TrainSettings, data, ckpt_dir, *, info
     """Train (or resume) a model on ``data`` (``{split: [stroke-3 arrays]}`` from
     :func:`jaxseq.data.sketches.load`), checkpointing into ``ckpt_dir``.
 
-    ``info`` (e.g. the data set's name) is stored in the checkpoint meta beside the settings. Returns
+    ``info`` (``name``: the data set's short name; ``data``, ``category``, ``data_dir``: how to find it
+    again for evaluation) is stored in the checkpoint meta beside the settings. Returns
     ``(params, history, ckpt_dir)``; a finished run only evaluates (see ``fit``).
     """
     ckpt_dir = Path(ckpt_dir)
@@ -83,7 +84,8 @@ def train(cfg: sr.SketchConfig, settings: TrainSettings, data, ckpt_dir, *, info
     valid = list(sd.eval_batches(data["valid"], scale, cfg.max_len, s.batch_size))
     examples = [x.astype(np.float32).round(3).tolist() for x in data["test"][:N_EXAMPLES]]
     info = dict(info or {})
-    meta = {"model": "sketch_rnn", "config": cfg.to_dict(), "scale": scale, "data": info.get("data", ""),
+    meta = {"model": "sketch_rnn", "config": cfg.to_dict(), "scale": scale,
+            "data": info.get("name", info.get("data", "")),
             "train": {**info, **dataclasses.asdict(s)}, "examples": examples}
 
     def eval_fn(params, step):
