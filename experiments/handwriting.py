@@ -19,6 +19,7 @@ From Python: ``from jaxseq import handwriting; handwriting.load().write(["hello 
 """
 from __future__ import annotations
 
+import argparse
 import json
 import time
 from pathlib import Path
@@ -32,23 +33,21 @@ from jaxseq.models.handwriting import TrainSettings, sample, training
 from jaxseq.models.handwriting.model import HWConfig, TASKS
 
 ARCH_HELP = {
-    "task": "prediction: unconditional (§4); synthesis: text-conditioned (§5)",
-    "hidden": "LSTM units per layer", "layers": "stacked LSTM layers",
-    "n_mix": "bivariate mixture components", "n_gauss": "window Gaussians (synthesis)",
+    "task": "prediction: unconditional (§4); synthesis: text-conditioned (§5)", "hidden": "LSTM units per layer",
+    "layers": "stacked LSTM layers", "n_mix": "bivariate mixture components", "n_gauss": "window Gaussians",
     "kappa_scale": "scale of the window's step (eq 51); 0: characters per point of the data",
-    "unroll": "lax.scan unroll factor (speed only)",
-    "bf16": "bf16 matmuls (state, gates and loss stay float32)"}
+    "unroll": "lax.scan unroll factor (speed only)", "bf16": "bf16 matmuls (state, gates and loss stay float32)"}
 TRAIN_HELP = {
     "steps": "total optimizer steps (sets the lr schedule)", "batch_size": "lines per step",
     "lr": "peak learning rate", "schedule": "lr schedule after warmup (decays to lr/10)",
-    "warmup": "linear lr warmup steps", "optimizer": "Graves used RMSProp; Adam learns faster on a short budget",
+    "warmup": "linear lr warmup steps",
+    "optimizer": "Graves used RMSProp; Adam learns faster on a short budget",
     "clip": "global gradient-norm clip (Graves clipped output derivatives to [-100, 100] and LSTM "
             "derivatives to [-10, 10]; a global norm clip plays that role)",
     "max_len": "points per line (padding). Synthesis skips longer lines, prediction crops them",
     "min_char_count": "characters rarer than this in the training texts map to 'unknown'",
     "scheduled_sampling": "feed the model's own predicted points with prob 1-eps(step) (Bengio et al.)",
-    "ss_k": "scheduled-sampling schedule k", "ss_c": "scheduled-sampling schedule c (linear)",
-    "ss_min": "lowest teacher-forcing probability",
+    "ss_k": "schedule k", "ss_c": "schedule c (linear)", "ss_min": "lowest teacher-forcing probability",
     "eval_every": "validate + save samples every N steps", "eval_batches": "validation batches per evaluation",
     "ckpt_every": "checkpoint every N steps", "log_every": "average train metrics over N steps",
     "samples": "lines sampled into <ckpt-dir>/samples/ at each evaluation (0: none)",
@@ -62,9 +61,8 @@ PREP_HELP = {
     "rdp_eps": "Ramer-Douglas-Peucker tolerance in sensor units after striding (0 = off)",
     "clip": "clip |dx|, |dy| of pen-down moves to this many sensor units (sensor glitches; 0 = off)",
     "clip_up": "clip |dx|, |dy| of pen-up moves (between strokes) to this many sensor units (0 = off)",
-    "min_points": "drop lines with fewer points after down-sampling",
+    "min_points": "drop lines with fewer points after down-sampling", "seed": "seed of the split",
     "valid_fraction": "fraction of lines for the writer-disjoint validation split",
-    "seed": "seed of the split",
     "session_gap": "seconds between forms that start a new recording session (writer proxy)"}
 
 
@@ -78,10 +76,6 @@ def check_positive(a, *names):
     for n in names:
         if getattr(a, n) <= 0:
             fail(f"--{n.replace('_', '-')} {getattr(a, n)}: give a positive number")
-
-
-def write_lines(path, hand, lines, titles):
-    print(f"wrote {hand.save(lines, path, titles)}")
 
 
 # -------------------------------------------------------------------------------------------- commands
@@ -119,17 +113,13 @@ def cmd_generate(a):
     hand = handwriting.load(a.ckpt or None, task=a.task, bf16=a.bf16)
     texts = a.text or (["hello world"] if hand.config.synthesis else [""])
     texts = [texts[i % len(texts)] for i in range(max(a.n, len(texts)))]
-    if a.style is not None and not hand.config.synthesis:
-        fail("--style needs a synthesis checkpoint")
-    if a.style is not None and not 0 <= a.style < len(hand.primes):
-        fail(f"--style {a.style}: the checkpoint holds {len(hand.primes)} priming lines (0..{len(hand.primes) - 1})")
     t0 = time.perf_counter()
+    tail = None if a.stop_tail < 0 else a.stop_tail
     lines, phis = hand.write(texts, bias=a.bias, temperature=a.temperature, style=a.style, seed=a.seed,
-                             max_steps=a.max_steps or None, stop_tail=None if a.stop_tail < 0 else a.stop_tail,
-                             return_phi=True)
+                             max_steps=a.max_steps or None, stop_tail=tail, return_phi=True)
     print(f"sampled {len(lines)} lines in {time.perf_counter() - t0:.2f}s (incl. compile); "
           f"lengths {[len(l) for l in lines]}")
-    write_lines(out, hand, lines, texts)
+    print(f"wrote {hand.save(lines, out, texts)}")
     if a.plot_attention and hand.config.synthesis:
         from jaxseq.viz.figures import save_figure
         from jaxseq.viz.strokes import plot_attention, plot_strokes
@@ -158,11 +148,12 @@ def cmd_plot(a):
     out, s3 = Path(a.out), d["strokes"]
     print(f"line {d['id']}: {d['text']!r}, {len(s3)} points")
     pa = sk.mixture_to_absolute(d["mixture"], s3)
-    print(save_figure(out / "density.png", lambda f: sk.plot_mixture_density(f.subplots(), s3, pa), (12, 3)))
+    print(save_figure(out / "density.png", lambda f: sk.plot_mixture_density(f.subplots(), s3, pa),
+                      (12, 3)))
     print(sk.save_svg(out / "line.svg", s3, titles=[d["text"]]))
     if hand.config.synthesis:
-        print(save_figure(out / "attention.png", lambda f: sk.plot_attention(f.subplots(), d["phi"], d["text"]),
-                          (12, 4)))
+        print(save_figure(out / "attention.png",
+                          lambda f: sk.plot_attention(f.subplots(), d["phi"], d["text"]), (12, 4)))
         print(save_figure(out / "window.png",
                           lambda f: sk.plot_window(f.subplots(), d["window"], hand.charset.chars), (12, 6)))
 
@@ -187,12 +178,11 @@ def build_parser():
         p.add_argument("--ckpt", default="", help="checkpoint directory (default: the shipped one)")
 
     pr = sub.add_parser("prep", help="parse the IAM-OnDB archives once into a compact cache, and report")
-    pr.add_argument("--data-dir", default="", help="folder holding iam-ondb/{lineStrokes-all,ascii-all}.tar.gz")
+    pr.add_argument("--data-dir", default="", help="folder holding iam-ondb/ (default: $JAXSEQ_DATA)")
     pr.add_argument("--out", default=str(iam.DEFAULT_CACHE), help="cache file to write")
     for k, v in iam.DEFAULTS.items():
         pr.add_argument("--" + k.replace("_", "-"), type=type(v), default=v, help=PREP_HELP[k])
-    pr.add_argument("--progress", action="store_true", default=True, help="progress bar")
-    pr.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    pr.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bar")
     pr.set_defaults(fn=cmd_prep)
 
     t = sub.add_parser("train", help="train a network (resumes from --ckpt-dir if it has a checkpoint)")
@@ -217,21 +207,25 @@ def build_parser():
     g.add_argument("--n", type=int, default=1, help="number of lines (texts are cycled)")
     g.add_argument("--bias", type=float, default=sample.BIAS,
                    help="sampling bias b (eqs 61-62): 0 = raw samples, larger = neater")
-    g.add_argument("--temperature", type=float, default=sample.TEMPERATURE, help="softmax/variance temperature")
-    g.add_argument("--style", type=int, default=None, help="prime with shipped real line ID (0-7) to imitate its writer")
+    g.add_argument("--temperature", type=float, default=sample.TEMPERATURE,
+                   help="softmax/variance temperature")
+    g.add_argument("--style", type=int, default=None,
+                   help="prime with shipped real line ID (0-7) to imitate its writer")
     g.add_argument("--max-steps", type=int, default=0,
-                   help=f"cap on points per line (0: from the text length; {sample.PREDICTION_STEPS} for prediction)")
+                   help=f"points per line at most (0: from the text; {sample.PREDICTION_STEPS} for prediction)")
     g.add_argument("--seed", type=int, default=0, help="PRNG seed")
     g.add_argument("--bf16", action="store_true", help="bf16 matmuls while sampling (faster on GPUs)")
     g.add_argument("--stop-tail", type=int, default=-1,
                    help="points allowed after the stopping rule fires, to finish the last stroke "
                         "(-1: about 1.5 characters' worth; 0: stop at once as in Graves §5.2)")
     g.add_argument("--out", default="out/handwriting.svg", help="output .svg or .png")
-    g.add_argument("--plot-attention", default="", help="also save the first line with its window weights phi to this .png")
+    g.add_argument("--plot-attention", default="",
+                   help="also save the first line with its window weights phi to this .png")
     g.set_defaults(fn=cmd_generate)
 
     for name, fn, text in (("eval", cmd_eval, "validation NLL per line and per point"),
-                           ("plot", cmd_plot, "density / attention / window figures of a validation line")):
+                           ("plot", cmd_plot, "density / attention / window figures of a validation "
+                                              "line")):
         e = sub.add_parser(name, help=text)
         ckpt_flags(e)
         data_flags(e)

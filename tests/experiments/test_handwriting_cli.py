@@ -59,6 +59,7 @@ def test_generate_from_shipped_checkpoint_anywhere(tmp_path):
 def test_user_errors(tmp_path):
     assert_user_error(cli("generate", "--ckpt", "/nonexistent", "--text", "x", "--out", tmp_path / "x.svg",
                           expect=2), "/nonexistent", "does not exist")
-    assert_user_error(cli("eval", "--cache", tmp_path / "none.npz", "--data-dir", tmp_path, expect=2),
-                      "iam-ondb")
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a cache")
+    assert_user_error(cli("eval", "--cache", bad, expect=2), str(bad), "not a valid IAM-OnDB cache")
     assert_user_error(cli("train", *TINY, "--steps", "0", expect=2), "--steps 0")

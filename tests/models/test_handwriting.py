@@ -234,12 +234,13 @@ def test_one_cell_layouts_agree():
     _, (raw, aux) = nll(params, cfg, batch)
     xs = np.asarray(hw.shift_inputs(jnp.asarray(batch["strokes"])))
     chars = hw.one_hot_text(jnp.asarray(batch["text"]), cfg.vocab)
+    step = jax.jit(hw.step, static_argnums=2)
     for fast in (False, True):
         sws = hw.step_weights(params, cfg, fast)
         text = jnp.asarray(batch["text"]) if fast else (chars, jnp.asarray(batch["text_mask"]))
         state = hw.zero_state(cfg, 2)
         for t in range(6):
-            state, r, phi = jax.jit(hw.step, static_argnums=2)(params, sws, cfg, state, xs[:, t], text)
+            state, r, phi = step(params, sws, cfg, state, xs[:, t], text)
             np.testing.assert_allclose(r, raw[:, t], rtol=1e-4, atol=1e-5)
             u = batch["text"].shape[1]
             np.testing.assert_allclose(phi[:, :u] * batch["text_mask"], aux["phi"][:, t], rtol=1e-4, atol=1e-6)

@@ -83,7 +83,7 @@ def eval_batches(strokes, texts, pool, batch_size, max_len, charset, text_len, m
 
 def priming_lines(strokes, texts, writers, pool, n=8, max_points=350, min_points=80, decimals=3):
     """Up to ``n`` short real lines (different writers when possible) as JSON-able dicts for the
-    checkpoint meta, so ``--style`` works without the data set."""
+    checkpoint meta, so style priming works without the data set."""
     order = sorted(pool, key=lambda i: len(strokes[i]))
     out, seen, used = [], set(), set()
     for lo, hi in ((min_points, max_points), (2, max_points)):   # relax if too few lines qualify
