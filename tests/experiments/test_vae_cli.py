@@ -35,11 +35,14 @@ def test_tiny_cvae_then_load_and_sample(data_dir, tmp_path):
 
 @pytest.mark.slow  # ~40 s: a plain VAE, then the same command finds it finished and only evaluates
 def test_rerun_evaluates_the_finished_run(data_dir, tmp_path):
+    runs = []
     for _ in range(2):
         r = cli("--data-dir", data_dir, *TINY, "--out", tmp_path)
         assert r.returncode == 0, r.stderr[-3000:]
-    assert "resumed from" in r.stderr
-    assert json.loads((tmp_path / "results.json").read_text())["model"] == "VAE"
+        runs.append(json.loads((tmp_path / "results.json").read_text()))
+    assert runs[0]["model"] == "VAE" and runs[0]["final_train_loss"] is not None
+    assert runs[1]["final_train_loss"] is None                       # no training step the second time
+    assert runs[1]["test_elbo"] == pytest.approx(runs[0]["test_elbo"], rel=1e-6)   # the same model
 
 
 def test_bad_inputs_exit_2_with_one_error_line(tmp_path):
