@@ -9,8 +9,8 @@ function. The pure functions stay the source of truth; a module adds no math of 
 exactly. ``get_params()`` returns the plain pytree, ``set_params(tree)`` loads one in place and
 ``Cls.from_params(tree, *args)`` builds a module around one without a random init; so a checkpoint of the
 pure API (e.g. ``params["attn"]`` of an NMT checkpoint, ``params["out"]`` of a handwriting one) drops
-into a module, and trained module weights go back to the pure functions. Modules compose with Flax's own (``nnx.Embed``,
-``nnx.Linear``) and train with ``nnx.Optimizer``; see ``docs/flax_nnx.md``.
+into a module, and trained module weights go back to the pure functions. Modules compose with Flax's own
+(``nnx.Embed``, ``nnx.Linear``) and train with ``nnx.Optimizer``; see ``docs/flax_nnx.md``.
 
 This module imports Flax; nothing else in jaxseq does, so ``import jaxseq`` stays light.
 """
