@@ -29,7 +29,8 @@ def run(main, argv=None):
     stderr and exit status 2 (their messages name the file or value); anything else is a bug and keeps
     its traceback (``JAXSEQ_DEBUG=1`` keeps tracebacks for these too). Library progress (``logging`` at INFO) goes to stderr."""
     from jaxseq.errors import DataError
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    # force: importing orbax installs a root handler, which would make basicConfig a no-op
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr, force=True)
     try:
         return main(argv)
     except (UserError, DataError, FileNotFoundError, ValueError) as e:

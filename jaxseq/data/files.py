@@ -1,6 +1,6 @@
 """Where data lives: directory resolution, checksummed downloads, the user cache.
 
-Data directory resolution (first hit wins): an explicit ``--data-dir``, then ``$JAXSEQ_DATA``, then the
+Data directory resolution (first hit wins): an explicit ``data_dir`` (the scripts' ``--data-dir``), then ``$JAXSEQ_DATA``, then the
 user cache ``~/.cache/jaxseq`` (``$XDG_CACHE_HOME/jaxseq``). Public sets are downloaded into the cache from
 their official source and checked against an MD5 sum; data behind a registration (IAM-OnDB) raises an
 error telling the user where to put the archives.
@@ -63,7 +63,7 @@ def find_file(relpath, data_dir=None, *, url=None, md5=None, how_to_get=None) ->
     msg = f"data file {relpath!r} not found; looked in: " + ", ".join(tried)
     if how_to_get:
         msg += f". {how_to_get}"
-    msg += ". Pass --data-dir DIR or set JAXSEQ_DATA=DIR."
+    msg += ". Put it under one of those folders (a data_dir argument, or JAXSEQ_DATA=DIR)."
     raise DataError(msg)
 
 
@@ -78,8 +78,8 @@ def download(url, dest, *, md5=None) -> Path:
             with urllib.request.urlopen(url, timeout=60) as r, open(tmp, "wb") as f:
                 shutil.copyfileobj(r, f)
         except OSError as e:
-            raise DataError(f"could not download {url} to {dest}: {e}. Download it by hand and pass "
-                            f"--data-dir (or set JAXSEQ_DATA).") from e
+            raise DataError(f"could not download {url} to {dest}: {e}. Download it by hand into {dest} "
+                            f"(or a data directory given as data_dir or JAXSEQ_DATA).") from e
         if md5 is not None and md5sum(tmp) != md5:
             raise DataError(f"checksum mismatch for {url}: got {md5sum(tmp)}, expected {md5}")
         os.replace(tmp, dest)
