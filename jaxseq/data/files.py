@@ -1,7 +1,7 @@
 """Where data lives: directory resolution, checksummed downloads, the user cache.
 
-Data directory resolution (first hit wins): an explicit ``data_dir`` (the scripts' ``--data-dir``), then ``$JAXSEQ_DATA``, then the
-user cache ``~/.cache/jaxseq`` (``$XDG_CACHE_HOME/jaxseq``). Public sets are downloaded into the cache from
+Data directory resolution (first hit wins): an explicit ``data_dir`` (the scripts' ``--data-dir``), then
+``$JAXSEQ_DATA``, then the user cache ``~/.cache/jaxseq`` (``$XDG_CACHE_HOME/jaxseq``). Public sets are downloaded into the cache from
 their official source and checked against an MD5 sum; data behind a registration (IAM-OnDB) raises an
 error telling the user where to put the archives.
 """
