@@ -2,7 +2,7 @@
 
     from jaxseq import nmt
     fr = nmt.load("eng-fra")                      # the shipped ckpt/nmt_luong/eng-fra; or a checkpoint path
-    fr.translate(["i am cold ."], beam=5)         # -> ["j ai froid ."]
+    fr.translate(["i am cold ."], beam=5)         # -> ["je suis froid ."]
     out = fr.translate(["i am cold ."], return_attention=True)    # -> [Translation(text, ..., attention)]
 
 ``BEAM`` and ``ALPHA`` are the defaults of ``translate`` and of the CLI (``experiments/nmt_luong.py``).
