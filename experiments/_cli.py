@@ -29,8 +29,10 @@ def run(main, argv=None):
     stderr and exit status 2 (their messages name the file or value); anything else is a bug and keeps
     its traceback (``JAXSEQ_DEBUG=1`` keeps tracebacks for these too). Library progress (``logging`` at INFO) goes to stderr."""
     from jaxseq.errors import DataError
-    # force: importing orbax installs a root handler, which would make basicConfig a no-op
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr, force=True)
+    # force: importing orbax installs a root handler, which would make basicConfig a no-op. Other
+    # libraries (orbax, absl) stay at WARNING; jaxseq's own progress lines are INFO.
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr, force=True)
+    logging.getLogger("jaxseq").setLevel(logging.INFO)
     try:
         return main(argv)
     except (UserError, DataError, FileNotFoundError, ValueError) as e:

@@ -143,12 +143,17 @@ def cast_floats(tree, dtype):
     return jax.tree_util.tree_map(cast, tree)
 
 
-def export(src, dst, *, step=None, pick="latest", dtype="float32", best_metric=None):
+def export(src, dst, *, step=None, pick="latest", dtype="float32", best_metric=None, best_mode=None):
     """Copy the params and meta of one step of the run in ``src`` to a params-only checkpoint in ``dst``
     (what sampling needs; no optimizer state). ``step`` wins over ``pick`` (``latest`` or ``best`` by
-    ``best_metric``, lower is better). Returns the exported step."""
+    ``best_metric``; ``best_mode`` "min" or "max", default: as the run recorded it, else "min").
+    Returns the exported step."""
     src_ck = Checkpointer(_existing(src), best_metric=best_metric)
     try:
+        if src_ck.latest_step() is not None:
+            info = src_ck.read_meta().get("checkpoint", {})
+            src_ck.best_metric = best_metric or info.get("best_metric")
+            src_ck.best_mode = best_mode or info.get("best_mode", "min")
         steps = src_ck.all_steps()
         if not steps:
             raise DataError(f"no checkpoint in {src}: train first")
@@ -158,7 +163,8 @@ def export(src, dst, *, step=None, pick="latest", dtype="float32", best_metric=N
         elif pick == "best":
             step = src_ck.best_step()
             if step is None:
-                raise DataError(f"no step in {src} has a {best_metric} metric; export the latest step")
+                raise DataError(f"no step in {src} has a {src_ck.best_metric} metric; export the latest "
+                                f"step")
         elif pick == "latest":
             step = src_ck.latest_step()
         else:
