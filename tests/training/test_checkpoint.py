@@ -106,3 +106,28 @@ def test_load_for_sampling_errors(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="no checkpoint"):
         checkpoint.load_for_sampling(tmp_path / "empty")
+
+
+def test_export_picks_a_step_and_casts(tmp_path):
+    p, _ = toy()
+    run = checkpoint.Checkpointer(tmp_path / "run", keep=3, best_metric="val_bleu", best_mode="max")
+    for s, v in zip((1, 2, 3), (10.0, 30.0, 20.0)):
+        run.save(s, jax.tree_util.tree_map(lambda a: a + s, p), opt_state={"n": np.int32(s)},
+                 meta={"vocab": "ab"}, metrics={"val_bleu": v})
+    run.close()
+    # best by the run's own mode (max): step 2, stored as float16, without optimizer state
+    assert checkpoint.export(tmp_path / "run", tmp_path / "best", pick="best", dtype="float16") == 2
+    params, meta = checkpoint.load_for_sampling(tmp_path / "best", dtype=None)
+    assert meta["step"] == 2 and meta["vocab"] == "ab"
+    assert all(a.dtype == np.float16 for a in jax.tree_util.tree_leaves(params))
+    np.testing.assert_allclose(params["w1"], np.asarray(p["w1"]) + 2, rtol=1e-3, atol=1e-3)
+    assert checkpoint.Checkpointer(tmp_path / "best").restore()[1] is None
+    assert checkpoint.export(tmp_path / "run", tmp_path / "last") == 3
+    assert checkpoint.export(tmp_path / "run", tmp_path / "one", step=1) == 1
+    with pytest.raises(DataError, match="step 7 is not in"):
+        checkpoint.export(tmp_path / "run", tmp_path / "x", step=7)
+    with pytest.raises(DataError, match="already holds a checkpoint"):
+        checkpoint.export(tmp_path / "run", tmp_path / "last")
+    # float32 by default when loading for sampling
+    params, _ = checkpoint.load_for_sampling(tmp_path / "best")
+    assert all(a.dtype == np.float32 for a in jax.tree_util.tree_leaves(params))
