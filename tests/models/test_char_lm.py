@@ -15,52 +15,9 @@ from jaxseq import char_lm
 from jaxseq.data.charset import Charset
 from jaxseq.models.char_lm import model as cr
 from jaxseq.models.char_lm.ngram import CharNGram, real_word_fraction
-from jaxseq.nn.teacher_forcing import mix
-from jaxseq.training.schedules import teacher_forcing_prob
 
 
 # ------------------------------------------------------------------------------------- schedules
-def test_schedule_values():
-    f = lambda *a, **k: float(teacher_forcing_prob(*a, **k))
-    assert f(0, "linear", k=1.0, c=0.01) == 1.0
-    assert f(30, "linear", k=1.0, c=0.01) == pytest.approx(0.7)
-    assert f(500, "linear", k=1.0, c=0.01, eps_min=0.2) == pytest.approx(0.2)   # floor
-    assert f(10, "exponential", k=0.9) == pytest.approx(0.9 ** 10, rel=1e-5)
-    k = 100.0
-    for s in (0, 250, 460, 1000):
-        assert f(s, "inverse_sigmoid", k=k) == pytest.approx(k / (k + math.exp(s / k)), rel=1e-5)
-    assert f(10 ** 7, "inverse_sigmoid", k=k) == pytest.approx(0.0, abs=1e-6)    # no overflow to nan
-    assert f(123, "constant", k=0.25) == 0.25
-    assert f(2000, "linear") == pytest.approx(1 - 2000 * 1e-4)           # per-schedule default k
-    assert f(100, "exponential") == pytest.approx(0.999 ** 100, rel=1e-5)
-    with pytest.raises(ValueError, match="unknown schedule"):
-        teacher_forcing_prob(0, "cosine")
-
-
-def test_schedules_monotone_and_jittable():
-    steps = jnp.arange(0, 5000, 50)
-    for kind, k in (("linear", 1.0), ("exponential", 0.999), ("inverse_sigmoid", 300.0)):
-        e = jax.jit(lambda s: teacher_forcing_prob(s, kind, k=k, c=2e-4))(steps)
-        assert np.all(np.diff(np.asarray(e)) <= 1e-7) and float(e.max()) <= 1 and float(e.min()) >= 0
-
-
-def test_mix_extremes_and_rate():
-    truth = {"a": jnp.arange(1000), "b": jnp.ones((1000, 2))}
-    samp = {"a": -jnp.arange(1000) - 1, "b": jnp.zeros((1000, 2))}
-    key = jax.random.PRNGKey(0)
-    t = mix(key, 1.0, truth, samp)
-    assert (t["a"] == truth["a"]).all() and (t["b"] == 1).all()
-    s = mix(key, 0.0, truth, samp)
-    assert (s["a"] == samp["a"]).all() and (s["b"] == 0).all()
-    m = mix(key, 0.3, truth, samp)
-    frac = float((m["a"] >= 0).mean())
-    assert abs(frac - 0.3) < 4 * math.sqrt(0.3 * 0.7 / 1000)
-    assert ((m["a"] >= 0) == (m["b"][:, 0] == 1)).all()       # one coin per sequence for the pytree
-    per = mix(key, jnp.array([1.0, 0.0] * 500), truth, samp)    # per-sequence eps
-    assert (per["a"][::2] >= 0).all() and (per["a"][1::2] < 0).all()
-
-
-# -------------------------------------------------------------------------------------- char RNN
 @pytest.fixture(scope="module")
 def model():
     cfg = cr.CharRNNConfig(vocab=11, embed=5, hidden=7, layers=2)
