@@ -33,6 +33,8 @@ def run(main, argv=None):
     # libraries (orbax, absl) stay at WARNING; jaxseq's own progress lines are INFO.
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr, force=True)
     logging.getLogger("jaxseq").setLevel(logging.INFO)
+    from jaxseq import compile_cache
+    compile_cache.enable()  # a second run skips XLA compilation; JAXSEQ_COMPILE_CACHE=0 switches it off
     try:
         return main(argv)
     except (UserError, DataError, FileNotFoundError, ValueError) as e:

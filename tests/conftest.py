@@ -10,6 +10,12 @@ import pytest
 # Plots in tests must never try to open a window (CI and the GPU box have no display).
 os.environ["MPLBACKEND"] = "Agg"
 
+# The scripts' persistent XLA cache goes to a folder of this test session, not the user's cache
+# (subprocesses inherit it, so repeated CLI compiles within the session are shared).
+if "JAXSEQ_COMPILE_CACHE" not in os.environ:
+    import tempfile
+    os.environ["JAXSEQ_COMPILE_CACHE"] = tempfile.mkdtemp(prefix="jaxseq-xla-")
+
 # Tests compare float32 results with float64 references; on GPUs the default float32 matmul may run in
 # TF32 (10-bit mantissa), which would fail those checks for the wrong reason. A no-op on CPU.
 jax.config.update("jax_default_matmul_precision", "highest")
