@@ -4,6 +4,8 @@ the data it would have seen.
 """
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 
@@ -24,17 +26,38 @@ def pad_batch(seqs, max_len=None, dtype=np.float32, pad_value=0):
     return out, mask
 
 
-def batch_indices(step, n, batch_size, seed=0):
+def batch_indices(step, n, batch_size, seed=0, shard=None):
     """Indices of batch ``step``: epochs are seeded permutations, so a resumed run sees the same data.
 
-    Drops the ragged tail of each epoch to keep shapes static.
+    Drops the ragged tail of each epoch to keep shapes static. ``batch_size`` is the global batch. On
+    several processes (``jax.process_count() > 1``, or an explicit ``shard=(index, count)``) only this
+    process's rows come back: the ``index``-th of ``count`` contiguous blocks, so the blocks
+    concatenated in process order (as the trainer's ``shard_batch`` builds the global array) are the
+    one-process batch. ``shard=(0, 1)`` always gives the whole batch.
     """
+    index, count = _process_shard() if shard is None else shard
+    if not 0 <= index < count:
+        raise ValueError(f"shard {(index, count)}: the index must lie in [0, {count})")
+    if batch_size % count:
+        raise ValueError(f"batch size {batch_size} does not split evenly over {count} processes; "
+                         f"use a multiple of {count}")
     per_epoch = n // batch_size
     if per_epoch == 0:
         raise ValueError(f"batch size {batch_size} is larger than the data set ({n} examples)")
     epoch, i = divmod(int(step), per_epoch)
     perm = np.random.default_rng([seed, epoch]).permutation(n)
-    return perm[i * batch_size:(i + 1) * batch_size]
+    rows = batch_size // count
+    first = i * batch_size + index * rows
+    return perm[first:first + rows]
+
+
+def _process_shard():
+    """``(jax.process_index(), jax.process_count())``; ``(0, 1)`` when jax was never imported (a
+    data-only user stays free of it)."""
+    jax = sys.modules.get("jax")
+    if jax is None:
+        return 0, 1
+    return jax.process_index(), jax.process_count()
 
 
 def length_buckets(lengths, boundaries):

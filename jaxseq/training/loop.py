@@ -6,6 +6,12 @@ The model supplies ``loss_fn(params, batch, key, step) -> (loss, metrics)`` (met
 teacher-forcing probability) and a ``batch_fn(step) -> batch`` (a pytree of arrays whose leading axis is
 the batch). Because batches are a function of the step, a resumed run sees exactly the data it would have
 seen. The library logs through :mod:`logging` (and a tqdm bar), never ``print``.
+
+Several hosts (TPU pod slices): call :func:`maybe_initialize_distributed` first; each process's
+``batch_fn`` returns only its share of the global batch (:func:`jaxseq.data.batching.batch_indices`
+does this by itself), and :func:`is_main_process` guards files that only one host should write.
+Preemption: ``fit`` turns SIGTERM (the notice spot TPU VMs get) or a ``preempt_check`` hook into a
+checkpoint at the next step boundary on every host, at the same step; running again resumes.
 """
 from __future__ import annotations
 
@@ -13,6 +19,9 @@ import dataclasses
 import functools
 import logging
 import math
+import os
+import signal
+import threading
 import time
 from typing import Any, Callable, Optional
 
@@ -20,6 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from jaxseq.training.checkpoint import Checkpointer
@@ -57,6 +67,95 @@ def make_optimizer(cfg: TrainConfig):
     return optax.chain(*chain, opts[cfg.optimizer]())
 
 
+# ---------------------------------------------------------------------------------- several hosts
+def maybe_initialize_distributed(env=None) -> bool:
+    """Join a multi-process JAX job when the environment asks for one; a no-op otherwise.
+
+    Call it first, before anything touches a device. ``JAX_COORDINATOR_ADDRESS`` (``host:port`` of
+    process 0), ``JAX_NUM_PROCESSES`` and ``JAX_PROCESS_ID`` start an explicit job (any platform; CPU
+    processes then use gloo collectives). On a Cloud TPU slice with several workers
+    (``TPU_WORKER_HOSTNAMES`` lists more than one) JAX finds its peers by itself. Returns whether this
+    process is part of a multi-process job.
+    """
+    env = os.environ if env is None else env
+    if jax.distributed.is_initialized():
+        return jax.process_count() > 1
+    n = env.get("JAX_NUM_PROCESSES")
+    if n is not None and int(n) > 1:
+        if "JAX_PROCESS_ID" not in env or "JAX_COORDINATOR_ADDRESS" not in env:
+            raise ValueError(f"JAX_NUM_PROCESSES={n} needs JAX_PROCESS_ID and JAX_COORDINATOR_ADDRESS "
+                             f"(host:port of process 0) in the environment too")
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")  # CPU only; harmless elsewhere
+        jax.distributed.initialize(env["JAX_COORDINATOR_ADDRESS"], num_processes=int(n),
+                                   process_id=int(env["JAX_PROCESS_ID"]))
+        return True
+    if len([h for h in env.get("TPU_WORKER_HOSTNAMES", "").split(",") if h]) > 1:
+        jax.distributed.initialize()  # Cloud TPU: coordinator, count and id come from the TPU metadata
+        return True
+    return False
+
+
+def is_main_process() -> bool:
+    """True on process 0 only: the one host that writes logs, plots and samples (checkpoint saves
+    involve every process, as Orbax requires)."""
+    return jax.process_index() == 0
+
+
+class History(list):
+    """``fit``'s list of history rows, plus why it stopped early: ``stopped`` is ``None`` (all
+    ``cfg.steps`` done), ``"preempted"`` or ``"time_budget"``; ``step`` is the last step trained."""
+    stopped: Optional[str] = None
+    step: int = 0
+
+
+def _preemption_service() -> bool:
+    """Whether JAX's preemption sync manager runs (a multi-process job with the preemption service,
+    on by default): it catches SIGTERM itself and agrees on one step for every host."""
+    from jax._src import distributed  # no public accessor for the sync manager
+    return getattr(distributed.global_state, "preemption_sync_manager", None) is not None
+
+
+class _Preemption:
+    """SIGTERM or ``check()`` -> stop at a step boundary; every process stops at the same step.
+
+    One process: a Python SIGTERM handler sets a flag (the previous handler comes back on exit).
+    Several: JAX's ``reached_preemption_sync_point`` (its own SIGTERM listener tells the coordinator,
+    which picks the step) where the preemption service runs; the hook's flag, or the SIGTERM flag
+    without that service, is OR-ed over processes with an all-gather at every step.
+    """
+
+    def __init__(self, check):
+        self.check, self.flag, self._prev = check, False, None
+        self.multi = jax.process_count() > 1
+        self.sync = self.multi and _preemption_service()
+
+    def __enter__(self):
+        if not self.sync and threading.current_thread() is threading.main_thread():
+            prev = signal.getsignal(signal.SIGTERM)
+            if prev is not None:  # None: a handler installed outside Python, left alone
+                self._prev = prev
+                signal.signal(signal.SIGTERM, self._on_sigterm)
+        return self
+
+    def __exit__(self, *exc):
+        if self._prev is not None:
+            signal.signal(signal.SIGTERM, self._prev)
+            self._prev = None
+
+    def _on_sigterm(self, signum, frame):
+        self.flag = True
+
+    def __call__(self, step) -> bool:
+        local = self.flag or bool(self.check is not None and self.check())
+        if not self.multi:
+            return local
+        stop = bool(multihost_utils.reached_preemption_sync_point(step)) if self.sync else False
+        if self.check is not None or not self.sync:
+            flags = multihost_utils.process_allgather(np.asarray(local, np.int32))
+            stop = stop or bool(np.any(flags))
+        return stop
+
+
 # ------------------------------------------------------------------------------- data parallelism
 def data_mesh(devices=None) -> Mesh:
     """A 1-D ``data`` mesh over all devices of all processes (after ``jax.distributed.initialize()`` on
@@ -74,8 +173,8 @@ def shard_batch(batch, mesh: Mesh):
     """Place a batch with its leading axis split over the mesh's ``data`` axis.
 
     On one process ``batch`` is the whole batch. On several hosts each process passes its own share
-    (e.g. the rows ``jax.process_index()::jax.process_count()`` of the global batch) and the global batch
-    is their concatenation in process order.
+    (``batch_indices`` gives each process a contiguous block of rows) and the global batch is their
+    concatenation in process order.
     """
     n = _local_device_count(mesh)
     sharding = NamedSharding(mesh, P("data"))
@@ -123,13 +222,37 @@ def make_eval_step(loss_fn):
     return jax.jit(eval_step)
 
 
+def _process_rows(batch, mesh):
+    """This process's contiguous block of a global batch, on the mesh; a batch whose rows do not
+    split evenly over every device stays whole (each host then computes all of it)."""
+    count, me = jax.process_count(), jax.process_index()
+    split = count * _local_device_count(mesh)
+    leaves = jax.tree_util.tree_leaves(batch)
+    if not leaves or any(np.ndim(x) == 0 or np.shape(x)[0] % split for x in leaves):
+        return batch
+
+    def block(x):
+        rows = np.shape(x)[0] // count
+        return np.asarray(x)[me * rows:(me + 1) * rows]
+    return shard_batch(jax.tree_util.tree_map(block, batch), mesh)
+
+
 def evaluate(eval_step, params, batches, key, mesh=None, step=0):
     """Mean of each metric over ``batches`` (an iterable), accumulated on device. ``step`` is handed to
-    the loss (schedules evaluate at the training step being validated)."""
+    the loss (schedules evaluate at the training step being validated).
+
+    On several processes every host passes the same global batches; each feeds only its own block of
+    rows to the data mesh (``mesh`` or :func:`data_mesh`), so evaluation is split like training.
+    """
     total, n = None, 0
     step = jnp.asarray(step, jnp.int32)
+    multi = jax.process_count() > 1
+    mesh = data_mesh() if multi and mesh is None else mesh
     for i, b in enumerate(batches):
-        b = shard_batch(b, mesh) if mesh is not None else b
+        if multi:
+            b = _process_rows(b, mesh)
+        elif mesh is not None:
+            b = shard_batch(b, mesh)
         m = eval_step(params, b, jax.random.fold_in(key, i), step)
         total = m if total is None else jax.tree_util.tree_map(jnp.add, total, m)
         n += 1
@@ -173,7 +296,8 @@ def fit(loss_fn: Callable, params, batch_fn: Callable[[int], Any], cfg: TrainCon
         sample_fn: Optional[Callable[[Any, int], None]] = None,
         ckpt: Optional[Checkpointer] = None, meta: Optional[dict] = None,
         mesh: Optional[Mesh] = None, log: Optional[Callable[[str], None]] = None,
-        time_budget_s: Optional[float] = None):
+        time_budget_s: Optional[float] = None,
+        preempt_check: Optional[Callable[[], bool]] = None):
     """Train for ``cfg.steps`` steps, resuming from ``ckpt``'s latest step if there is one.
 
     ``time_budget_s`` stops cleanly before that many seconds of wall clock (final eval and checkpoint
@@ -182,9 +306,17 @@ def fit(loss_fn: Callable, params, batch_fn: Callable[[int], Any], cfg: TrainCon
     ``eval_fn(params, step) -> metrics`` and ``sample_fn(params, step)`` run every ``cfg.eval_every``
     steps and at the end; ``ckpt`` saves every ``cfg.ckpt_every`` steps and at the end (the best step by
     ``ckpt.best_metric`` among eval metrics is kept). Returns ``(params, history)`` where ``history`` is a
-    list of ``{"step", ...metrics}`` rows (train rows and eval rows with ``val_`` prefixes).
+    list of ``{"step", ...metrics}`` rows (train rows and eval rows with ``val_`` prefixes); it is a
+    :class:`History`, whose ``stopped`` says whether the run ended early.
+
+    Preemption: a SIGTERM while ``fit`` runs (its handler is restored on return), or
+    ``preempt_check()`` returning True, stops the loop after the current step: every process saves
+    that same step to ``ckpt`` (no final eval or sample: a preempted VM has seconds left) and ``fit``
+    returns with ``history.stopped == "preempted"``. Calling ``fit`` again with the same ``ckpt``
+    resumes exactly.
     """
-    log = log or logging.getLogger("jaxseq.training").info
+    logger = logging.getLogger("jaxseq.training")
+    log = log or (logger.info if is_main_process() else logger.debug)
     mesh = mesh if mesh is not None else data_mesh()
     optimizer, train_step = _optimizer_and_step(loss_fn, cfg)
     opt_state = optimizer.init(params)
@@ -195,9 +327,9 @@ def fit(loss_fn: Callable, params, batch_fn: Callable[[int], Any], cfg: TrainCon
         log(f"resumed from {ckpt.directory} at step {start}")
     params, opt_state = replicate(params, mesh), replicate(opt_state, mesh)
     key = jax.random.PRNGKey(cfg.seed)
-    history, acc, n_acc = [], None, 0
-    last_eval = {}
-    bar = _bar(cfg.steps, start, cfg.progress)
+    history, acc, n_acc = History(), None, 0
+    last_eval, saved = {}, None
+    bar = _bar(cfg.steps, start, cfg.progress and is_main_process())
     t0, s0 = time.perf_counter(), start
     t_start, step_times, done = t0, [], start
 
@@ -211,47 +343,59 @@ def fit(loss_fn: Callable, params, batch_fn: Callable[[int], Any], cfg: TrainCon
             sample_fn(params, step)
 
     def save(step):
-        if ckpt is not None:
+        nonlocal saved
+        if ckpt is not None and saved != step:
             ckpt.save(step, params, opt_state, meta=meta, metrics=last_eval or None)
+            saved = step
 
-    for step in range(start, cfg.steps):
-        ts = time.perf_counter()
-        batch = shard_batch(batch_fn(step), mesh)
-        params, opt_state, m = train_step(params, opt_state, batch, jax.random.fold_in(key, step),
-                                          jnp.asarray(step, jnp.int32))
-        acc = m if acc is None else jax.tree_util.tree_map(jnp.add, acc, m)
-        n_acc += 1
-        done = step + 1
-        if done % cfg.log_every == 0 or done == cfg.steps:
-            row = {k: float(v) / n_acc for k, v in jax.device_get(acc).items()}
-            dt = time.perf_counter() - t0
-            row["steps_per_s"] = (done - s0) / dt if dt > 0 else math.nan
-            t0, s0, acc, n_acc = time.perf_counter(), done, None, 0
-            if not np.isfinite(row["loss"]):
-                raise FloatingPointError(f"loss became {row['loss']} at step {done}; lower the learning "
-                                         f"rate or check the data")
-            history.append({"step": done, **row})
+    with _Preemption(preempt_check) as preempted:
+        for step in range(start, cfg.steps):
+            ts = time.perf_counter()
+            batch = shard_batch(batch_fn(step), mesh)
+            params, opt_state, m = train_step(params, opt_state, batch, jax.random.fold_in(key, step),
+                                              jnp.asarray(step, jnp.int32))
+            acc = m if acc is None else jax.tree_util.tree_map(jnp.add, acc, m)
+            n_acc += 1
+            done = step + 1
+            if done % cfg.log_every == 0 or done == cfg.steps:
+                row = {k: float(v) / n_acc for k, v in jax.device_get(acc).items()}
+                dt = time.perf_counter() - t0
+                row["steps_per_s"] = (done - s0) / dt if dt > 0 else math.nan
+                t0, s0, acc, n_acc = time.perf_counter(), done, None, 0
+                if not np.isfinite(row["loss"]):
+                    raise FloatingPointError(f"loss became {row['loss']} at step {done}; lower the "
+                                             f"learning rate or check the data")
+                history.append({"step": done, **row})
+                if bar is not None:
+                    bar.set_postfix(loss=f"{row['loss']:.4f}", it_s=f"{row['steps_per_s']:.1f}")
+                else:
+                    log(f"step {done}: loss={row['loss']:.4f} ({row['steps_per_s']:.1f} steps/s)")
             if bar is not None:
-                bar.set_postfix(loss=f"{row['loss']:.4f}", it_s=f"{row['steps_per_s']:.1f}")
-            else:
-                log(f"step {done}: loss={row['loss']:.4f} ({row['steps_per_s']:.1f} steps/s)")
-        if bar is not None:
-            bar.update(1)
-        if cfg.eval_every and done % cfg.eval_every == 0 and done != cfg.steps:
-            run_eval(done)
-        if cfg.ckpt_every and done % cfg.ckpt_every == 0 and done != cfg.steps:
-            save(done)
-        step_times.append(time.perf_counter() - ts)
-        if time_budget_s is not None and done < cfg.steps:
-            # room for ~30 more steps, a final eval and the checkpoint; the first step of a chunk
-            # includes compiling, so it is not counted as a step time
-            per = float(np.median(step_times[1:][-50:])) if len(step_times) > 1 else 0.0
-            if time.perf_counter() - t_start + 30 * per + 30.0 > time_budget_s:
-                log(f"time budget reached at step {done}; saving (run again to resume)")
+                bar.update(1)
+            if cfg.eval_every and done % cfg.eval_every == 0 and done != cfg.steps:
+                run_eval(done)
+            if cfg.ckpt_every and done % cfg.ckpt_every == 0 and done != cfg.steps:
+                save(done)
+            step_times.append(time.perf_counter() - ts)
+            if time_budget_s is not None and done < cfg.steps:
+                # room for ~30 more steps, a final eval and the checkpoint; the first step of a chunk
+                # includes compiling, so it is not counted as a step time
+                per = float(np.median(step_times[1:][-50:])) if len(step_times) > 1 else 0.0
+                if time.perf_counter() - t_start + 30 * per + 30.0 > time_budget_s:
+                    log(f"time budget reached at step {done}; saving (run again to resume)")
+                    history.stopped = "time_budget"
+                    break
+            if done < cfg.steps and preempted(done):
+                history.stopped = "preempted"
+                save(done)  # still under the handler: a second SIGTERM cannot cut the save short
                 break
     if bar is not None:
         bar.close()
-    if done > start:
+    history.step = done
+    if history.stopped == "preempted":
+        where = f"checkpoint saved to {ckpt.directory}" if ckpt else "no checkpointer, nothing saved"
+        log(f"preempted at step {done}: {where}; run the same command to resume")
+    elif done > start:
         run_eval(done)
         save(done)
     elif not history:  # nothing left to train (a finished run): evaluate, keep its checkpoint
