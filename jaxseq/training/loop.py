@@ -32,7 +32,7 @@ import optax
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from jaxseq.training.checkpoint import Checkpointer
+from jaxseq.training.checkpoint import Checkpointer, check_resume
 from jaxseq.training.schedules import make_schedule
 
 
@@ -323,6 +323,8 @@ def fit(loss_fn: Callable, params, batch_fn: Callable[[int], Any], cfg: TrainCon
     start = 0
     if ckpt is not None and ckpt.latest_step() is not None:
         start = ckpt.latest_step()
+        # refuse a resume that changes the model or the data (names the fields); log changed settings
+        meta = check_resume(ckpt.read_meta(start), meta, cfg, where=f"{ckpt.directory} step {start}")
         params, opt_state, _ = ckpt.restore(start, params_like=params, opt_state_like=opt_state)
         log(f"resumed from {ckpt.directory} at step {start}")
     params, opt_state = replicate(params, mesh), replicate(opt_state, mesh)

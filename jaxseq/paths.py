@@ -1,0 +1,71 @@
+"""Paths that may be local or in a bucket (``gs://bucket/run``), shared by the library and the scripts.
+
+``as_path(p)`` keeps a URI a URI (an :class:`etils.epath.Path`, the path type Orbax itself uses) and
+gives a local path exactly as before (a :class:`pathlib.Path`, ``~`` expanded). ``file:///x`` is the
+local path ``/x``. A bucket path needs its filesystem package; without it the first use raises one
+:class:`~jaxseq.errors.DataError` naming the path and the package to install.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from jaxseq.errors import DataError
+
+# scheme -> (python modules, any one of which gives etils.epath access; what to install)
+_SUPPORT = {"gs": (("gcsfs", "tensorflow"), "pip install gcsfs (or 'etils[epath-gcs]')"),
+            "s3": (("s3fs", "tensorflow"), "pip install s3fs (or 'etils[epath-s3]')")}
+
+
+def scheme(p) -> str:
+    """The URI scheme of ``p`` (``"gs"``, ``"file"``...) or ``""`` for a plain local path."""
+    s = os.fspath(p) if not isinstance(p, str) else p
+    return s.split("://", 1)[0].lower() if "://" in s else ""
+
+
+def is_remote(p) -> bool:
+    """True for a bucket URI (``gs://``, ``s3://``...); ``file://`` and plain paths are local."""
+    return scheme(p) not in ("", "file")
+
+
+def check_support(p) -> None:
+    """Raise a :class:`DataError` naming ``p`` and the package to install when its filesystem is not
+    available (e.g. ``gs://`` without gcsfs); no network access."""
+    sch = scheme(p)
+    if sch in ("", "file"):
+        return
+    if sch not in _SUPPORT:
+        raise DataError(f"{p}: unsupported URI scheme {sch}://; use a local path or gs://")
+    modules, install = _SUPPORT[sch]
+    if not any(importlib.util.find_spec(m) is not None for m in modules):
+        raise DataError(f"{p} is a {sch}:// path but the filesystem support for it is not installed: "
+                        f"{install}")
+
+
+def as_path(p, *, check=True):
+    """A path object for ``p``: :class:`etils.epath.Path` for a bucket URI (kept as the URI),
+    :class:`pathlib.Path` for a local path (``~`` expanded; ``file://`` URIs become local paths).
+    ``check``: refuse a bucket URI whose filesystem support is missing (see :func:`check_support`)."""
+    if isinstance(p, Path):
+        return p.expanduser()
+    s = os.fspath(p)
+    sch = scheme(s)
+    if sch == "file":
+        u = urlparse(s)
+        if u.netloc not in ("", "localhost"):
+            raise DataError(f"{s}: a file:// URI must name a local path (file:///abs/path)")
+        return Path(unquote(u.path))
+    if sch:
+        if check:
+            check_support(s)
+        from etils import epath  # a dependency of Orbax
+        return epath.Path(s)
+    return Path(s).expanduser()
+
+
+def absolute(p):
+    """:func:`as_path`, resolved to an absolute path when local (bucket URIs stay as they are)."""
+    p = as_path(p)
+    return p if is_remote(p) else p.resolve()
