@@ -104,7 +104,8 @@ def cmd_train(a):
     last = max([r["step"] for r in hist] or [0])
     print(f"stopped at step {last}/{a.steps} after {time.perf_counter() - t0:.0f}s; "
           f"{rates[len(rates) // 2] if rates else float('nan'):.2f} steps/s (median); checkpoint {ckpt_dir}")
-    (ckpt_dir / "history.json").write_text(json.dumps(hist, indent=1))
+    from jaxseq.training.checkpoint import write_history
+    write_history(ckpt_dir, hist)   # merged with the rows from before a resume
 
 
 def cmd_generate(a):

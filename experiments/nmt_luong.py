@@ -195,10 +195,9 @@ def train(args, cfg, out_dir):
         step_done = ck.latest_step()
     finally:
         ck.close()
-    hist_path = out_dir / "history.json"
     if step_done > start:   # this chunk's rows after the earlier chunks' rows
-        old = json.loads(hist_path.read_text()) if hist_path.exists() else []
-        hist_path.write_text(json.dumps([r for r in old if r["step"] <= start] + hist, indent=0))
+        from jaxseq.training.checkpoint import write_history
+        write_history(out_dir, hist)
     if step_done < cfg.steps:
         print(f"time budget reached at step {step_done}; rerun the same command to resume")
     print(f"checkpoints in {out_dir} (step {step_done})")

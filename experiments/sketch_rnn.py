@@ -98,7 +98,8 @@ def cmd_train(a):
     rows = [h["steps_per_s"] for h in hist if "steps_per_s" in h]
     if rows:
         print(f"train speed: {np.mean(rows[1:] or rows):.2f} steps/s")
-    (ckpt_dir / "history.json").write_text(json.dumps(hist, indent=1))
+    from jaxseq.training.checkpoint import write_history
+    write_history(ckpt_dir, hist)   # merged with the rows from before a resume
     print(f"checkpoints in {ckpt_dir}; sample with: python experiments/sketch_rnn.py sample --ckpt {ckpt_dir}")
 
 
