@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from pathlib import Path
 
 from _cli import add_config_flags, config_from_args, parser, run
 
 from jaxseq import mdn_regression as mr
+from jaxseq.data.files import check_output_dir, write_atomic
 
 HELP = {"n_train": "training points", "n_test": "test points (another seed)",
         "hidden": "width of the two tanh hidden layers", "n_mix": "MDN mixture components",
@@ -32,12 +32,11 @@ def main(argv=None):
     p.add_argument("--out", default="runs/mdn_toy", help="folder for mdn_toy.png and results.json")
     a = p.parse_args(argv)
     cfg = config_from_args(mr.ToyConfig, a)
-    out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_output_dir(a.out)   # before any work
     models, res, data = mr.fit_toy(cfg, progress=True)
     res["config"] = dataclasses.asdict(cfg)
     print(json.dumps(res, indent=1))
-    (out / "results.json").write_text(json.dumps(res, indent=1))
+    write_atomic(out / "results.json", json.dumps(res, indent=1))
     from jaxseq.viz.mdn_regression import toy_figure
     x, y = (v[:1500] for v in data["test"])
     fd = mr.figure_data(models, cfg, (float(x.min()), float(x.max())))

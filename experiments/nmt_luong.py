@@ -27,6 +27,8 @@ from pathlib import Path
 
 from _cli import add_config_flags, add_time_budget, config_from_args, fail, parser, run, time_budget_s
 
+from jaxseq.data.files import check_output_dir, write_atomic
+
 ROOT = Path(__file__).resolve().parents[1]
 
 HELP = {
@@ -88,10 +90,7 @@ def parse_args(argv=None):
     add_config_flags(p, Config, help=HELP, defaults=preset,
                      choices={"lang": ["eng-fra", "fra-eng"], "filter": list(FILTERS)})
     args = p.parse_args(argv)
-    cfg = config_from_args(Config, args)
-    for name, v in (("--beam", cfg.beam), ("--steps", cfg.steps), ("--batch-size", cfg.batch_size)):
-        if v < 1:
-            fail(f"{name} {v}: give a value of at least 1")
+    cfg = config_from_args(Config, args)   # Config checks its values (ValueError naming the field)
     if args.test_sentences < 0:
         fail(f"--test-sentences {args.test_sentences}: give 0 (all) or a positive count")
     return args, cfg
@@ -108,6 +107,8 @@ def run_translate(args, cfg):
     ckpt = args.ckpt or (cfg.lang if (SHIPPED / cfg.lang).is_dir() else args.out or default_out(cfg))
     if args.translate and not all(t.strip() for t in args.translate):
         fail("--translate got an empty sentence; give the text to translate")
+    if args.attention_dir:
+        check_output_dir(args.attention_dir)
     tr = nmt.load(ckpt)
     if tr.lang not in (None, cfg.lang):
         print(f"note: checkpoint {ckpt} translates {tr.lang}", file=sys.stderr)
@@ -147,7 +148,7 @@ def test_report(params, mcfg, meta, data, cfg, out_dir, args):
     hyps = {k: [" ".join(data.tgt_v.decode(h)) for h in v] for k, v in ids.items()}
     for name, lines in (("test_src", data.srcs["test"][:n]), ("test_ref", data.refs["test"][:n]),
                         ("test_beam", hyps["beam"]), ("test_greedy", hyps["greedy"])):
-        (out_dir / f"{name}.txt").write_text("\n".join(lines) + "\n")
+        write_atomic(out_dir / f"{name}.txt", "\n".join(lines) + "\n")
     print(f"test BLEU ({cfg.lang}, filter {cfg.filter}, {n} sentences): beam {cfg.beam} = "
           f"{res['bleu_beam']:.2f}, greedy = {res['bleu_greedy']:.2f}  [{res['seconds']:.1f}s]")
     examples = training.examples_from_test(data, ids["beam"])
@@ -160,7 +161,7 @@ def test_report(params, mcfg, meta, data, cfg, out_dir, args):
                        data.src_v.decode(src_ids), hyp.split(), title=f"ref: {ref}")
     if examples[:args.plots]:
         print(f"attention heatmaps in {out_dir / 'plots'}")
-    (out_dir / "test_results.json").write_text(json.dumps(res, indent=1))
+    write_atomic(out_dir / "test_results.json", json.dumps(res, indent=1))
     return res
 
 
@@ -202,7 +203,7 @@ def train(args, cfg, out_dir):
         print(f"time budget reached at step {step_done}; rerun the same command to resume")
     print(f"checkpoints in {out_dir} (step {step_done})")
     res = dict(test_report(params, mcfg, meta, data, cfg, out_dir, args), steps=step_done)
-    (out_dir / "test_results.json").write_text(json.dumps(res, indent=1))
+    write_atomic(out_dir / "test_results.json", json.dumps(res, indent=1))
     if args.export:
         size = nmt.save(args.export, params, dict(meta, step=step_done, test=res), args.export_dtype)
         print(f"exported params ({args.export_dtype}) to {args.export}: {size / 2**20:.1f} MiB")
@@ -211,8 +212,13 @@ def train(args, cfg, out_dir):
 
 def main(argv=None):
     args, cfg = parse_args(argv)
+    for path in (args.out, args.export, args.cache and Path(args.cache).parent):
+        if path:   # a bad output folder fails now, not after the work
+            check_output_dir(path)
     if args.cache:
         from jaxseq.data import eng_fra
+        if Path(args.cache).is_dir():
+            fail(f"--cache {args.cache} is a folder; give a file name")
         p = eng_fra.write_cache(args.cache, args.data_dir, args.data)
         print(f"wrote {p} ({p.stat().st_size / 2**20:.2f} MiB); use it with --data {p}")
         return

@@ -32,6 +32,7 @@ from _cli import add_config_flags, add_time_budget, config_from_args, fail, out_
     time_budget_s
 
 from jaxseq import char_lm
+from jaxseq.data.files import check_output_dir, write_atomic
 from jaxseq.data import shakespeare
 from jaxseq.training.schedules import SCHEDULES
 
@@ -79,27 +80,24 @@ def sample_parser():
 
 
 def cmd_sample(a):
-    if a.length < 1:
-        fail(f"--length {a.length}: give at least 1")
+    prefixes = a.prefix or ["\n"]
+    char_lm.check_sample_args(prefixes, a.length, a.temperature)   # before the model is loaded
     dest = out_path(a.out) if a.out else None
     lm = char_lm.load(a.ckpt)
-    prefixes = a.prefix or ["\n"]
     texts = lm.sample(prefixes, a.length, a.temperature, a.seed)
     body = "".join(f"{p}|{t}\n-----\n" for p, t in zip(prefixes, texts))
     print(body, end="")
     if dest:
-        dest.write_text(body)
+        write_atomic(dest, body)
         print("wrote", dest)
 
 
 def write_run(out: Path, mode, hist, samples, secs):
     final = {k: v for k, v in hist[-1].items() if k.startswith("val_")} if hist else {}
-    (out / f"history_{mode}.json").write_text(json.dumps(hist, indent=1))
-    (out / f"results_{mode}.json").write_text(json.dumps(dict(final, train_s=round(secs, 1)), indent=1))
-    with open(out / f"samples_{mode}.txt", "w") as f:
-        f.write(f"===== {mode}: prefix|continuation =====\n")
-        for s in samples[:4]:
-            f.write(s + "\n-----\n")
+    write_atomic(out / f"history_{mode}.json", json.dumps(hist, indent=1))
+    write_atomic(out / f"results_{mode}.json", json.dumps(dict(final, train_s=round(secs, 1)), indent=1))
+    write_atomic(out / f"samples_{mode}.txt", f"===== {mode}: prefix|continuation =====\n" +
+                 "".join(s + "\n-----\n" for s in samples[:4]))
     print(f"{mode}: {json.dumps(final)}\n--- sample ---\n{samples[0] if samples else ''}\n")
 
 
@@ -109,7 +107,7 @@ def summarise(out: Path, cfg, ref):
              for m in char_lm.MODES if (out / f"history_{m}.json").exists()}
     summary = {"ngram_bpc_of_real_val_text": ref, "config": dataclasses.asdict(cfg),
                **{m: json.loads((out / f"results_{m}.json").read_text()) for m in hists}}
-    (out / "results.json").write_text(json.dumps(summary, indent=1))
+    write_atomic(out / "results.json", json.dumps(summary, indent=1))
     ss_curves(hists, out / "ss_curves.png", ref)
     print(json.dumps(summary, indent=1))
     print("wrote", out / "ss_curves.png", ", ".join(f"samples_{m}.txt" for m in hists))
@@ -122,14 +120,18 @@ def main(argv=None):
     a = train_parser().parse_args(argv)
     cfg = config_from_args(char_lm.SSConfig, a)
     budget = time_budget_s(a)
+    dest = out_path(a.cache, "--cache") if a.cache else check_output_dir(a.out)   # before any work
     ids, charset = shakespeare.load(a.data_dir, cache=a.data)
     if a.cache:
-        path = shakespeare.write_cache(out_path(a.cache, "--cache"), ids, charset)
+        path = shakespeare.write_cache(dest, ids, charset)
         print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
         return
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     train_ids, val_ids = shakespeare.split(ids)
+    if min(len(train_ids), len(val_ids)) <= cfg.seq_len:
+        fail(f"{a.data or shakespeare.text_path(a.data_dir)}: {len(ids)} characters are too few for "
+             f"--seq-len {cfg.seq_len} (the 10% validation part must be longer than one sequence)")
     t0 = time.time()
     yardstick = char_lm.Yardstick(charset.decode(train_ids), charset.chars[1:])
     ref = yardstick.bits_per_char(charset.decode(val_ids[:20000]))

@@ -21,6 +21,7 @@ from _cli import add_config_flags, add_time_budget, config_from_args, fail, pars
 
 from jaxseq import vae
 from jaxseq.data import mnist
+from jaxseq.data.files import check_output_dir, write_atomic
 
 HELP = {"data": "data set (IDX files under <data-dir>/<name>/)",
         "t10k_split": "if > 0: train on this fraction of the 10k TEST images and score the rest (a "
@@ -71,8 +72,7 @@ def plots(cfg, m: vae.VAE, test_x, test_xb, test_y, out: Path, prefix: str):
 def main(argv=None):
     a, cfg = parse(argv)
     budget = time_budget_s(a)
-    out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_output_dir(a.out)   # before any work
     xtr, ytr, xte, yte, desc = mnist.load_split(cfg.data, a.data_dir, cfg.t10k_split, cfg.seed)
     print(desc)
     t0 = time.time()
@@ -92,7 +92,7 @@ def main(argv=None):
                split=desc, iw_k=cfg.iw_k, model="CVAE" if m.conditional else "VAE",
                final_train_loss=next((h["loss"] for h in reversed(hist) if "loss" in h), None))
     print(json.dumps(res, indent=1))
-    (out / "results.json").write_text(json.dumps(res, indent=1))
+    write_atomic(out / "results.json", json.dumps(res, indent=1))
     prefix = f"vae_{cfg.data.replace('-', '')}{'_cvae' if m.conditional else ''}_z{cfg.z_dim}"
     for f in plots(cfg, m, xte, test_xb, yte, out, prefix):
         print("wrote", f)

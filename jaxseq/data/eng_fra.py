@@ -10,13 +10,15 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import io
+import logging
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 from jaxseq.data.batching import length_buckets, split_indices
-from jaxseq.data.files import find_file
+from jaxseq.data.files import find_file, write_atomic
 from jaxseq.errors import DataError
 from jaxseq.data.vocab import EOS_ID, PAD_ID, SOS_ID, Vocab, normalise
 
@@ -29,17 +31,21 @@ ENG_PREFIXES = ("i am ", "i m ", "he is ", "he s ", "she is ", "she s ", "you ar
                 "we are ", "we re ", "they are ", "they re ")
 TUTORIAL_MAX_LEN = 10  # the tutorial keeps pairs with fewer than MAX_LENGTH=10 words on both sides
 FILTERS = ("tutorial", "none")
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
 class LoadReport:
     lines: int = 0
     pairs: int = 0
-    bad: int = 0
+    bad: int = 0                  # lines skipped: no tab, an empty side, or not UTF-8
+    not_utf8: int = 0             # of those, lines that are not valid UTF-8
     bad_examples: list = dataclasses.field(default_factory=list)  # (line number, text) of the first few
 
     def __str__(self):
         s = f"{self.lines} lines, {self.pairs} pairs, {self.bad} bad lines"
+        if self.not_utf8:
+            s += f" ({self.not_utf8} not UTF-8)"
         if self.bad_examples:
             s += " (e.g. " + "; ".join(f"line {n}: {t!r}" for n, t in self.bad_examples) + ")"
         return s
@@ -50,34 +56,65 @@ def find_data(data_dir=None, path=None) -> Path:
     (downloaded into the cache with its checksum when absent)."""
     if path is not None:
         p = Path(path).expanduser()
-        if not p.exists():
-            raise DataError(f"data file {p} does not exist")
+        if not p.is_file():
+            raise DataError(f"data file {p} " + ("is a folder" if p.exists() else "does not exist"))
         return p
     return find_file(RELPATH, data_dir, url=URL, md5=MD5)
 
 
-def read_text(path) -> str:
+def read_bytes(path) -> bytes:
+    """The raw ``eng-fra.txt`` bytes from a zip (member :data:`MEMBER`), a .gz or a plain file; a damaged
+    archive is a :class:`DataError` naming ``path``."""
     path = Path(path)
-    if path.suffix == ".zip":
-        with zipfile.ZipFile(path) as z:
-            if MEMBER not in z.namelist():
-                raise DataError(f"{path} has no member {MEMBER!r}; is it the PyTorch tutorial "
-                                      f"data.zip (download.pytorch.org/tutorial/data.zip)?")
-            raw = z.read(MEMBER)
-    elif path.suffix == ".gz":
-        with gzip.open(path, "rb") as f:
-            raw = f.read()
-    else:
-        raw = path.read_bytes()
-    return raw.decode("utf-8", errors="replace")
+    try:
+        if path.suffix == ".zip":
+            with zipfile.ZipFile(path) as z:
+                if MEMBER not in z.namelist():
+                    raise DataError(f"{path} has no member {MEMBER!r}; is it the PyTorch tutorial "
+                                    f"data.zip (download.pytorch.org/tutorial/data.zip)?")
+                return z.read(MEMBER)
+        if path.suffix == ".gz":
+            with gzip.open(path, "rb") as f:
+                return f.read()
+        return path.read_bytes()
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as e:
+        raise DataError(f"{path}: cannot read it ({type(e).__name__}: {e}); the file is damaged or "
+                        f"truncated; download it again (delete it to re-download into the cache)") from e
 
 
-def parse_pairs(text: str, report: LoadReport | None = None):
-    """``[(english, french)]`` normalised. A line is bad if it has no tab or a side that normalises to
-    nothing; it is counted in ``report`` (first 5 kept as examples) and skipped. Blank lines are ignored."""
+def read_text(path) -> str:
+    """:func:`read_bytes` decoded as UTF-8 (undecodable bytes become U+FFFD; :func:`parse_pairs` counts
+    such lines as bad)."""
+    return read_bytes(path).decode("utf-8", errors="replace")
+
+
+def _lines(data):
+    """``(line number, text or None)``: bytes are decoded line by line, None for a line that is not UTF-8."""
+    if isinstance(data, str):
+        for n, line in enumerate(io.StringIO(data), 1):
+            yield n, (None if "\ufffd" in line else line)
+        return
+    for n, raw in enumerate(data.splitlines(), 1):
+        try:
+            yield n, raw.decode("utf-8")
+        except UnicodeDecodeError:
+            yield n, None
+
+
+def parse_pairs(data, report: LoadReport | None = None):
+    """``[(english, french)]`` normalised, from the file's bytes (or text). A line is bad if it is not
+    UTF-8, has no tab or has a side that normalises to nothing; it is counted in ``report`` (the first 5
+    kept as examples, with their line numbers) and skipped. Blank lines are ignored."""
     report = report if report is not None else LoadReport()
     pairs = []
-    for n, line in enumerate(io.StringIO(text), 1):
+    for n, line in _lines(data):
+        if line is None:
+            report.lines += 1
+            report.bad += 1
+            report.not_utf8 += 1
+            if len(report.bad_examples) < 5:
+                report.bad_examples.append((n, "<not UTF-8>"))
+            continue
         line = line.rstrip("\r\n")
         if not line.strip():
             continue
@@ -107,17 +144,24 @@ def filter_pairs(pairs, kind="tutorial", max_words=TUTORIAL_MAX_LEN):
 
 def load_pairs(data_dir=None, path=None, kind="tutorial"):
     """Read, normalise and filter. Returns ``(pairs, report)``."""
-    pairs, report = parse_pairs(read_text(find_data(data_dir, path)))
-    return filter_pairs(pairs, kind), report
+    src = find_data(data_dir, path)
+    pairs, report = parse_pairs(read_bytes(src))
+    if not pairs:
+        raise DataError(f"{src}: no usable English<TAB>French pairs ({report}); it should be the "
+                        f"tutorial's eng-fra.txt, UTF-8, one pair a line")
+    kept = filter_pairs(pairs, kind)
+    if not kept:
+        raise DataError(f"{src}: none of its {len(pairs)} pairs passes the {kind!r} filter; use "
+                        f"filter 'none' or the full eng-fra.txt")
+    if report.bad:
+        log.warning(f"{src}: skipped {report.bad} bad lines ({report})")
+    return kept, report
 
 
 def write_cache(out_path, data_dir=None, path=None) -> Path:
     """One compact file (gzip of the raw ``eng-fra.txt``) for machines without the data archive."""
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    with gzip.open(out_path, "wb", compresslevel=9) as f:
-        f.write(read_text(find_data(data_dir, path)).encode("utf-8"))
-    return out_path
+    raw = read_bytes(find_data(data_dir, path))
+    return write_atomic(out_path, gzip.compress(raw, compresslevel=9))
 
 
 def split(n, seed=0, fractions=(0.9, 0.05, 0.05)):

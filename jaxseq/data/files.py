@@ -1,6 +1,7 @@
 """Where data lives: directory resolution, checksummed downloads, the user cache.
 
-Data directory resolution (first hit wins): an explicit ``data_dir`` (the scripts' ``--data-dir``), then
+Data directory resolution (first hit wins): an explicit ``data_dir`` (the scripts' ``--data-dir``; it must
+exist, a mistyped one is an error rather than a silent fall-back), then
 ``$JAXSEQ_DATA``, then the user cache ``~/.cache/jaxseq`` (``$XDG_CACHE_HOME/jaxseq``). Public sets are downloaded into the cache from
 their official source and checked against an MD5 sum; data behind a registration (IAM-OnDB) raises an
 error telling the user where to put the archives.
@@ -26,7 +27,11 @@ def data_dirs(data_dir=None) -> list[Path]:
     """Candidate data directories in priority order."""
     out = []
     if data_dir:
-        out.append(Path(data_dir).expanduser())
+        d = Path(data_dir).expanduser()
+        if not d.is_dir():
+            raise DataError(f"data directory {d} " + ("is a file, not a folder" if d.exists() else
+                                                      "does not exist") + "; give an existing folder")
+        out.append(d)
     if os.environ.get("JAXSEQ_DATA"):
         out.append(Path(os.environ["JAXSEQ_DATA"]).expanduser())
     out.append(cache_dir())
@@ -87,3 +92,65 @@ def download(url, dest, *, md5=None) -> Path:
         if os.path.exists(tmp):
             os.remove(tmp)
     return dest
+
+
+def check_output_dir(path) -> Path:
+    """Refuse, before any work, an output folder that cannot be made: one under an existing file, or in a
+    folder that is not writable. Creates nothing. Returns the path."""
+    p = Path(path).expanduser()
+    if p.exists():
+        if not p.is_dir():
+            raise ValueError(f"output folder {p} is an existing file; give a folder")
+        probe = p
+    else:
+        probe = p.parent
+        while not probe.exists() and probe != probe.parent:
+            probe = probe.parent
+        if not probe.is_dir():
+            raise ValueError(f"output folder {p} cannot be made: {probe} is a file")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ValueError(f"output folder {p} cannot be written: {probe} is not writable")
+    return p
+
+
+def write_atomic(path, data) -> Path:
+    """Write ``data`` (str or bytes) to ``path`` through a temporary file in the same folder, so a crash
+    or a full disk never leaves a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.encode("utf-8") if isinstance(data, str) else data)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def checkpoint_kind(meta) -> str:
+    """What a checkpoint holds, from the keys its family stores in the meta: ``"NMT"``, ``"handwriting
+    synthesis"``, ``"Sketch-RNN"``, ``"VAE"``, ``"character LM"``, or ``"unknown"``."""
+    meta = meta if isinstance(meta, dict) else {}
+    cfg, model = meta.get("config"), meta.get("model")
+    if "src_vocab" in meta and isinstance(model, dict):
+        return "NMT"
+    if "vae" in meta:
+        return "VAE"
+    if model == "sketch_rnn":
+        return "Sketch-RNN"
+    if isinstance(cfg, dict) and "task" in cfg and "n_mix" in cfg:
+        return f"handwriting {cfg['task']}"
+    if "charset" in meta and isinstance(model, dict) and "mode" in meta:
+        return "character LM"
+    return "unknown"
+
+
+def wrong_checkpoint(directory, meta, want) -> DataError:
+    """The error for a checkpoint of another family (``want``: the kind the caller needs)."""
+    def a(word):
+        return ("an " if word[:1] in "AEIOUaeiou" or word.startswith("NMT") else "a ") + word
+    kind = checkpoint_kind(meta)
+    return DataError(f"{directory} is {a('unrecognised' if kind == 'unknown' else kind)} checkpoint, not "
+                     f"{a(want)} one; give {a(want)} checkpoint directory")

@@ -8,17 +8,20 @@ as one string, so it stays readable without jaxseq; :func:`read_cache` turns the
 """
 from __future__ import annotations
 
+import io
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from jaxseq.data.charset import Charset
-from jaxseq.data.files import find_file
+from jaxseq.data.files import find_file, write_atomic
 from jaxseq.errors import DataError
 
 RELPATH = "tinyshakespeare/input.txt"
 URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
 MD5 = "6fb458f1232090904fb40fe944165e91"
+MIN_CHARS = 1000   # shorter text cannot fill a training and a validation window
 
 
 def text_path(data_dir=None, *, download=False) -> Path:
@@ -39,7 +42,18 @@ def load(data_dir=None, cache=None):
     text file found in the data directories."""
     if cache:
         return read_cache(cache)
-    return encode_text(text_path(data_dir).read_text(encoding="utf-8"))
+    path = text_path(data_dir)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        line = path.read_bytes()[:e.start].count(b"\n") + 1
+        raise DataError(f"{path}: not UTF-8 text (byte {e.start}, line {line}); save it as UTF-8") from e
+    except OSError as e:
+        raise DataError(f"{path}: cannot read it ({e.strerror})") from e
+    if len(text) < MIN_CHARS:
+        raise DataError(f"{path}: only {len(text)} characters; a corpus needs at least {MIN_CHARS} "
+                        f"(tiny Shakespeare has 1.1 million)")
+    return encode_text(text)
 
 
 def write_cache(path, ids, charset: Charset) -> Path:
@@ -47,10 +61,10 @@ def write_cache(path, ids, charset: Charset) -> Path:
     ids = np.asarray(ids)
     if ids.size and ids.min() < 1:
         raise ValueError(f"cannot cache {int((ids < 1).sum())} unknown-symbol ids; encode known text only")
+    buf = io.BytesIO()
+    np.savez_compressed(buf, tokens=(ids - 1).astype(np.uint8), chars=np.array("".join(charset.chars[1:])))
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, tokens=(ids - 1).astype(np.uint8), chars=np.array("".join(charset.chars[1:])))
-    return path
+    return write_atomic(path if path.suffix == ".npz" else path.with_name(path.name + ".npz"), buf.getvalue())
 
 
 def read_cache(path):
@@ -59,7 +73,7 @@ def read_cache(path):
     try:
         with np.load(path) as z:
             idx, chars = z["tokens"].astype(np.int32), str(z["chars"])
-    except (OSError, KeyError, ValueError) as e:
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as e:
         raise DataError(f"{path}: not a tiny-Shakespeare cache (.npz with 'tokens' and 'chars'): {e}. "
                         f"Write one with jaxseq.data.shakespeare.write_cache.") from e
     if idx.size and idx.max() >= len(chars):

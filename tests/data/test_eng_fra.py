@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from jaxseq.data import eng_fra
+from jaxseq.errors import DataError
 from jaxseq.data.vocab import EOS_ID, PAD_ID, SOS_ID, UNK_ID, Vocab, normalise, tokenize
 
 
@@ -83,3 +84,36 @@ def test_real_zip_smoke(data_dir):
     tut = eng_fra.filter_pairs(pairs, "tutorial")
     assert 9000 < len(tut) < 12000
     assert all(e.startswith(eng_fra.ENG_PREFIXES) for e, _ in tut)
+
+
+# ---------------------------------------------------------------------------------- bad files
+def test_non_utf8_lines_are_counted_with_their_numbers():
+    raw = "I am cold.\tJ'ai froid.\nA café.\tUn café.\n\nHe is here.\tIl est ici.\n".encode("utf-8")
+    raw = raw.replace("café".encode(), "café".encode("latin-1"))
+    pairs, rep = eng_fra.parse_pairs(raw)
+    assert pairs == [("i am cold .", "j ai froid ."), ("he is here .", "il est ici .")]   # no "caf"
+    assert (rep.lines, rep.pairs, rep.bad, rep.not_utf8) == (3, 2, 1, 1)
+    assert rep.bad_examples == [(2, "<not UTF-8>")] and "1 not UTF-8" in str(rep)
+    # decoded text with replacement characters counts the same way
+    assert eng_fra.parse_pairs(raw.decode("utf-8", "replace"))[1].not_utf8 == 1
+
+
+@pytest.mark.parametrize("name, data, what", [
+    ("data.zip", b"not a zip" * 10, "BadZipFile"),
+    ("p.txt.gz", __import__("gzip").compress(b"I am cold.\tJ'ai froid.\n" * 99)[:40], "truncated"),
+])
+def test_damaged_archives_name_the_file(tmp_path, name, data, what):
+    (tmp_path / name).write_bytes(data)
+    with pytest.raises(DataError, match=f"{tmp_path / name}.*{what}"):
+        eng_fra.load_pairs(path=tmp_path / name)
+
+
+def test_empty_all_bad_or_filtered_out_files_name_the_file(tmp_path):
+    p = tmp_path / "p.txt"
+    for text, what in (("", "0 lines, 0 pairs"), ("no tab\nx\t\n", r"2 bad lines \(e\.g\. line 1: 'no tab'"),
+                       ("Go.\tVa !\n", "passes the 'tutorial' filter")):
+        p.write_text(text)
+        with pytest.raises(DataError, match=f"{p}.*{what}"):
+            eng_fra.load_pairs(path=p)
+    with pytest.raises(DataError, match=f"data file {tmp_path / 'nofile'} does not exist"):
+        eng_fra.load_pairs(path=tmp_path / "nofile")

@@ -112,3 +112,42 @@ def test_split_indices():
     again = batching.split_indices(103, [0.8, 0.1, 0.1], seed=3)
     for p, q in zip(parts, again):
         np.testing.assert_array_equal(p, q)
+
+
+def test_explicit_data_dir_must_exist(dirs, tmp_path):
+    """A mistyped data directory is an error naming it, not a silent fall-back to $JAXSEQ_DATA."""
+    _, env, _ = dirs
+    put(env, "set/a.txt", "env")
+    for bad in (tmp_path / "nodir", put(tmp_path, "afile", "x")):
+        with pytest.raises(DataError, match=f"data directory {bad}"):
+            files.find_file("set/a.txt", bad)
+    assert files.find_file("set/a.txt", None).read_text() == "env"
+
+
+def test_check_output_dir_creates_nothing(tmp_path):
+    f = put(tmp_path, "f", "x")
+    for bad in (f, f / "run", f / "a" / "b"):
+        with pytest.raises(ValueError, match=str(bad)):
+            files.check_output_dir(bad)
+    assert files.check_output_dir(tmp_path / "new" / "run") == tmp_path / "new" / "run"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f"]
+
+
+def test_write_atomic_leaves_nothing_half_written(tmp_path, monkeypatch):
+    p = files.write_atomic(tmp_path / "sub" / "r.json", "{}")
+    assert p.read_text() == "{}"
+    monkeypatch.setattr(files.os, "replace", lambda *a: (_ for _ in ()).throw(OSError(28, "No space")))
+    with pytest.raises(OSError):
+        files.write_atomic(p, "new")
+    assert p.read_text() == "{}" and [q.name for q in p.parent.iterdir()] == ["r.json"]
+
+
+def test_checkpoint_kind_from_meta():
+    kind = files.checkpoint_kind
+    assert kind({"model": {"hidden": 4}, "src_vocab": []}) == "NMT"
+    assert kind({"vae": {}}) == "VAE" and kind({"model": "sketch_rnn"}) == "Sketch-RNN"
+    assert kind({"config": {"task": "synthesis", "n_mix": 20}}) == "handwriting synthesis"
+    assert kind({"charset": [], "model": {}, "mode": "tf"}) == "character LM"
+    assert kind({}) == kind(None) == "unknown"
+    err = files.wrong_checkpoint("x", {"model": {}, "src_vocab": 1}, "VAE")
+    assert isinstance(err, DataError) and "x is an NMT checkpoint, not a VAE one" in str(err)

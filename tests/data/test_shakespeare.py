@@ -53,3 +53,19 @@ def test_tinyshakespeare_charset_roundtrip(data_dir):
     assert len(ids) == len(text) and ids.min() >= 1 and cs.decode(ids[:500]) == text[:500]
     with pytest.warns(UserWarning, match="not in the model's charset"):   # reported, never silent
         assert cs.encode("caf\u00e9")[-1] == cs.unknown_id
+
+
+@pytest.mark.parametrize("data, what", [(b"", "only 0 characters"), (b"To be.\n", "only 7 characters"),
+                                        ("caf\u00e9\n".encode("latin-1") * 300, "not UTF-8 text .*line 1")])
+def test_bad_text_names_the_file(tmp_path, data, what):
+    p = tmp_path / "tinyshakespeare" / "input.txt"
+    p.parent.mkdir()
+    p.write_bytes(data)
+    with pytest.raises(DataError, match=f"{p}: {what}"):
+        shakespeare.load(tmp_path)
+
+
+def test_corrupt_cache_names_the_file(tmp_path):
+    (tmp_path / "c.npz").write_bytes(b"PK\x03\x04 not really")
+    with pytest.raises(DataError, match=f"{tmp_path / 'c.npz'}: not a tiny-Shakespeare cache"):
+        shakespeare.read_cache(tmp_path / "c.npz")

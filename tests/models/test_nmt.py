@@ -2,6 +2,8 @@
 (The text pipeline and the eng-fra loader are tested in tests/data/test_eng_fra.py.)"""
 from __future__ import annotations
 
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -10,11 +12,13 @@ import pytest
 from jaxseq import nmt as api
 from jaxseq.data import eng_fra
 from jaxseq.data.vocab import EOS_ID, PAD_ID
+from jaxseq.errors import DataError
 from jaxseq.models.nmt import model as nmt
 from jaxseq.models.nmt import training
 from jaxseq.models.nmt import translate as decode
 from jaxseq.training import loop as train
 
+ROOT = Path(__file__).resolve().parents[2]
 TINY = dict(emb=8, hidden=16, layers=2, dropout=0.0)
 # jitted once per config (eager dispatch of the encoder is slow on a loaded CPU)
 forward = jax.jit(nmt.forward, static_argnums=1, static_argnames="return_attn")
@@ -211,6 +215,50 @@ def test_translator_on_the_toy_task(toy):
         tr.translate(["123"])
     with pytest.raises(TypeError):
         tr.translate("a b")
+
+
+def test_translator_refuses_nonsense_and_warns_on_unknown_words(toy, caplog):
+    params, _, _ = toy
+    tr = api.Translator(params, TOY, {"src_vocab": TOY_WORDS, "tgt_vocab": TOY_WORDS, "lang": "rev"})
+    for kw, what in ((dict(beam=-2), "beam size -2"), (dict(beam=2.5), "beam size 2.5"),
+                     (dict(max_len=0), "max_len 0"), (dict(alpha=-1.0), "alpha -1.0"),
+                     (dict(alpha=float("nan")), "alpha nan")):
+        with pytest.raises(ValueError, match=what):
+            tr.translate(["a b"], **kw)
+    for text in ("", "   "):
+        with pytest.raises(ValueError, match="empty sentence"):
+            tr.translate([text])
+    with pytest.raises(ValueError, match="no sentences"):
+        tr.translate([])
+    with pytest.raises(ValueError, match="only punctuation"):
+        tr.translate(["? !"])
+    # only unknown words: the output would not depend on the input, so it is refused, naming them
+    with pytest.raises(ValueError, match="unknown: zz, qq"):
+        tr.translate(["zz qq zz ."])
+    # too long for the model's length buckets: refused with the limit named, never cut silently
+    with pytest.raises(ValueError, match=f"500 tokens .* limit of {api.MAX_WORDS} tokens"):
+        tr.translate([" ".join(["a"] * 500)])
+    # some unknown words: translated (as <unk>) with a warning naming them
+    with caplog.at_level("WARNING", logger="jaxseq.models.nmt.translate"):
+        (out,) = tr.translate(["a zz b"])
+    assert isinstance(out, str) and "translated as <unk>: zz" in caplog.text
+
+
+def test_restore_refuses_another_familys_checkpoint():
+    hw = ROOT / "ckpt" / "handwriting_synthesis"
+    with pytest.raises(DataError, match=f"{hw} is a handwriting synthesis checkpoint, not an NMT one"):
+        api.load(hw)
+    with pytest.raises(DataError, match="Sketch-RNN checkpoint"):
+        api.load(ROOT / "ckpt" / "sketch_rnn" / "sheep")
+
+
+def test_config_refuses_bad_values():
+    for field, bad in (("steps", -1), ("batch_size", 0), ("beam", 0), ("hidden", 0), ("lr", -1.0),
+                       ("lr", 0.0), ("dropout", 1.0), ("warmup", -5), ("alpha", -0.5)):
+        with pytest.raises(ValueError, match=f"{field} = {bad}"):
+            training.Config(**{field: bad})
+    with pytest.raises(ValueError, match="lang 'eng-deu'"):
+        training.Config(lang="eng-deu")
 
 
 def test_defaults_are_defined_once():

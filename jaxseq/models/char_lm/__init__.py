@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxseq.data.charset import Charset
-from jaxseq.errors import DataError
+from jaxseq.data.files import checkpoint_kind, wrong_checkpoint
 from jaxseq.models.char_lm import model
 from jaxseq.models.char_lm.model import CharRNNConfig, init, make_ss_loss, ss_loss, tf_loss
 from jaxseq.models.char_lm.ngram import CharNGram, real_word_fraction, word_set
@@ -23,7 +23,7 @@ from jaxseq.models.char_lm.training import MODES, SSConfig, Yardstick, eps_sched
 
 DEFAULTS = SSConfig()
 
-__all__ = ["CharLM", "load", "CharRNNConfig", "SSConfig", "init", "tf_loss", "ss_loss", "make_ss_loss",
+__all__ = ["CharLM", "load", "check_sample_args", "CharRNNConfig", "SSConfig", "init", "tf_loss", "ss_loss", "make_ss_loss",
            "eps_schedule", "train", "Yardstick", "CharNGram", "real_word_fraction", "word_set", "MODES"]
 
 
@@ -39,10 +39,7 @@ class CharLM:
         ``temperature``. Returns the continuation(s) without the prefix; same seed, same text."""
         single = isinstance(prefix, str)
         prefixes = [prefix] if single else list(prefix)
-        if not prefixes or any(len(p) == 0 for p in prefixes):
-            raise ValueError("every prefix must hold at least one character")
-        if temperature <= 0:
-            raise ValueError(f"temperature {temperature}: must be > 0")
+        check_sample_args(prefixes, length, temperature)
         out = [None] * len(prefixes)
         key = jax.random.PRNGKey(seed)
         for n in sorted({len(p) for p in prefixes}):  # one batched call per prefix length
@@ -61,11 +58,20 @@ class CharLM:
         return float(tf_loss(self.params, {"tokens": ids}, None)[0]) / np.log(2.0)
 
 
+def check_sample_args(prefixes, length, temperature):
+    """``ValueError`` naming the value for an empty prefix, a length below 1 or a temperature <= 0."""
+    if not prefixes or any(not isinstance(p, str) or len(p) == 0 for p in prefixes):
+        raise ValueError("every prefix must hold at least one character")
+    if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 1:
+        raise ValueError(f"length {length!r}: give at least 1 character")
+    if not (isinstance(temperature, (int, float)) and np.isfinite(temperature) and temperature > 0):
+        raise ValueError(f"temperature {temperature!r}: must be a finite number > 0")
+
+
 def load(path, step=None) -> CharLM:
     """The model in checkpoint directory ``path`` (a ``ckpt_tf`` / ``ckpt_ss`` run folder or an export)."""
     from jaxseq.training.checkpoint import load_for_sampling
     params, meta = load_for_sampling(path, step)
-    if "charset" not in meta or "model" not in meta:
-        raise DataError(f"{path}: its meta has no 'charset'/'model'; not a char_lm checkpoint of this "
-                        f"jaxseq version (retrain with experiments/scheduled_sampling.py)")
+    if checkpoint_kind(meta) != "character LM":
+        raise wrong_checkpoint(path, meta, "character LM")
     return CharLM(params, Charset.from_json(meta["charset"]), CharRNNConfig(**meta["model"]), meta)

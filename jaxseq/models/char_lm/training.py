@@ -17,6 +17,7 @@ import numpy as np
 
 from jaxseq.data import shakespeare
 from jaxseq.data.charset import Charset
+from jaxseq.data.files import checkpoint_kind, wrong_checkpoint
 from jaxseq.models.char_lm import model as cr
 from jaxseq.models.char_lm.ngram import CharNGram, sample_quality, word_set
 from jaxseq.training.checkpoint import Checkpointer
@@ -54,8 +55,12 @@ class SSConfig:
                 raise ValueError(f"{name} = {getattr(self, name)}: must be at least 1")
         if not 0.0 <= self.eps_min <= 1.0:
             raise ValueError(f"eps_min = {self.eps_min}: a probability in [0, 1]")
-        if self.temperature <= 0:
+        if not self.temperature > 0:
             raise ValueError(f"temperature = {self.temperature}: must be > 0")
+        if not self.lr > 0:
+            raise ValueError(f"lr = {self.lr}: the learning rate must be > 0")
+        if self.eval_every < 1:
+            raise ValueError(f"eval_every = {self.eval_every}: must be at least 1")
 
 
 def eps_schedule(cfg: SSConfig):
@@ -135,6 +140,8 @@ def train(cfg: SSConfig, mode, train_ids, val_ids, charset: Charset, yardstick: 
             "model": dataclasses.asdict(mcfg)}
     t0 = time.time()
     try:
+        if ckpt.latest_step() is not None and checkpoint_kind(ckpt.read_meta()) != "character LM":
+            raise wrong_checkpoint(ckpt_dir, ckpt.read_meta(), "character LM")
         params, hist = fit(loss_for(mode, cfg), params, batch_fn, tcfg,
                            eval_fn=make_eval_fn(cfg, val_ids, charset, yardstick, last), ckpt=ckpt,
                            meta=meta, log=log, time_budget_s=time_budget_s)

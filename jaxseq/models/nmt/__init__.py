@@ -6,9 +6,11 @@
     out = fr.translate(["i am cold ."], return_attention=True)    # -> [Translation(text, ..., attention)]
 
 ``BEAM`` and ``ALPHA`` are the defaults of ``translate`` and of the CLI (``experiments/nmt_luong.py``).
+``translate`` refuses (``ValueError``) empty sentences, sentences without a known word and sentences over
+``MAX_WORDS`` tokens; unknown words among known ones become <unk> with a logged warning naming them.
 """
 from jaxseq.models.nmt.model import NMTConfig, decoder_start, decoder_step, init, make_loss, restore, save
-from jaxseq.models.nmt.translate import ALPHA, BEAM, Translation, Translator, load
+from jaxseq.models.nmt.translate import ALPHA, BEAM, MAX_WORDS, Translation, Translator, load
 
 __all__ = ["NMTConfig", "init", "make_loss", "decoder_start", "decoder_step", "save", "restore", "load",
-           "Translator", "Translation", "BEAM", "ALPHA"]
+           "Translator", "Translation", "BEAM", "ALPHA", "MAX_WORDS"]

@@ -55,6 +55,24 @@ class Config:
     beam: int = decode.BEAM
     alpha: float = decode.ALPHA
 
+    def __post_init__(self):
+        if self.lang not in ("eng-fra", "fra-eng"):
+            raise ValueError(f"lang {self.lang!r}: use eng-fra or fra-eng")
+        if self.filter not in eng_fra.FILTERS:
+            raise ValueError(f"filter {self.filter!r}: choose one of {eng_fra.FILTERS}")
+        for name in ("min_count", "emb", "hidden", "layers", "unroll", "steps", "batch_size",
+                     "eval_every", "ckpt_every", "eval_sentences", "beam"):
+            v = getattr(self, name)
+            if v < 1:
+                raise ValueError(f"{name} = {v}: give a value of at least 1")
+        for name in ("warmup", "clip_norm", "alpha", "ss_c", "ss_min"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name} = {getattr(self, name)}: must be >= 0")
+        if not self.lr > 0:
+            raise ValueError(f"lr = {self.lr}: the learning rate must be > 0")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout = {self.dropout}: a probability in [0, 1)")
+
     @classmethod
     def from_meta(cls, d, **override):
         """The run config stored in a checkpoint's meta (unknown keys of older runs ignored)."""

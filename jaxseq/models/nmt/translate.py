@@ -8,6 +8,8 @@ token ids ``[B, max_len]`` with <eos> then <pad> after the end.
 from __future__ import annotations
 
 import dataclasses
+import logging
+import math
 from functools import partial
 from pathlib import Path
 
@@ -22,6 +24,8 @@ from jaxseq.models.nmt import model as nmt
 BEAM = 5        # the default beam size of translation and test BLEU (the CLI's --beam default too)
 ALPHA = 1.0     # length normalisation: score / length ** ALPHA
 BOUNDS = (8, 12, 16, 24, 32, 48, 64, 96, 128)   # source length buckets: few compiled shapes
+MAX_WORDS = BOUNDS[-1] - 1   # longest source sentence translate() accepts, in tokens (+ <eos>)
+log = logging.getLogger(__name__)
 SHIPPED = Path(__file__).resolve().parents[3] / "ckpt" / "nmt_luong"   # ckpt/nmt_luong/<lang>
 
 
@@ -118,15 +122,7 @@ class Translator:
     def translate(self, texts, beam=BEAM, alpha=ALPHA, max_len=None, return_attention=False):
         """Translate raw strings (normalised like the training data). ``beam=1`` is greedy. Returns the
         output strings, or with ``return_attention`` a list of :class:`Translation`."""
-        if isinstance(texts, str):
-            raise TypeError("translate takes a list of strings; wrap one sentence as [text]")
-        if beam < 1:
-            raise ValueError(f"beam size must be at least 1, got {beam}")
-        toks = [tokenize(t) for t in texts]
-        for t, k in zip(texts, toks):
-            if not k:
-                raise ValueError(f"nothing to translate in {t!r}: no letters or .!? left after "
-                                 f"normalisation")
+        toks = self.check(texts, beam, alpha, max_len)
         ids = [self.src_vocab.encode(t) for t in toks]
         out = translate_ids(self.params, self.cfg, ids, beam=beam, alpha=alpha, max_len=max_len,
                             batch_size=max(1, len(ids)))
@@ -135,6 +131,46 @@ class Translator:
             return strings
         return [Translation(s, k, self.tgt_vocab.decode(o), self.attention(i, o))
                 for s, k, i, o in zip(strings, toks, ids, out)]
+
+    def check(self, texts, beam=BEAM, alpha=ALPHA, max_len=None):
+        """Validate :meth:`translate`'s arguments; returns the source tokens of ``texts``. Refused (a
+        ``ValueError`` naming the value): a beam or max_len below 1, a negative or non-finite alpha, an
+        empty sentence, one with no known word (its output would be invented, the same for any such
+        input), one over :data:`MAX_WORDS` tokens. Unknown words among known ones are translated as
+        <unk> with a warning naming them."""
+        if isinstance(texts, str):
+            raise TypeError("translate takes a list of strings; wrap one sentence as [text]")
+        if isinstance(beam, bool) or not isinstance(beam, (int, np.integer)) or beam < 1:
+            raise ValueError(f"beam size {beam!r}: give an integer of at least 1 (1: greedy)")
+        if max_len is not None and (not isinstance(max_len, (int, np.integer)) or max_len < 1):
+            raise ValueError(f"max_len {max_len!r}: give an integer of at least 1 (or None: automatic)")
+        if not (isinstance(alpha, (int, float)) and math.isfinite(alpha) and alpha >= 0):
+            raise ValueError(f"alpha {alpha!r}: give a finite length-normalisation exponent >= 0")
+        texts = list(texts)
+        if not texts:
+            raise ValueError("no sentences to translate")
+        out = []
+        for t in texts:
+            if not isinstance(t, str) or not t.strip():
+                raise ValueError(f"empty sentence {t!r}: give the text to translate")
+            k = tokenize(t)
+            if not k:
+                raise ValueError(f"nothing to translate in {t!r}: no letters or .!? left after "
+                                 f"normalisation")
+            if len(k) > MAX_WORDS:
+                raise ValueError(f"sentence of {len(k)} tokens ({t[:40]!r}...) is over the limit of "
+                                 f"{MAX_WORDS} tokens; split it into sentences")
+            words = [w for w in k if w not in ".!?"]
+            unknown = [w for w in words if w not in self.src_vocab.stoi]
+            if not words or len(unknown) == len(words):
+                raise ValueError(f"nothing to translate in {t!r}: " + (
+                    f"no word known to the model (unknown: {', '.join(dict.fromkeys(unknown))})" if words
+                    else "no words, only punctuation"))
+            if unknown:
+                log.warning(f"unknown words in {t!r}, translated as <unk>: "
+                            f"{', '.join(dict.fromkeys(unknown))}")
+            out.append(k)
+        return out
 
     def attention(self, src_ids, out_ids):
         """Attention [len(out_ids) + 1, len(src_ids)] of the model reading ``out_ids`` + <eos> as the

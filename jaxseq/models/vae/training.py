@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxseq.data.batching import batch_indices
+from jaxseq.data.files import checkpoint_kind, wrong_checkpoint
 from jaxseq.models.vae import model as vae
 from jaxseq.training.checkpoint import Checkpointer
 from jaxseq.training.loop import TrainConfig, fit
@@ -47,6 +48,10 @@ class VAETrainConfig:
             raise ValueError(f"iw_k = {self.iw_k}: give a multiple of 100 (or at most 100)")
         if not 0.0 <= self.t10k_split < 1.0:
             raise ValueError(f"t10k_split = {self.t10k_split}: a fraction in [0, 1)")
+        if not self.lr > 0:
+            raise ValueError(f"lr = {self.lr}: the learning rate must be > 0")
+        if self.eval_n < 0:
+            raise ValueError(f"eval_n = {self.eval_n}: give 0 (all test images) or a positive count")
 
     @property
     def n_classes(self):
@@ -78,6 +83,8 @@ def train(cfg: VAETrainConfig, train_x, train_y, ckpt_dir, *, meta=None, time_bu
     ckpt = Checkpointer(Path(ckpt_dir), keep=1)
     meta = {**(meta or {}), "config": dataclasses.asdict(cfg), "vae": dataclasses.asdict(vcfg)}
     try:
+        if ckpt.latest_step() is not None and checkpoint_kind(ckpt.read_meta()) != "VAE":
+            raise wrong_checkpoint(ckpt_dir, ckpt.read_meta(), "VAE")
         params, hist = fit(functools.partial(vae.loss_fn, n_classes=cfg.n_classes), params, batch_fn,
                            tcfg, ckpt=ckpt, meta=meta, log=log, time_budget_s=time_budget_s)
         done = ckpt.latest_step() or 0
