@@ -321,11 +321,16 @@ def fit(loss_fn: Callable, params, batch_fn: Callable[[int], Any], cfg: TrainCon
     optimizer, train_step = _optimizer_and_step(loss_fn, cfg)
     opt_state = optimizer.init(params)
     start = 0
+    if ckpt is not None:  # refuse a resume that changes the model or the data; record cfg in the meta
+        last = ckpt.latest_step()
+        meta = check_resume(None if last is None else ckpt.read_meta(last), meta, cfg,
+                            where=f"{ckpt.directory} step {last}")
     if ckpt is not None and ckpt.latest_step() is not None:
         start = ckpt.latest_step()
-        # refuse a resume that changes the model or the data (names the fields); log changed settings
-        meta = check_resume(ckpt.read_meta(start), meta, cfg, where=f"{ckpt.directory} step {start}")
         params, opt_state, _ = ckpt.restore(start, params_like=params, opt_state_like=opt_state)
+        # to host: restored arrays sit committed on one local device, and moving those onto a mesh
+        # that spans several hosts would be a cross-host transfer
+        params, opt_state = jax.device_get((params, opt_state))
         log(f"resumed from {ckpt.directory} at step {start}")
     params, opt_state = replicate(params, mesh), replicate(opt_state, mesh)
     key = jax.random.PRNGKey(cfg.seed)
