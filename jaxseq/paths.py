@@ -2,13 +2,15 @@
 
 ``as_path(p)`` keeps a URI a URI (an :class:`etils.epath.Path`, the path type Orbax itself uses) and
 gives a local path exactly as before (a :class:`pathlib.Path`, ``~`` expanded). ``file:///x`` is the
-local path ``/x``. A bucket path needs its filesystem package; without it the first use raises one
+local path ``/x``; ``gs:/b/run`` (a URI squashed by ``pathlib.Path``) is read as ``gs://b/run``. A
+bucket path needs its filesystem package; without it the first use raises one
 :class:`~jaxseq.errors.DataError` naming the path and the package to install.
 """
 from __future__ import annotations
 
 import importlib.util
 import os
+import re
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -19,9 +21,18 @@ _SUPPORT = {"gs": (("gcsfs", "tensorflow"), "pip install gcsfs (or 'etils[epath-
             "s3": (("s3fs", "tensorflow"), "pip install s3fs (or 'etils[epath-s3]')")}
 
 
+def _text(p) -> str:
+    """``p`` as a string, with a bucket URI that ``pathlib.Path`` squashed (``gs:/b/run``) repaired."""
+    s = os.fspath(p)
+    m = re.match(r"^([A-Za-z0-9]+):/(?!/)", s)
+    if m and m.group(1).lower() in _SUPPORT:
+        s = f"{m.group(1)}://{s[m.end():]}"
+    return s
+
+
 def scheme(p) -> str:
     """The URI scheme of ``p`` (``"gs"``, ``"file"``...) or ``""`` for a plain local path."""
-    s = os.fspath(p) if not isinstance(p, str) else p
+    s = _text(p)
     return s.split("://", 1)[0].lower() if "://" in s else ""
 
 
@@ -48,10 +59,10 @@ def as_path(p, *, check=True):
     """A path object for ``p``: :class:`etils.epath.Path` for a bucket URI (kept as the URI),
     :class:`pathlib.Path` for a local path (``~`` expanded; ``file://`` URIs become local paths).
     ``check``: refuse a bucket URI whose filesystem support is missing (see :func:`check_support`)."""
-    if isinstance(p, Path):
-        return p.expanduser()
-    s = os.fspath(p)
+    s = _text(p)
     sch = scheme(s)
+    if isinstance(p, Path) and not sch:
+        return p.expanduser()
     if sch == "file":
         u = urlparse(s)
         if u.netloc not in ("", "localhost"):
