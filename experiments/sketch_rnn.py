@@ -28,6 +28,7 @@ from _cli import (add_config_flags, add_export, add_time_budget, config_from_arg
 from jaxseq.data import sketches as sd
 from jaxseq.models import sketch_rnn
 from jaxseq.models.sketch_rnn import SketchConfig, TrainSettings
+from jaxseq.viz.strokes import MAX_GRID_CELLS
 
 
 def field_help(text):
@@ -124,6 +125,8 @@ def cmd_sample(a):
     if a.reconstruct and a.interpolate:
         fail("--reconstruct and --interpolate: choose one")
     out = out_path(a.out)
+    if out.suffix.lower() != ".svg" and a.n > MAX_GRID_CELLS:
+        fail(f"--n {a.n}: a PNG grid holds at most {MAX_GRID_CELLS} sketches; write an .svg for more")
     model = sketch_rnn.load(a.ckpt, step=a.step)
     kw = {"temperature": a.temperature, "seed": a.seed}
     if a.reconstruct or a.interpolate:
@@ -153,9 +156,10 @@ def cmd_sample(a):
 
 # ---------------------------------------------------------------------------------------------- prep
 def cmd_prep(a):
-    """One compact npz (same train/valid/test stroke-3 format) for carrying to another machine."""
+    """One compact, pickle-free npz of the train/valid/test stroke-3 sketches, to carry elsewhere."""
+    out = out_path(a.out)
     data = load_data(a.data, a.data_dir, a.category, a.max_len)
-    out = sd.save_npz(out_path(a.out), data)
+    out = sd.save_npz(out, data)
     print(f"wrote {out}: {out.stat().st_size / 2**20:.2f} MiB")
 
 

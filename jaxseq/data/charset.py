@@ -42,7 +42,7 @@ class Charset:
         missing = sorted({c for c in text if c not in self.index})
         if missing:
             warnings.warn(f"characters {missing!r} in {text!r} are not in the model's charset; they are "
-                          f"mapped to the unknown symbol", stacklevel=2)
+                          f"written as the unknown symbol {UNKNOWN!r} (U+FFFD)", stacklevel=2)
         return ids
 
     def decode(self, ids) -> str:

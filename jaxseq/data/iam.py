@@ -38,6 +38,7 @@ import tarfile
 import time
 import xml.etree.ElementTree as ET
 import xml.parsers.expat
+import zipfile
 import zlib
 from pathlib import Path
 
@@ -57,6 +58,7 @@ ABS_CLOCK_MIN = 1e6          # time stamps above this are an absolute clock shar
 FORMS_PER_WRITER = 8
 _LINE_RE = re.compile(r"([a-z]\d\d-\d\d\d[a-z]?)-(\d\d)\.xml$")
 log = logging.getLogger(__name__)
+MAX_COORD = 10 ** 9          # sensor units; real coordinates are below 10^5
 DEFAULTS = dict(stride=2, rdp_eps=0.0, clip=400, clip_up=1500, min_points=10, valid_fraction=0.05, seed=0,
                 session_gap=600.0)
 
@@ -113,13 +115,31 @@ def parse_line_xml(data: bytes, name: str = "<xml>"):
         found = _POINT_RE.findall(chunk)
         if len(found) != n:
             return _parse_line_et(data, name)
-        strokes.append(np.array(found, dtype=np.int64))
+        strokes.append(_int_points(found, name))
     first, last = _TIME_RE.search(data), _TIME_RE.search(data, data.rfind(b"<Point"))
     try:
         span = (float(first.group(1)), float(last.group(1))) if first and last else None
     except ValueError:
         span = None
     return strokes, span
+
+
+class CoordinateError(DataError):
+    """A point coordinate that is not an integer of a sensible size (the line is dropped, not the build)."""
+
+
+def _int_points(pairs, name):
+    """``[(x, y), ...]`` (bytes or str) -> int64 ``[n, 2]``; coordinates must be integers within
+    +-:data:`MAX_COORD` (a glitch like 1e23 would overflow the offsets)."""
+    try:
+        xy = np.array(pairs, dtype=np.int64)
+    except OverflowError:
+        raise CoordinateError(f"{name}: a coordinate does not fit 64 bits") from None
+    except ValueError as e:
+        raise DataError(f"{name}: a <Point> has a non-integer x/y ({e})") from e
+    if len(xy) and np.abs(xy).max() > MAX_COORD:
+        raise CoordinateError(f"{name}: a coordinate of {np.abs(xy).max()} is beyond +-{MAX_COORD}")
+    return xy
 
 
 def _parse_line_et(data, name):
@@ -130,10 +150,10 @@ def _parse_line_et(data, name):
         if not pts:
             continue
         try:
-            xy = np.array([(p.attrib["x"], p.attrib["y"]) for p in pts]).astype(np.int64)
-        except (KeyError, ValueError) as e:
-            raise DataError(f"{name}: a <Point> has a missing or non-integer x/y ({e})") from e
-        strokes.append(xy)
+            xy = [(p.attrib["x"], p.attrib["y"]) for p in pts]
+        except KeyError as e:
+            raise DataError(f"{name}: a <Point> has a missing x/y ({e})") from e
+        strokes.append(_int_points(xy, name))
         for p in (pts[0], pts[-1]):
             try:
                 times.append(float(p.attrib["time"]))
@@ -348,6 +368,9 @@ def parse_archives(strokes_tar, ascii_tar, *, stride=2, rdp_eps=0.0, clip=400, c
         n_files[form] += 1
         try:
             strokes, span = parse_line_xml(raw, f"{strokes_tar}:{name}")
+        except CoordinateError:
+            drop("coordinate out of range", [f"{form}-{num:02d}"])
+            continue
         except DataError:
             drop("malformed XML", [f"{form}-{num:02d}"])
             continue
@@ -472,8 +495,10 @@ def load_cache(path) -> IamLines:
         scale, info = float(z["scale"]), json.loads(str(z["info"]))
         texts = str(z["texts"]).split("\n")
         ids, writers, is_valid = z["ids"].tolist(), z["writers"].tolist(), z["is_valid"].astype(bool)
-    except (OSError, KeyError, ValueError, zlib.error) as e:
-        raise DataError(f"{path}: not a valid IAM-OnDB cache ({e}); delete it and rebuild") from e
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+        raise DataError(f"{path}: not a valid IAM-OnDB cache ({type(e).__name__}: {e}); delete it and "
+                        f"rebuild") from None
+    info["cache"] = str(path)
     if not (len(texts) == len(ids) == len(lengths) == len(is_valid)) or lengths.sum() != len(offsets):
         raise DataError(f"{path}: inconsistent cache (array sizes disagree); delete it and rebuild")
     rows = np.concatenate([offsets.astype(np.float32) / np.float32(scale), eos[:, None].astype(np.float32)], 1)

@@ -11,9 +11,11 @@ reads ``x[:, :-1]`` and predicts ``x[:, 1:]``. ``length: [B]`` counts real point
 """
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +23,8 @@ import numpy as np
 from jaxseq.errors import DataError
 from jaxseq.data.batching import batch_indices
 from jaxseq.data.files import cache_dir, data_dirs, file_digest, find_file
+
+log = logging.getLogger(__name__)
 
 START = np.array([0, 0, 1, 0, 0], np.float32)
 END = np.array([0, 0, 0, 0, 1], np.float32)
@@ -65,18 +69,92 @@ def to_stroke3(s5):
 
 
 # ------------------------------------------------------------------------------------------ loading
-def _check_npz(path):
-    """Open a stroke-3 npz and check it holds train/valid/test of [N, 3] arrays."""
+class _ArraysOnly(pickle.Unpickler):
+    """Rebuilds numpy arrays and nothing else: the official sketch-rnn npz files store each split as an
+    object array of ``[N, 3]`` arrays, which only a pickle can hold. Any other global (``os.system``,
+    ``builtins.exec``, ...) is refused before it can be called."""
+    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+               ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
+
+    def find_class(self, module, name):
+        if (module, name) not in self.ALLOWED:
+            raise _Refused(f"{module}.{name}")
+        if name == "_reconstruct":
+            return np.ndarray.__reduce__(np.zeros(0))[0]      # numpy's own reconstruct function
+        return super().find_class(module, name)
+
+
+class _Refused(Exception):
+    pass
+
+
+def _read_member(zf, member, path):
+    """One ``.npy`` of an npz: plain arrays without pickle; object arrays through :class:`_ArraysOnly`."""
+    from numpy.lib import format as npy
+    with zf.open(member) as f:
+        version = npy.read_magic(f)
+        shape, fortran, dtype = (npy.read_array_header_1_0(f) if version == (1, 0)
+                                 else npy.read_array_header_2_0(f))
+        if not dtype.hasobject:
+            f.seek(0)
+            return npy.read_array(f, allow_pickle=False)
+        try:
+            arr = _ArraysOnly(f, encoding="latin1").load()
+        except _Refused as e:
+            raise DataError(f"{path}: refused to load {member}: its pickle calls {e}, which is not part of "
+                            f"a numpy array (only arrays are rebuilt, nothing is run). The file may be "
+                            f"malicious; do not load it with numpy's allow_pickle") from None
+    if not isinstance(arr, np.ndarray) or arr.shape != tuple(shape):
+        raise DataError(f"{path}: {member} is not an array of shape {shape}")
+    return arr
+
+
+def read_npz(path) -> dict:
+    """``{name: array}`` of an npz without running any code: numeric arrays are read without pickle,
+    object arrays (the official sketch-rnn format) by an unpickler that rebuilds numpy arrays only."""
     try:
-        d = np.load(path, allow_pickle=True, encoding="latin1")
-        data = {k: list(d[k]) for k in SPLITS}
-    except KeyError as e:
-        raise DataError(f"{path}: missing split {e}; a sketch-rnn npz has {SPLITS}") from None
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError, pickle.UnpicklingError) as e:
-        raise DataError(f"{path}: not a readable npz ({e}); delete it and fetch it again") from None
+        with zipfile.ZipFile(path) as zf:
+            return {Path(m).stem: _read_member(zf, m, path) for m in zf.namelist() if m.endswith(".npy")}
+    except DataError:
+        raise
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, pickle.UnpicklingError, TypeError,
+            AttributeError, IndexError, KeyError, zlib.error) as e:
+        raise DataError(f"{path}: not a readable npz ({type(e).__name__}: {e}); fetch it again") from None
+
+
+def _split_arrays(raw, split, path):
+    """The sketches of one split: an object array of ``[N, 3]`` arrays (sketch-rnn format) or the
+    pickle-free compact form written by :func:`save_npz` (``<split>_points`` + ``<split>_lengths``)."""
+    if split in raw:
+        arr = raw[split]
+        if arr.dtype.hasobject:
+            return list(arr)
+        if arr.ndim == 3:          # equal-length sketches stored as one numeric block
+            return list(arr)
+        raise DataError(f"{path}: split {split!r} is a {arr.dtype} array of shape {arr.shape}; a sketch-rnn "
+                        f"npz holds an object array of [N, 3] stroke-3 arrays per split")
+    if f"{split}_points" in raw and f"{split}_lengths" in raw:
+        pts, lengths = raw[f"{split}_points"], raw[f"{split}_lengths"].astype(np.int64)
+        if lengths.ndim != 1 or (lengths < 0).any() or lengths.sum() != len(pts):
+            raise DataError(f"{path}: {split}_lengths do not add up to the {len(pts)} rows of {split}_points")
+        return np.split(pts, np.cumsum(lengths)[:-1]) if len(lengths) else []
+    raise DataError(f"{path}: missing split {split!r}; a sketch-rnn npz has {SPLITS}")
+
+
+def _check_npz(path):
+    """Open a stroke-3 npz and check it holds train/valid/test of numeric [N, 3] arrays."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"sketch data file {path} does not exist")
+    raw = read_npz(path)
+    data = {k: _split_arrays(raw, k, path) for k in SPLITS}
     for split, seqs in data.items():
         for i, s in enumerate(seqs):
-            s = np.asarray(s)
+            if not isinstance(s, np.ndarray) or s.dtype.hasobject or not (
+                    np.issubdtype(s.dtype, np.number) or s.dtype == bool):
+                what = s.dtype if isinstance(s, np.ndarray) else type(s).__name__
+                raise DataError(f"{path}: {split}[{i}] holds {what}, not numbers; expected [N, 3] stroke-3 "
+                                f"offsets")
             if s.ndim != 2 or s.shape[1] != 3:
                 raise DataError(f"{path}: {split}[{i}] has shape {s.shape}, expected [N, 3] stroke-3")
     return data
@@ -133,6 +211,8 @@ def resolve(name, data_dir=None, category=None) -> Path:
     p = Path(name).expanduser()
     if p.exists():
         return p
+    if p.suffix == ".npz" or os.sep in name or "/" in name:
+        raise DataError(f"sketch data file {p} does not exist")
     raise DataError(f"unknown data set {name!r}: use one of {sorted(NAMED_SETS)}, a path to a "
                     f"stroke-3 npz, or a QuickDraw category name")
 
@@ -145,32 +225,50 @@ def dataset_name(name, category=None) -> str:
 
 
 def save_npz(path, data) -> Path:
-    """Write ``{split: [stroke-3]}`` as one compressed npz in the sketch-rnn format (int16 offsets when
-    every value is whole, else float32), e.g. a filtered copy to carry to another machine."""
+    """Write ``{split: [stroke-3]}`` as one compressed npz (int16 offsets when every value is whole, else
+    float32), e.g. a filtered copy to carry to another machine. Pickle-free: each split is stored as
+    ``<split>_points [sum N, 3]`` and ``<split>_lengths``, which :func:`load` reads. Written atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     out = {}
     for split, seqs in data.items():
         whole = all(np.array_equal(s, np.round(s)) for s in seqs)
-        arr = np.empty(len(seqs), dtype=object)
-        arr[:] = [np.asarray(s).astype(np.int16 if whole else np.float32) for s in seqs]
-        out[split] = arr
-    np.savez_compressed(path, **out)
+        dt = np.int16 if whole else np.float32
+        out[f"{split}_points"] = (np.concatenate([np.asarray(s, dt).reshape(-1, 3) for s in seqs])
+                                  if seqs else np.zeros((0, 3), dt))
+        out[f"{split}_lengths"] = np.array([len(s) for s in seqs], np.int64)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}.npz")
+    try:
+        np.savez_compressed(tmp, **out)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 
 def load(path, max_len=250, limit=1000.0):
     """Splits of stroke-3 float32 arrays with at most ``max_len`` points (paper: 250).
 
-    Offsets are clipped to ``[-limit, limit]`` (a few QuickDraw sketches hold huge jumps).
-    Returns ``{split: [array [N_i, 3]]}``.
+    Offsets are clipped to ``[-limit, limit]`` (a few QuickDraw sketches hold huge jumps). Sketches with
+    a NaN or infinite value are dropped with a warning naming the split and their indices (one would turn
+    the data scale into NaN); a split left with no usable sketch is an error. Returns
+    ``{split: [array [N_i, 3]]}``.
     """
     data = _check_npz(path)
     out = {}
     for split, seqs in data.items():
-        keep = [np.clip(np.asarray(s, np.float32), -limit, limit) for s in seqs if 0 < len(s) <= max_len]
+        bad = [i for i, s in enumerate(seqs) if not np.isfinite(np.asarray(s, np.float64)).all()]
+        if bad:
+            log.warning("%s: dropped %d %s sketch(es) with non-finite values (NaN/inf): index %s", path,
+                        len(bad), split, ", ".join(map(str, bad[:10])) + (", ..." if len(bad) > 10 else ""))
+        skip = set(bad)
+        keep = [np.clip(np.asarray(s, np.float32), -limit, limit) for i, s in enumerate(seqs)
+                if i not in skip and 0 < len(s) <= max_len]
         if not keep:
-            raise DataError(f"{path}: no {split} sketch has 1..{max_len} points; use a larger max_len")
+            why = (f" ({len(bad)} of {len(seqs)} have non-finite values, e.g. {split}[{bad[0]}])"
+                   if bad else "")
+            raise DataError(f"{path}: no {split} sketch has 1..{max_len} finite points{why}; use a larger "
+                            f"max_len or fix the file")
         for s in keep:
             s[:, 2] = (s[:, 2] > 0).astype(np.float32)
         out[split] = keep

@@ -50,3 +50,13 @@ def _as_lines(x):
     if isinstance(x, np.ndarray) and x.ndim == 2 and x.shape[1] >= 3:
         return split_strokes(x)
     return [np.asarray(p, np.float64)[:, :2] for p in x]
+
+
+def require_finite(drawings, source):
+    """Raise :class:`jaxseq.errors.DataError` if any stroke-3 array of ``drawings`` holds NaN or inf
+    (``source``, e.g. ``"sampling from ckpt/x"``, names what produced them), so no NaN file is written."""
+    from jaxseq.errors import DataError
+    bad = [i for i, d in enumerate(drawings) if not np.isfinite(np.asarray(d, np.float64)).all()]
+    if bad:
+        raise DataError(f"{source} produced non-finite points (NaN/inf) in {len(bad)} of {len(drawings)} "
+                        f"drawings; the checkpoint may be corrupted")

@@ -13,6 +13,8 @@ import numpy as np
 
 from jaxseq.data.strokes import bounds, split_strokes, to_absolute
 
+MAX_GRID_CELLS = 1000   # drawings in one PNG grid (matplotlib's time and memory grow with each cell)
+
 
 # ------------------------------------------------------------------------------------------- SVG
 def save_svg(path, strokes, *, stroke_width=1.5, color="black", margin=10.0, line_gap=None,
@@ -26,31 +28,50 @@ def save_svg(path, strokes, *, stroke_width=1.5, color="black", margin=10.0, lin
     """
     if isinstance(strokes, np.ndarray) and strokes.ndim == 2:
         strokes = [strokes]
+    if not all(np.isfinite(np.asarray(s, np.float64)).all() for s in strokes):
+        raise ValueError(f"{path}: the drawings hold non-finite points (NaN/inf); nothing written")
     items = [split_strokes(np.asarray(s)) for s in strokes]
     boxes = [bounds(lines) if lines else (0.0, 0.0, 0.0, 0.0) for lines in items]
     heights = [(b[3] - b[1]) * scale for b in boxes]
     gap = line_gap if line_gap is not None else 0.1 * max(heights + [1.0])
     width = max([(b[2] - b[0]) * scale for b in boxes] + [1.0]) + 2 * margin
     total = sum(heights) + gap * max(len(items) - 1, 0) + 2 * margin
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.1f}" height="{total:.1f}" '
-           f'viewBox="0 0 {width:.1f} {total:.1f}">',
-           f'<rect width="100%" height="100%" fill="white"/>']
-    y0 = margin
-    for i, (lines, b, h) in enumerate(zip(items, boxes, heights)):
-        out.append(f'<g id="line{i}">')
-        if titles is not None:
-            out.append(f"<title>{escape(str(titles[i]))}</title>")
-        for p in lines:
-            q = (p - np.array(b[:2])) * scale + np.array([margin, y0])
-            d = "M" + " L".join(f"{x:.2f},{y:.2f}" for x, y in q)
-            out.append(f'<path d="{d}" fill="none" stroke="{color}" stroke-width="{stroke_width}" '
-                       f'stroke-linecap="round" stroke-linejoin="round"/>')
-        out.append("</g>")
-        y0 += h + gap
-    out.append("</svg>")
+    head = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.1f}" height="{total:.1f}" '
+            f'viewBox="0 0 {width:.1f} {total:.1f}">\n<rect width="100%" height="100%" fill="white"/>\n')
+
+    def write(f):
+        f.write(head)
+        y0 = margin
+        for i, (lines, b, h) in enumerate(zip(items, boxes, heights)):
+            f.write(f'<g id="line{i}">\n')
+            if titles is not None:
+                f.write(f"<title>{escape(str(titles[i]))}</title>\n")
+            for p in lines:
+                q = (p - np.array(b[:2])) * scale + np.array([margin, y0])
+                d = "M" + " L".join(f"{x:.2f},{y:.2f}" for x, y in q)
+                f.write(f'<path d="{d}" fill="none" stroke="{color}" stroke-width="{stroke_width}" '
+                        f'stroke-linecap="round" stroke-linejoin="round"/>\n')
+            f.write("</g>\n")
+            y0 += h + gap
+        f.write("</svg>\n")
+    return write_atomic(path, write, text=True)
+
+
+def write_atomic(path, write, *, text=False):
+    """Call ``write(file)`` on a temporary file beside ``path`` and move it into place only when it
+    succeeded, so a failure leaves no half-written output. Returns the path."""
+    import os
+    import tempfile
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(out) + "\n")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w" if text else "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
     return path
 
 
@@ -86,6 +107,9 @@ def plot_grid(path, strokes_list, titles=None, ncols=4, *, cell=(3.0, 2.0), dpi=
     from matplotlib.figure import Figure    # no pyplot: no global figure state, works headless
 
     n = len(strokes_list)
+    if n > MAX_GRID_CELLS:
+        raise ValueError(f"{path}: a PNG grid holds at most {MAX_GRID_CELLS} drawings, not {n}; write an "
+                         f".svg for more")
     ncols = max(1, min(ncols, n))
     nrows = max(1, -(-n // ncols))
     fig = Figure(figsize=(cell[0] * ncols, cell[1] * nrows))
@@ -98,10 +122,7 @@ def plot_grid(path, strokes_list, titles=None, ncols=4, *, cell=(3.0, 2.0), dpi=
         else:
             ax.set_axis_off()
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi)
-    return path
+    return write_atomic(path, lambda f: fig.savefig(f, dpi=dpi, format="png"))
 
 
 def mixture_to_absolute(params, stroke3):

@@ -125,7 +125,10 @@ def test_load_rebuilds_on_other_settings(tiny, tmp_path, monkeypatch):
 def test_missing_and_corrupt_archives(tmp_path, monkeypatch):
     monkeypatch.delenv("JAXSEQ_DATA", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "nocache"))
+    (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="registration.*University of Bern"):
+        iam.find_archives(tmp_path / "empty")
+    with pytest.raises(DataError, match="nowhere does not exist"):    # a missing data dir is named
         iam.find_archives(tmp_path / "nowhere")
     bad = tmp_path / "iam-ondb"
     bad.mkdir()
@@ -138,6 +141,31 @@ def test_missing_and_corrupt_archives(tmp_path, monkeypatch):
     (tmp_path / "junk.npz").write_bytes(b"junk")
     with pytest.raises(DataError, match="not a valid IAM-OnDB cache"):
         iam.load_cache(tmp_path / "junk.npz")
+
+
+def test_coordinate_overflow_is_one_dropped_line(tmp_path):
+    """A sensor glitch like x=1e23 drops that line (counted), not the whole build."""
+    huge = _xml([_stroke(20)]).replace(b'x="9"', b'x="' + str(10 ** 23).encode() + b'"', 1)
+    big = _xml([_stroke(20)]).replace(b'x="9"', b'x="' + str(10 ** 12).encode() + b'"', 1)
+    good = _xml([_stroke(20), _stroke(15, 100, 5)], T0 + 10)
+    arch = _make_archives(tmp_path, {"a01-000u": (["ok", "huge", "big"], [good, huge, big])})
+    recs, drops, notes = iam.parse_archives(*arch, stride=1, min_points=5, progress=False)
+    assert [r["id"] for r in recs] == ["a01-000u-01"]
+    assert drops == {"coordinate out of range": 2}
+    assert notes["drop examples"]["coordinate out of range"] == ["a01-000u-02", "a01-000u-03"]
+    out = iam.build_cache(archives=arch, out_path=tmp_path / "c.npz", stride=1, min_points=5,
+                          valid_fraction=0.0, progress=False)
+    assert iam.load_cache(out).info["drops"] == {"coordinate out of range": 2}
+
+
+def test_truncated_cache_names_the_file(tiny, tmp_path):
+    out = iam.build_cache(archives=tiny, out_path=tmp_path / "c.npz", stride=2, min_points=5,
+                          valid_fraction=0.0, progress=False)
+    assert iam.load_cache(out).info["cache"] == str(out)
+    cut = tmp_path / "cut.npz"
+    cut.write_bytes(out.read_bytes()[: out.stat().st_size // 2])
+    with pytest.raises(DataError, match=r"cut.npz: not a valid IAM-OnDB cache \(BadZipFile"):
+        iam.load_cache(cut)
 
 
 def test_parse_line_xml_errors_and_fallback():

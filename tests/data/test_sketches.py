@@ -100,16 +100,19 @@ def test_save_npz_round_trip_and_names(tmp_path):
     data = {split: [random_sketch(rng, n) for n in (3, 5)] for split in sd.SPLITS}
     data["test"][0][:, :2] /= 3                                     # not whole: stored as float32
     p = sd.save_npz(tmp_path / "sub" / "toy.npz", data)
-    raw = np.load(p, allow_pickle=True)
-    assert raw["train"][0].dtype == np.int16 and raw["test"][0].dtype == np.float32
+    raw = np.load(p, allow_pickle=False)                            # pickle-free
+    assert raw["train_points"].dtype == np.int16 and raw["test_points"].dtype == np.float32
+    assert [p.name for p in (tmp_path / "sub").iterdir()] == ["toy.npz"]   # no temp file left
     back = sd.load(p)
     for split in sd.SPLITS:
         for a, b in zip(back[split], data[split]):
             np.testing.assert_allclose(a, b, rtol=1e-6)
     assert sd.dataset_name("sheep") == "sheep" and sd.dataset_name(str(p)) == "toy"
     assert sd.dataset_name("sheep", "cat") == "cat"
-    with pytest.raises(DataError, match="unknown data set"):
+    with pytest.raises(DataError, match="missing.npz does not exist"):
         sd.resolve(str(tmp_path / "missing.npz"))
+    with pytest.raises(DataError, match="unknown data set"):
+        sd.resolve("sheeep")
 
 
 def test_resolve_prefers_the_given_dir_and_compact_copies(tmp_path, monkeypatch):
@@ -126,7 +129,92 @@ def test_resolve_prefers_the_given_dir_and_compact_copies(tmp_path, monkeypatch)
         sd.resolve("omniglot", tmp_path / "given")
 
 
+# ------------------------------------------------------------------------------ hostile npz files
+def _object_npz(path, splits):
+    """An npz in the official sketch-rnn layout: one object array of stroke-3 arrays per split."""
+    arrays = {}
+    for k, seqs in splits.items():
+        a = np.empty(len(seqs), dtype=object)
+        a[:] = seqs
+        arrays[k] = a
+    np.savez(path, **arrays)
+    return path
+
+
+class _Payload:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+        return os.system, (f"touch {self.marker}",)
+
+
+class _ExecPayload(_Payload):
+    def __reduce__(self):
+        import builtins
+        return builtins.exec, (f"open({str(self.marker)!r}, 'w').write('x')",)
+
+
+@pytest.mark.parametrize("payload, refused", [(_Payload, "system"), (_ExecPayload, "builtins.exec")])
+def test_malicious_npz_is_refused_and_never_runs(tmp_path, payload, refused):
+    rng = np.random.default_rng(5)
+    good = [random_sketch(rng, 4).astype(np.int16) for _ in range(3)]
+    marker = tmp_path / "PWNED"
+    evil = _object_npz(tmp_path / "evil.npz", {"train": good[:1] + [payload(marker)], "valid": good,
+                                               "test": good})
+    with pytest.raises(DataError, match=rf"evil.npz: refused to load train.npy: .*{refused}"):
+        sd.load(evil)
+    assert not marker.exists()                                       # the payload never ran
+    with pytest.raises(DataError, match="refused"):
+        sd.read_npz(evil)
+    assert not marker.exists()
+
+
+def test_official_layout_strings_nans_and_truncation(tmp_path, caplog):
+    rng = np.random.default_rng(6)
+    good = [random_sketch(rng, n).astype(np.int16) for n in (3, 5, 4)]
+    p = _object_npz(tmp_path / "ok.npz", {"train": good, "valid": good, "test": good})
+    data = sd.load(p)                                                # the object-array layout loads
+    np.testing.assert_array_equal(data["train"][1], good[1])
+    # a NaN sketch would make the scale NaN: dropped, named by split and index
+    bad = good[0].astype(np.float32)
+    bad[1, 0] = np.nan
+    p = _object_npz(tmp_path / "nan.npz", {"train": good[:2] + [bad], "valid": good, "test": good})
+    with caplog.at_level("WARNING", logger="jaxseq"):
+        data = sd.load(p)
+    assert len(data["train"]) == 2 and np.isfinite(sd.scale_factor(data["train"]))
+    assert "dropped 1 train sketch(es) with non-finite values" in caplog.text and "index 2" in caplog.text
+    p = _object_npz(tmp_path / "allnan.npz", {"train": [bad], "valid": good, "test": good})
+    with pytest.raises(DataError, match=r"allnan.npz: no train sketch .* non-finite values, e.g. train\[0\]"):
+        sd.load(p)
+    np.savez(tmp_path / "str.npz", train=np.array(["1,2,0"]), valid=np.array(["x"]), test=np.array(["y"]))
+    with pytest.raises(DataError, match="str.npz: split 'train' is a <U5 array"):
+        sd.load(tmp_path / "str.npz")
+    _object_npz(tmp_path / "strobj.npz", {"train": ["a", "b"], "valid": good, "test": good})
+    with pytest.raises(DataError, match=r"strobj.npz"):
+        sd.load(tmp_path / "strobj.npz")
+    cut = tmp_path / "cut.npz"
+    cut.write_bytes((tmp_path / "ok.npz").read_bytes()[:200])
+    with pytest.raises(DataError, match="cut.npz: not a readable npz"):
+        sd.load(cut)
+    with pytest.raises(DataError, match="nope.npz does not exist"):
+        sd.load(tmp_path / "nope.npz")
+
+
 # ------------------------------------------------------------------------------------------ real data
+@pytest.mark.parametrize("name", ["sheep", "kanji", "short_kanji", "omniglot"])
+def test_real_sets_load_without_pickle(data_dir, name, monkeypatch):
+    def no_np_load(*a, **k):
+        raise AssertionError("np.load must not be used on sketch files")
+    monkeypatch.setattr(np, "load", no_np_load)
+    raw = sd.read_npz(sd.resolve(name, data_dir))    # the restricted unpickler rebuilds them
+    assert set(raw) >= set(sd.SPLITS) and all(len(raw[k]) > 0 for k in sd.SPLITS)
+    assert raw["test"][0].dtype.kind in "if" and raw["test"][0].shape[1] == 3
+    data = sd.load(sd.resolve(name, data_dir))
+    assert all(np.isfinite(sd.scale_factor(data[k])) for k in sd.SPLITS)
+
+
 def test_sheep_smoke(data_dir):
     path = sd.resolve("sheep", data_dir)
     data = sd.load(path, max_len=250)

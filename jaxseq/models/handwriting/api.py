@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxseq.data.charset import Charset
+from jaxseq.data.strokes import require_finite
 from jaxseq.errors import DataError
 from jaxseq.models.handwriting import model as hw
 from jaxseq.models.handwriting import sample, training
@@ -39,40 +40,131 @@ def resolve_checkpoint(path=None, task="synthesis") -> Path:
     raise DataError(f"checkpoint directory {p} does not exist: train one first or give an existing one")
 
 
+def checkpoint_family(meta) -> str:
+    """Which model family wrote a checkpoint's meta: ``handwriting``, ``sketch_rnn``, ``nmt``, ``vae``,
+    ``char_lm`` or ``unknown``."""
+    cfg = meta.get("config") if isinstance(meta.get("config"), dict) else {}
+    if meta.get("model") == "sketch_rnn":
+        return "sketch_rnn"
+    for family, key in (("nmt", "lang"), ("vae", "vae"), ("char_lm", "mode")):
+        if key in meta:
+            return family
+    return "handwriting" if "n_gauss" in cfg else "unknown"
+
+
+def load_checkpoint(directory, step, family):
+    """``(params, meta)`` of a checkpoint of ``family`` for sampling; :class:`DataError` naming the
+    directory for unreadable metadata or another family's checkpoint."""
+    try:
+        params, meta = checkpoint.load_for_sampling(directory, step)
+    except ValueError as e:        # json.JSONDecodeError: the meta file is not JSON
+        raise DataError(f"{directory}: unreadable checkpoint metadata ({e}); the checkpoint is corrupted, "
+                        f"export or train it again") from None
+    found = checkpoint_family(meta) if isinstance(meta, dict) else "unknown"
+    if found != family:
+        what = "an unknown kind of" if found == "unknown" else f"a {found}"
+        raise DataError(f"{directory} is {what} checkpoint, not a {family} one; give a {family} "
+                        f"checkpoint")
+    return params, meta
+
+
+def _check_number(name, value, *, low, inclusive):
+    """``value`` must be a finite number >= ``low`` (> ``low`` when not ``inclusive``)."""
+    v = float(value)
+    if not np.isfinite(v) or v < low or (v == low and not inclusive):
+        raise ValueError(f"{name} {value}: give a finite number {'>=' if inclusive else '>'} {low}")
+    return v
+
+
+def _check_count(name, value, low=1, allow_none=True):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ValueError(f"{name} {value}: give a whole number >= {low}")
+    return int(value)
+
+
 @dataclasses.dataclass
 class Hand:
-    """Params (float32), config, charset (None for prediction) and checkpoint meta."""
+    """Params (float32), config, charset (None for prediction), checkpoint meta and directory."""
     params: dict
     config: hw.HWConfig
     charset: Optional[Charset]
     meta: dict
+    path: Optional[Path] = None
 
     @property
     def primes(self) -> list:
         """The real lines shipped for style priming (``{"text", "writer", "strokes"}`` each)."""
         return self.meta.get("primes") or []
 
+    @property
+    def max_chars(self) -> int:
+        """The longest text one line can hold: :data:`sample.MAX_STEPS` points at two characters'
+        worth per character (see :func:`sample.default_max_steps`). Longer texts: :meth:`wrap`."""
+        return sample.max_line_chars(self.config)
+
+    def wrap(self, text) -> list:
+        """``text`` word-wrapped into lines of at most :attr:`max_chars` characters, in order (words
+        longer than a line are broken)."""
+        import textwrap
+        return textwrap.wrap(" ".join(str(text).split()), self.max_chars) or [str(text)]
+
     def prime(self, style):
         """``(strokes [P, 3], text)`` of priming line ``style`` (an index into :attr:`primes`)."""
         if not self.config.synthesis:
-            raise ValueError("style priming needs a synthesis checkpoint")
-        if not 0 <= style < len(self.primes):
+            raise ValueError(f"style {style}: style priming needs a synthesis checkpoint; {self.path or 'this'} "
+                             f"is a prediction one")
+        if isinstance(style, bool) or not isinstance(style, (int, np.integer)) or \
+                not 0 <= style < len(self.primes):
             raise ValueError(f"style {style}: the checkpoint holds {len(self.primes)} priming lines "
                              f"(0..{len(self.primes) - 1})")
         p = self.primes[style]
         return np.asarray(p["strokes"], np.float32), p["text"]
 
-    def write(self, texts, *, bias=sample.BIAS, temperature=sample.TEMPERATURE, style=None, seed=0,
-              max_steps=None, stop_tail=None, return_phi=False):
-        """Lines of handwriting for ``texts`` (a string or a list; prediction nets ignore the text) in
-        one jitted call: a list of stroke-3 arrays ``[L_i, 3]`` in normalised units. ``style``: prime
-        every line with priming line ``style`` (Graves §5.3). ``max_steps`` / ``stop_tail``: see
-        :func:`jaxseq.models.handwriting.sample.generate` (defaults from the text and kappa scale).
-        Characters outside the charset are written as the unknown symbol, with a warning.
-        ``return_phi``: also return the window weights per line ``[L_i, U_i + 1]``."""
-        texts = [texts] if isinstance(texts, str) else list(texts)
+    def check_texts(self, texts=None, n=None) -> list:
+        """The texts :meth:`write` will write (``texts`` cycled to ``n`` lines), after checking them:
+        synthesis needs non-blank texts of at most :attr:`max_chars` characters; a prediction network
+        writes without text, so it takes only empty texts (or ``texts=None`` with ``n``)."""
+        n = _check_count("n", n)
+        if texts is None:
+            if self.config.synthesis:
+                raise ValueError("a synthesis network needs texts to write")
+            texts = [""]
+        texts = [texts] if isinstance(texts, str) else [str(t) for t in texts]
         if not texts:
-            return ([], []) if return_phi else []
+            raise ValueError("no texts to write (an empty list)")
+        for t in texts:
+            if not self.config.synthesis:
+                if t:
+                    raise ValueError(f"{self.path or 'this checkpoint'} is a prediction network: it writes "
+                                     f"without text and cannot write {t!r}; use a synthesis checkpoint")
+            elif not t.strip():
+                raise ValueError(f"text {t!r} is empty: give some characters to write")
+            elif len(t) > self.max_chars:
+                raise ValueError(f"text of {len(t)} characters is longer than one line can hold "
+                                 f"({self.max_chars} characters); split it into lines, e.g. with "
+                                 f"Hand.wrap(text)")
+        return [texts[i % len(texts)] for i in range(max(n or 0, len(texts)))]
+
+    def write(self, texts=None, *, n=None, bias=sample.BIAS, temperature=sample.TEMPERATURE, style=None,
+              seed=0, max_steps=None, stop_tail=None, return_phi=False, batch_size=sample.BATCH_SIZE,
+              progress=None):
+        """Lines of handwriting for ``texts`` (a string or a list, cycled to ``n`` lines when given;
+        prediction nets take no text: ``texts=None, n=...``), in jitted batches of ``batch_size`` lines
+        (a progress bar when there are several; ``progress`` forces it on or off): a list of stroke-3
+        arrays ``[L_i, 3]`` in normalised units. ``style``: prime every line with priming line ``style``
+        (Graves §5.3). ``max_steps`` / ``stop_tail``: see :func:`jaxseq.models.handwriting.sample.generate`
+        (defaults from the text and kappa scale). Characters outside the charset are written as the
+        unknown symbol, with a warning. ``return_phi``: also return the window weights per line
+        ``[L_i, U_i + 1]``. Raises ValueError for a bad argument and DataError when the network produces
+        non-finite points (a corrupted checkpoint)."""
+        texts = self.check_texts(texts, n)
+        bias = _check_number("bias", bias, low=0.0, inclusive=True)
+        temperature = _check_number("temperature", temperature, low=0.0, inclusive=False)
+        max_steps = _check_count("max_steps", max_steps)
+        stop_tail = _check_count("stop_tail", stop_tail, low=0)
+        batch_size = _check_count("batch_size", batch_size, allow_none=False)
         primes = None
         if style is not None:
             primes = [self.prime(style)] * len(texts)
@@ -80,7 +172,8 @@ class Hand:
                      primes[0][1])
         lines, phis = sample.generate(self.params, self.config, self.charset, texts, seed=seed, bias=bias,
                                       temperature=temperature, max_steps=max_steps, primes=primes,
-                                      stop_tail=stop_tail)
+                                      stop_tail=stop_tail, batch_size=batch_size, progress=progress)
+        require_finite(lines, f"sampling from {self.path or 'these params'}")
         return (lines, phis) if return_phi else lines
 
     def evaluate(self, lines, *, batch_size=64, max_len=0):
@@ -111,14 +204,16 @@ def load(path=None, *, task="synthesis", step=None, bf16=False) -> Hand:
     the shipped checkpoint of ``task`` (``"synthesis"`` or ``"prediction"``). ``bf16``: bf16 matmuls
     while sampling (state and mixture stay float32)."""
     directory = resolve_checkpoint(path, task)
-    params, meta = checkpoint.load_for_sampling(directory, step)
-    if "config" not in meta:
-        raise DataError(f"{directory} is not a handwriting checkpoint (its meta has no config)")
-    cfg, charset = training.read_meta(meta)
+    params, meta = load_checkpoint(directory, step, "handwriting")
+    try:
+        cfg, charset = training.read_meta(meta)
+    except (TypeError, ValueError, KeyError) as e:
+        raise DataError(f"{directory}: checkpoint metadata has an unusable config ({e}); the checkpoint "
+                        f"is corrupted or from another version") from None
     if bf16:
         cfg = dataclasses.replace(cfg, bf16=True)
     params = jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float32), params)
-    return Hand(params, cfg, charset, meta)
+    return Hand(params, cfg, charset, meta, directory)
 
 
 def inspect_line(hand: Hand, lines, index=0, max_len=0):

@@ -35,6 +35,8 @@ from jaxseq.nn import mixtures as mdn
 BIAS = 1.0            # eqs 61-62: 0 = raw samples, larger = neater
 TEMPERATURE = 1.0     # divides the mixture/pen logits, scales the variances
 PREDICTION_STEPS = 700  # points per unconditional line
+MAX_STEPS = 2000      # points per synthesis line at most (the default step cap)
+BATCH_SIZE = 256      # lines per jitted call (a larger n is sampled in batches: bounded memory)
 
 
 def _sample_one(params, cfg, max_steps, unroll, stop_tail, return_phi, fast, key, text, bias,
@@ -119,14 +121,24 @@ def default_max_steps(cfg: hw.HWConfig, texts) -> int:
     (``1 / kappa_scale`` points per character), within [50, 2000]; :data:`PREDICTION_STEPS` unconditioned."""
     if not cfg.synthesis:
         return PREDICTION_STEPS
-    return max(50, min(int(max(len(t) for t in texts) * 2.0 / cfg.kappa_scale), 2000))
+    return max(50, min(int(max(len(t) for t in texts) * 2.0 / cfg.kappa_scale), MAX_STEPS))
+
+
+def max_line_chars(cfg: hw.HWConfig) -> int:
+    """Characters one synthesis line can hold within :data:`MAX_STEPS` points (two characters' worth of
+    points per character, as :func:`default_max_steps` allows): longer texts would be cut off."""
+    return max(1, int(MAX_STEPS * cfg.kappa_scale / 2.0))
 
 
 def generate(params, cfg: hw.HWConfig, charset: Charset | None, texts, *, seed=0, bias=BIAS,
-             temperature=TEMPERATURE, max_steps=None, primes=None, text_bucket=16, stop_tail=None):
+             temperature=TEMPERATURE, max_steps=None, primes=None, text_bucket=16, stop_tail=None,
+             batch_size=BATCH_SIZE, progress=None):
     """Host-side convenience: encode texts (with optional ``primes``: list of (stroke3 [P,3], text) or
-    None per line), call :func:`sample_batch`, and cut each line to its length. ``stop_tail``: see
-    :func:`sample_batch` (default :func:`default_stop_tail`).
+    None per line), call :func:`sample_batch` on batches of ``batch_size`` lines (device memory stays
+    bounded; the last batch is padded so one shape compiles; a tqdm bar when there are several batches,
+    or as ``progress`` says), and cut each line to its length. Line ``i`` depends only on ``seed`` and
+    ``i``, not on the batch size. ``stop_tail``: see :func:`sample_batch` (default
+    :func:`default_stop_tail`).
 
     Returns ``(list of stroke3 [L_i, 3] numpy arrays, list of phi [L_i, U_i+1])``.
     """
@@ -148,17 +160,29 @@ def generate(params, cfg: hw.HWConfig, charset: Charset | None, texts, *, seed=0
         if p is not None:
             prime_arr[i, :len(p[0])] = p[0]
             prime_lens[i] = len(p[0])
-    keys = jax.random.split(jax.random.PRNGKey(seed), n)
+    keys = np.asarray(jax.random.split(jax.random.PRNGKey(seed), n))
     b = np.broadcast_to(np.asarray(bias, np.float32), (n,)).copy()
     tau = np.broadcast_to(np.asarray(temperature, np.float32), (n,)).copy()
-    strokes, lengths, phis = jax.device_get(
-        sample_batch(params, cfg, keys, jnp.asarray(ids), b, tau, prime_arr, prime_lens,
-                     max_steps=int(max_steps),
-                     stop_tail=default_stop_tail(cfg) if stop_tail is None else int(stop_tail)))
+    tail = default_stop_tail(cfg) if stop_tail is None else int(stop_tail)
+    bs = max(1, min(int(batch_size), n))
+    starts = range(0, n, bs)
+    bar = None
+    if progress or (progress is None and len(starts) > 1):
+        from tqdm import tqdm
+        bar = tqdm(total=n, desc="lines", unit="line")
     out, out_phi = [], []
-    for i in range(n):
-        L = int(lengths[i])
-        out.append(np.asarray(strokes[i, :L]))
-        u = int((ids[i] >= 0).sum()) + 1
-        out_phi.append(np.asarray(phis[i, :L, :u]) if cfg.synthesis else None)
+    for s0 in starts:
+        idx = np.minimum(np.arange(s0, s0 + bs), n - 1)       # the last batch repeats its last line
+        strokes, lengths, phis = jax.device_get(
+            sample_batch(params, cfg, keys[idx], jnp.asarray(ids[idx]), b[idx], tau[idx], prime_arr[idx],
+                         prime_lens[idx], max_steps=int(max_steps), stop_tail=tail))
+        for j, i in enumerate(range(s0, min(s0 + bs, n))):
+            L = int(lengths[j])
+            out.append(np.array(strokes[j, :L]))
+            u = int((ids[i] >= 0).sum()) + 1
+            out_phi.append(np.array(phis[j, :L, :u]) if cfg.synthesis else None)
+        if bar is not None:
+            bar.update(min(bs, n - s0))
+    if bar is not None:
+        bar.close()
     return out, out_phi

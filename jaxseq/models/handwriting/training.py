@@ -37,7 +37,7 @@ def fit_lines(lines_strokes, texts, max_len, *, synthesis):
     lengths = np.array([len(s) for s in lines_strokes])
     keep = lengths >= 2
     if synthesis:
-        keep &= (lengths <= max_len) & np.array([len(t) > 0 for t in texts])
+        keep &= (lengths <= max_len) & np.array([len(t) > 0 for t in texts], bool)
     return np.nonzero(keep)[0]
 
 
@@ -246,6 +246,11 @@ def train(arch: dict, settings: TrainSettings, lines: IamLines, ckpt_dir, *, ini
     """
     synthesis = arch.get("task", ARCH_DEFAULTS["task"]) == "synthesis"
     train_pool, val_pool = pools(lines, settings.max_len, synthesis)
+    if len(val_pool) == 0:
+        raise DataError(f"{lines.info.get('cache', 'these lines')}: no validation line fits max_len "
+                        f"{settings.max_len} ({int(np.sum(lines.is_valid))} validation lines in all); training "
+                        f"needs some for validation, the best step and style priming: rebuild the cache with "
+                        f"valid_fraction > 0 or raise max_len")
     if len(train_pool) < settings.batch_size:
         raise DataError(f"only {len(train_pool)} training lines fit max_len {settings.max_len}; raise "
                         f"max_len or lower the batch size ({settings.batch_size})")

@@ -14,11 +14,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxseq.data import sketches as sd
+from jaxseq.data.strokes import require_finite
 from jaxseq.errors import DataError
+from jaxseq.models.handwriting.api import load_checkpoint
 from jaxseq.models.sketch_rnn import model as sr
 from jaxseq.models.sketch_rnn import sample as ss
 from jaxseq.models.sketch_rnn.sample import N_SAMPLES, SEED, TEMPERATURE
-from jaxseq.training import checkpoint
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 SHIPPED_ROOT = REPO_ROOT / "ckpt" / "sketch_rnn"    # shipped checkpoints, one folder per name
@@ -45,10 +46,36 @@ def resolve_checkpoint(name_or_path=DEFAULT_CHECKPOINT) -> Path:
                     f"(shipped: {shipped() or 'none'} in {SHIPPED_ROOT}); train one or give its path")
 
 
-def _as_list(drawings):
+def _as_list(drawings, what="drawings"):
+    """Stroke-3 drawings as a list of float32 ``[N, 3]`` arrays; ValueError for an empty list, an empty
+    drawing, a wrong shape or non-finite values."""
     if isinstance(drawings, np.ndarray) and drawings.ndim == 2:
-        return [drawings]
-    return [np.asarray(d, np.float32) for d in drawings]
+        drawings = [drawings]
+    out = [np.asarray(d, np.float32) for d in drawings]
+    if not out:
+        raise ValueError(f"no {what} given (an empty list)")
+    for i, d in enumerate(out):
+        if d.ndim != 2 or d.shape[1] != 3:
+            raise ValueError(f"{what}[{i}] has shape {d.shape}; a drawing is stroke-3 [N, 3]")
+        if len(d) == 0:
+            raise ValueError(f"{what}[{i}] is empty (no points)")
+        if not np.isfinite(d).all():
+            raise ValueError(f"{what}[{i}] holds non-finite values (NaN/inf)")
+    return out
+
+
+def _check_temperature(temperature):
+    t = float(temperature)
+    if not np.isfinite(t) or t <= 0:
+        raise ValueError(f"temperature {temperature}: give a finite number > 0 (0 would divide the mixture "
+                         f"logits by zero)")
+    return t
+
+
+def _check_count(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} {value}: give a whole number >= 1")
+    return int(value)
 
 
 @dataclasses.dataclass
@@ -72,25 +99,47 @@ class SketchRNN:
             raise ValueError(f"{what} needs a conditional (VAE) model; the checkpoint {self.path} is "
                              f"unconditional (decoder only) and can only sample")
 
-    def sample(self, n=N_SAMPLES, *, temperature=TEMPERATURE, seed=SEED, z=None) -> list:
-        """``n`` drawings decoded from z ~ N(0, I) (or from the codes ``z [B, Nz]``)."""
+    def sample(self, n=N_SAMPLES, *, temperature=TEMPERATURE, seed=SEED, z=None, batch_size=ss.BATCH_SIZE,
+               progress=None) -> list:
+        """``n`` drawings decoded from z ~ N(0, I) (or from the codes ``z [B, Nz]``), in jitted batches
+        of ``batch_size`` (bounded memory; a progress bar when there are several, or as ``progress``
+        says). Drawing ``i`` depends on ``seed`` and ``i`` only, not on the batch size."""
+        temperature = _check_temperature(temperature)
+        batch_size = _check_count("batch_size", batch_size)
         if z is not None:
             self._need_encoder("sampling from given codes")
-        s5 = ss.sample(self.params, self.config, jax.random.PRNGKey(seed), n=None if z is not None else n,
-                       z=None if z is None else jnp.asarray(z, jnp.float32), temperature=temperature)
-        return ss.to_stroke3_list(s5, self.scale)
+            z = np.asarray(z, np.float32)
+            n = len(z)
+        n = _check_count("n", n)
+        out = ss.sample_batched(self.params, self.config, jax.random.PRNGKey(seed), n, z=z,
+                                temperature=temperature, batch_size=batch_size, scale=self.scale,
+                                progress=progress)
+        return self._finite(out)
+
+    def _finite(self, drawings):
+        require_finite(drawings, f"sampling from {self.path or 'these params'}")
+        return drawings
 
     def encode(self, drawings, *, seed=None) -> np.ndarray:
         """Latent codes ``[B, Nz]``: the posterior means, or draws from the posterior with ``seed``."""
         self._need_encoder("encoding")
         key = None if seed is None else jax.random.PRNGKey(seed)
-        return np.asarray(ss.encode_sketches(self.params, self.config, _as_list(drawings), self.scale, key))
+        return np.asarray(ss.encode_sketches(self.params, self.config, self._fit(_as_list(drawings)),
+                                             self.scale, key))
 
     def reconstruct(self, drawings, *, temperature=TEMPERATURE, seed=SEED) -> list:
         """Each drawing decoded from its code (the posterior mean)."""
         self._need_encoder("reconstruction")
-        return ss.reconstruct(self.params, self.config, _as_list(drawings), self.scale,
-                              jax.random.PRNGKey(seed), temperature=temperature)
+        drawings = self._fit(_as_list(drawings))
+        return self._finite(ss.reconstruct(self.params, self.config, drawings, self.scale,
+                                           jax.random.PRNGKey(seed), temperature=_check_temperature(temperature)))
+
+    def _fit(self, drawings, what="drawings"):
+        for i, d in enumerate(drawings):
+            if len(d) > self.config.max_len:
+                raise ValueError(f"{what}[{i}] has {len(d)} points; this model reads at most "
+                                 f"{self.config.max_len}")
+        return drawings
 
     def interpolate(self, a, b, steps=N_SAMPLES, *, temperature=TEMPERATURE, seed=SEED,
                     method="slerp") -> list:
@@ -99,16 +148,15 @@ class SketchRNN:
         self._need_encoder("interpolation")
         if method not in ("slerp", "lerp"):
             raise ValueError(f"interpolation method {method!r}: use 'slerp' or 'lerp'")
-        return ss.interpolate(self.params, self.config, np.asarray(a, np.float32), np.asarray(b, np.float32),
-                              self.scale, jax.random.PRNGKey(seed), steps=steps, temperature=temperature,
-                              method=method)
+        a, b = self._fit(_as_list([a, b], "endpoints"), "endpoints")
+        return self._finite(ss.interpolate(self.params, self.config, a, b, self.scale,
+                                           jax.random.PRNGKey(seed), steps=_check_count("steps", steps),
+                                           temperature=_check_temperature(temperature), method=method))
 
     def evaluate(self, drawings, *, batch_size=100, seed=SEED) -> dict:
         """Per-point ``lr`` (= ``l_s`` + ``l_p``), ``kl`` and ``loss`` over drawings of at most
         ``config.max_len`` points, z drawn from the posterior (as the paper reports them)."""
-        seqs = _as_list(drawings)
-        if not seqs:
-            raise ValueError("no drawings to evaluate")
+        seqs = self._fit(_as_list(drawings))
         batches = sd.eval_batches(seqs, self.scale, self.config.max_len, batch_size)
         return sr.evaluate(self.params, self.config, batches, jax.random.PRNGKey(seed))
 
@@ -122,9 +170,10 @@ def load(name_or_path=DEFAULT_CHECKPOINT, *, step=None) -> SketchRNN:
     """A trained model from a shipped name (``"sheep"``), an exported checkpoint or a training run
     (``step``: default the best validated step, else the latest)."""
     path = resolve_checkpoint(name_or_path)
-    params, meta = checkpoint.load_for_sampling(path, step)
-    if meta.get("model") != "sketch_rnn":
-        raise DataError(f"{path} is not a Sketch-RNN checkpoint (its meta says model="
-                        f"{meta.get('model')!r})")
-    return SketchRNN(jax.device_put(params), sr.SketchConfig.from_dict(meta["config"]),
-                     float(meta["scale"]), meta, meta.get("step"), path)
+    params, meta = load_checkpoint(path, step, "sketch_rnn")
+    try:
+        cfg, scale = sr.SketchConfig.from_dict(meta["config"]), float(meta["scale"])
+    except (TypeError, ValueError, KeyError) as e:
+        raise DataError(f"{path}: checkpoint metadata has an unusable config or scale ({e}); the "
+                        f"checkpoint is corrupted or from another version") from None
+    return SketchRNN(jax.device_put(params), cfg, scale, meta, meta.get("step"), path)

@@ -23,6 +23,7 @@ from jaxseq.models.sketch_rnn.model import SketchConfig, decoder_inputs, encode,
 TEMPERATURE = 0.4     # tau (sec. 4): lower draws tidier, less varied sketches
 N_SAMPLES = 16        # sketches per grid, and interpolation steps
 SEED = 0
+BATCH_SIZE = 500      # sketches per jitted call: a larger n is sampled in batches (bounded memory)
 
 
 @partial(jax.jit, static_argnames=("cfg", "max_len"))
@@ -62,6 +63,34 @@ def sample(params, cfg: SketchConfig, key, *, n=None, z=None, temperature=TEMPER
     keys = jax.random.split(key, B)
     return _sample(params, cfg, keys, None if not cfg.conditional else jnp.asarray(z),
                    jnp.float32(temperature), int(max_len or cfg.max_len))
+
+
+def sample_batched(params, cfg: SketchConfig, key, n, *, z=None, temperature=TEMPERATURE, batch_size=BATCH_SIZE,
+                   scale=1.0, progress=None):
+    """``n`` sketches as stroke-3 in data units (``scale``), sampled ``batch_size`` at a time so memory
+    stays bounded for any ``n`` (the last batch is padded: one compiled shape; a tqdm bar when there are
+    several batches, or as ``progress`` says). The same keys and prior codes as :func:`sample` draws
+    for all ``n`` at once, so sketch ``i`` does not depend on the batch size."""
+    if cfg.conditional and z is None:
+        z = jax.random.normal(jax.random.fold_in(key, 1), (n, cfg.z_size))
+    keys = jax.random.split(key, n)
+    bs = max(1, min(int(batch_size), n))
+    starts = range(0, n, bs)
+    bar = None
+    if progress or (progress is None and len(starts) > 1):
+        from tqdm import tqdm
+        bar = tqdm(total=n, desc="sketches", unit="sketch")
+    out = []
+    for s0 in starts:
+        idx = np.minimum(np.arange(s0, s0 + bs), n - 1)
+        zb = None if z is None else jnp.asarray(np.asarray(z)[idx])
+        s5 = _sample(params, cfg, keys[idx], zb, jnp.float32(temperature), int(cfg.max_len))
+        out += to_stroke3_list(np.asarray(s5)[:min(bs, n - s0)], scale)
+        if bar is not None:
+            bar.update(min(bs, n - s0))
+    if bar is not None:
+        bar.close()
+    return out
 
 
 def encode_sketches(params, cfg, stroke3_list, scale, key=None):
