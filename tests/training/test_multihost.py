@@ -50,3 +50,27 @@ def test_two_processes_match_one_process():
     assert "RESULT 0 4 " in outs[0] and "RESULT 1 4 " in outs[1]   # 4 global devices each
     assert _losses(outs[0]) == _losses(outs[1])                    # every host sees the same loss
     assert _losses(outs[0]) == pytest.approx(_losses(single.stdout), abs=1e-5)
+    # evaluate(): each of the two processes fed 8 of the 16 rows; one process fed all 16
+    evals = [_eval(o) for o in outs]
+    assert [e[:2] for e in evals] == [(0, 8), (1, 8)] and _eval(single.stdout)[:2] == (0, 16)
+    assert evals[0][2] == evals[1][2] == pytest.approx(_eval(single.stdout)[2], rel=1e-6)
+
+
+def _eval(out):
+    pid, rows, loss = [l for l in out.splitlines() if l.startswith("EVAL")][0].split()[1:]
+    return int(pid), int(rows), float(loss)
+
+
+def test_batch_indices_blocks_make_the_global_batch():
+    import numpy as np
+    from jaxseq.data.batching import batch_indices
+    for step in (0, 5, 11):                     # across epoch boundaries too
+        whole = batch_indices(step, 50, 12, seed=3, shard=(0, 1))
+        blocks = [batch_indices(step, 50, 12, seed=3, shard=(i, 4)) for i in range(4)]
+        assert all(len(b) == 3 for b in blocks)
+        np.testing.assert_array_equal(np.concatenate(blocks), whole)
+    # no shard given: this test runs as one process, which gets the whole batch
+    np.testing.assert_array_equal(batch_indices(2, 50, 12, seed=3),
+                                  batch_indices(2, 50, 12, seed=3, shard=(0, 1)))
+    with pytest.raises(ValueError, match="batch size 10 does not split evenly over 4 processes"):
+        batch_indices(0, 50, 10, shard=(1, 4))
