@@ -73,9 +73,9 @@ def maybe_initialize_distributed(env=None) -> bool:
 
     Call it first, before anything touches a device. ``JAX_COORDINATOR_ADDRESS`` (``host:port`` of
     process 0), ``JAX_NUM_PROCESSES`` and ``JAX_PROCESS_ID`` start an explicit job (any platform; CPU
-    processes then use gloo collectives). On a Cloud TPU slice with several workers
-    (``TPU_WORKER_HOSTNAMES`` lists more than one) JAX finds its peers by itself. Returns whether this
-    process is part of a multi-process job.
+    processes then use gloo collectives). ``JAXSEQ_DISTRIBUTED=1``, or ``TPU_WORKER_HOSTNAMES`` naming
+    several hosts (GKE), lets JAX find its peers itself (on a Cloud TPU VM slice, from the TPU
+    metadata). Returns whether this process is part of a job of several processes.
     """
     env = os.environ if env is None else env
     if jax.distributed.is_initialized():
@@ -88,10 +88,11 @@ def maybe_initialize_distributed(env=None) -> bool:
         jax.config.update("jax_cpu_collectives_implementation", "gloo")  # CPU only; harmless elsewhere
         jax.distributed.initialize(env["JAX_COORDINATOR_ADDRESS"], num_processes=int(n),
                                    process_id=int(env["JAX_PROCESS_ID"]))
-        return True
-    if len([h for h in env.get("TPU_WORKER_HOSTNAMES", "").split(",") if h]) > 1:
-        jax.distributed.initialize()  # Cloud TPU: coordinator, count and id come from the TPU metadata
-        return True
+        return jax.process_count() > 1
+    hosts = [h for h in env.get("TPU_WORKER_HOSTNAMES", "").split(",") if h]
+    if env.get("JAXSEQ_DISTRIBUTED", "0") not in ("", "0") or len(hosts) > 1:
+        jax.distributed.initialize()  # coordinator, count and id from the cluster (TPU metadata, ...)
+        return jax.process_count() > 1
     return False
 
 

@@ -74,3 +74,21 @@ def test_batch_indices_blocks_make_the_global_batch():
                                   batch_indices(2, 50, 12, seed=3, shard=(0, 1)))
     with pytest.raises(ValueError, match="batch size 10 does not split evenly over 4 processes"):
         batch_indices(0, 50, 10, shard=(1, 4))
+
+
+def test_maybe_initialize_distributed_reads_the_environment(monkeypatch):
+    import jax
+    from jaxseq.training import loop
+    calls = []
+    monkeypatch.setattr(jax.distributed, "initialize", lambda *a, **k: calls.append((a, k)))
+    monkeypatch.setattr(jax.config, "update", lambda *a: None)   # keep this process's CPU client as is
+    assert loop.maybe_initialize_distributed({}) is False and calls == []           # one process
+    assert loop.maybe_initialize_distributed({"JAX_NUM_PROCESSES": "1"}) is False and calls == []
+    with pytest.raises(ValueError, match="JAX_NUM_PROCESSES=2 needs JAX_PROCESS_ID"):
+        loop.maybe_initialize_distributed({"JAX_NUM_PROCESSES": "2"})
+    loop.maybe_initialize_distributed({"JAX_NUM_PROCESSES": "2", "JAX_PROCESS_ID": "1",
+                                       "JAX_COORDINATOR_ADDRESS": "10.0.0.2:1234"})
+    assert calls[-1] == (("10.0.0.2:1234",), {"num_processes": 2, "process_id": 1})
+    loop.maybe_initialize_distributed({"JAXSEQ_DISTRIBUTED": "1"})                  # a TPU VM slice
+    loop.maybe_initialize_distributed({"TPU_WORKER_HOSTNAMES": "w-0,w-1"})          # GKE
+    assert calls[1:] == [((), {}), ((), {})]

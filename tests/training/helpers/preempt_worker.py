@@ -39,6 +39,7 @@ def batch_fn(step):
     if multi:
         time.sleep(0.03)   # the other host learns of the notice through the coordinator
     x = X[batch_indices(step, len(X), 8, seed=1)]   # this process's rows only
+    assert len(x) == 8 // jax.process_count()
     return {"x": x, "y": x.cumsum(1) / 5}
 
 
