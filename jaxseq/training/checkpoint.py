@@ -83,13 +83,45 @@ def verify_tree(tree, recorded, where, item="params"):
 
 
 # ------------------------------------------------------------------------------------- file helpers
+_NO_SPACE = ("No space left", "ENOSPC", "RESOURCE_EXHAUSTED")
+
+
 def _fs_error(e) -> bool:
     """True when ``e`` (or an exception it was raised from) is 'no space left on device'."""
     while e is not None:
-        if getattr(e, "errno", None) == errno.ENOSPC or "No space left" in str(e) or "ENOSPC" in str(e):
+        text = str(e)
+        if getattr(e, "errno", None) == errno.ENOSPC or any(t in text for t in _NO_SPACE):
             return True
         e = e.__cause__ or e.__context__
     return False
+
+
+class _HeldLogs(logging.Filter):
+    """Holds back Orbax's (absl's) error records while a save runs: a full disk makes its worker threads
+    log a traceback each; they are dropped when the save turns into one clear DataError, and passed on
+    otherwise."""
+
+    def __init__(self):
+        super().__init__()
+        self.held = []
+
+    def filter(self, record):
+        if record.levelno >= logging.ERROR:
+            self.held.append(record)
+            return False
+        return True
+
+    def __enter__(self):
+        logging.getLogger("absl").addFilter(self)
+        return self
+
+    def __exit__(self, *exc):
+        logging.getLogger("absl").removeFilter(self)
+
+    def release(self):
+        for r in self.held:
+            logging.getLogger(r.name).handle(r)
+        self.held = []
 
 
 def _dir_size(path) -> int:
@@ -153,14 +185,15 @@ class Checkpointer:
                 junk.append(child)
         return sorted(steps), junk
 
-    def _cleanup(self):
+    def _cleanup(self, quiet=False):
         """Remove incomplete steps and leftovers of killed saves/prunes (writers only, once)."""
         if self._cleaned or not self.writable:
             return
         self._cleaned = True
         _, junk = self._scan()
         for p in junk:
-            log.warning("removing incomplete checkpoint %s (left by an interrupted save or prune)", p)
+            if not quiet:
+                log.warning("removing incomplete checkpoint %s (left by an interrupted save or prune)", p)
             self._remove(p)
         if junk:
             self._mngr.reload()
@@ -207,25 +240,29 @@ class Checkpointer:
         if int(step) in self._mngr.all_steps():   # an older save of this step (e.g. an export's own)
             self._remove(self.directory / str(int(step)))
             self._mngr.reload()
+        held = _HeldLogs()
         try:
-            self._mngr.save(int(step), args=ocp.args.Composite(**items), force=True)
-            self._mngr.wait_until_finished()
+            with held:
+                self._mngr.save(int(step), args=ocp.args.Composite(**items), force=True)
+                self._mngr.wait_until_finished()
         except Exception as e:  # noqa: BLE001 - a full disk arrives as many wrapped async errors
             if not _fs_error(e):
+                held.release()
                 raise
             self._cleaned = False
-            self._cleanup()
+            self._cleanup(quiet=True)   # this save's own partial step
             need, free = self._space(int(step), nbytes)
             raise DataError(f"no space left to save checkpoint step {step} in {self.directory}: it needs "
                             f"about {need:,} bytes, {free:,} are free; free some space or use another "
                             f"checkpoint directory") from None
+        held.release()
         self._prune()
 
     def _space(self, step, nbytes):
         """``(bytes needed, bytes free)`` for saving ``step``: the last checkpoint's size or the arrays'."""
         steps = [s for s in self.all_steps() if s != step]
         last = _dir_size(self.directory / str(steps[-1])) if steps else 0
-        return int(max(last, nbytes) * 1.05) + (1 << 20), shutil.disk_usage(self.directory).free
+        return int(max(last, nbytes) * 1.05) + (64 << 10), shutil.disk_usage(self.directory).free
 
     def _ensure_room(self, step, nbytes):
         if paths.is_remote(self.directory):
@@ -314,8 +351,9 @@ class Checkpointer:
             if not (self.directory / str(step)).exists():
                 raise DataError(f"checkpoint {where} does not exist; steps: {self.all_steps()}") from None
             if params_like is not None and isinstance(e, (ValueError, KeyError)) and "shape" in str(e):
+                first = str(e).splitlines()[0][:300]
                 raise DataError(f"checkpoint {where} holds arrays of other shapes than this model "
-                                f"({str(e).splitlines()[0][:300]}); use the checkpoint's own config") from None
+                                f"({first}); use the checkpoint's own config") from None
             first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
             raise DataError(f"checkpoint {where} cannot be read ({type(e).__name__}: {first}); the file "
                             f"is corrupted or incomplete: re-download or re-export it") from None

@@ -298,7 +298,8 @@ def test_fit_resume_with_a_changed_config(tmp_path, caplog):
     cfg = train.TrainConfig(steps=2, lr=1e-2, progress=False)
     ck = checkpoint.Checkpointer(tmp_path / "ck")
     train.fit(toy_loss, p, lambda s: batch, cfg, ckpt=ck, meta=meta)
-    with pytest.raises(DataError, match=r"config.hidden stored 4, requested 8; scale stored 1.5, requested 2.5"):
+    with pytest.raises(DataError, match=r"config.hidden stored 4, requested 8; scale stored 1.5, "
+                                        r"requested 2.5"):
         train.fit(toy_loss, p, lambda s: batch, train.TrainConfig(steps=4, progress=False), ckpt=ck,
                   meta={"config": {"hidden": 8}, "scale": 2.5})
     with caplog.at_level("INFO", logger="jaxseq.training"):
