@@ -152,9 +152,15 @@ class _Preemption:
             return local
         stop = bool(multihost_utils.reached_preemption_sync_point(step)) if self.sync else False
         if self.check is not None or not self.sync:
-            flags = multihost_utils.process_allgather(np.asarray(local, np.int32))
-            stop = stop or bool(np.any(flags))
+            stop = _any_process(local) or stop
         return stop
+
+
+def _any_process(flag: bool) -> bool:
+    """``flag`` OR-ed over all processes (an all-gather on several; the flag itself on one)."""
+    if jax.process_count() == 1:
+        return bool(flag)
+    return bool(np.any(multihost_utils.process_allgather(np.asarray(flag, np.int32))))
 
 
 # ------------------------------------------------------------------------------- data parallelism
@@ -389,7 +395,8 @@ def fit(loss_fn: Callable, params, batch_fn: Callable[[int], Any], cfg: TrainCon
                 # room for ~30 more steps, a final eval and the checkpoint; the first step of a chunk
                 # includes compiling, so it is not counted as a step time
                 per = float(np.median(step_times[1:][-50:])) if len(step_times) > 1 else 0.0
-                if time.perf_counter() - t_start + 30 * per + 30.0 > time_budget_s:
+                over = time.perf_counter() - t_start + 30 * per + 30.0 > time_budget_s
+                if _any_process(over):   # every host stops at the same step
                     log(f"time budget reached at step {done}; saving (run again to resume)")
                     history.stopped = "time_budget"
                     break
