@@ -252,9 +252,9 @@ class Checkpointer:
             self._cleaned = False
             self._cleanup(quiet=True)   # this save's own partial step
             need, free = self._space(int(step), nbytes)
-            raise DataError(f"no space left to save checkpoint step {step} in {self.directory}: it needs "
-                            f"about {need:,} bytes, {free:,} are free; free some space or use another "
-                            f"checkpoint directory") from None
+            raise DataError(f"no space left to save checkpoint step {step} in {self.directory}: the disk "
+                            f"filled up while writing it ({free:,} bytes free now, about {need:,} needed); "
+                            f"free some space or use another checkpoint directory") from None
         held.release()
         self._prune()
 
@@ -262,7 +262,7 @@ class Checkpointer:
         """``(bytes needed, bytes free)`` for saving ``step``: the last checkpoint's size or the arrays'."""
         steps = [s for s in self.all_steps() if s != step]
         last = _dir_size(self.directory / str(steps[-1])) if steps else 0
-        return int(max(last, nbytes) * 1.05) + (64 << 10), shutil.disk_usage(self.directory).free
+        return int(max(last, nbytes) * 1.05) + (256 << 10), shutil.disk_usage(self.directory).free
 
     def _ensure_room(self, step, nbytes):
         if paths.is_remote(self.directory):
