@@ -489,6 +489,9 @@ def load_cache(path) -> IamLines:
     if not path.exists():
         raise DataError(f"{path}: IAM-OnDB cache not found; build it first from the archives "
                         f"(jaxseq.data.iam.build_cache(data_dir, {str(path)!r}))")
+    if not zipfile.is_zipfile(path):
+        raise DataError(f"{path}: not a valid IAM-OnDB cache (not an npz/zip file: truncated or something "
+                        f"else); delete it and rebuild")
     try:
         z = np.load(path, allow_pickle=False)
         offsets, eos, lengths = z["offsets"], z["eos"], z["lengths"]

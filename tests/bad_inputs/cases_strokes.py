@@ -142,7 +142,7 @@ def string_npz(tmp):
 
 def nan_npz(tmp):
     bad = np.array([[1.0, np.nan, 0.0], [3.0, 1.0, 1.0]], np.float32)
-    (tmp / "nans.npz").write_bytes(_npz_bytes(_sheep_like(train=[bad, bad * np.inf])))
+    (tmp / "nans.npz").write_bytes(_npz_bytes(_sheep_like(train=[bad, np.full((3, 3), np.inf, np.float32)])))
 
 
 def empty_test_npz(tmp):

@@ -164,7 +164,7 @@ def test_truncated_cache_names_the_file(tiny, tmp_path):
     assert iam.load_cache(out).info["cache"] == str(out)
     cut = tmp_path / "cut.npz"
     cut.write_bytes(out.read_bytes()[: out.stat().st_size // 2])
-    with pytest.raises(DataError, match=r"cut.npz: not a valid IAM-OnDB cache \(BadZipFile"):
+    with pytest.raises(DataError, match=r"cut.npz: not a valid IAM-OnDB cache"):
         iam.load_cache(cut)
 
 

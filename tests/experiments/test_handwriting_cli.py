@@ -45,6 +45,18 @@ def test_train_generate_export(tmp_path):
     out = tmp_path / "a.svg"
     cli("generate", "--ckpt", run, "--text", "abc", "--n", "2", "--max-steps", "20", "--out", out)
     assert "<path" in out.read_text()
+    # a text longer than a line is word-wrapped into several lines, all written, in order; unknown
+    # characters are one clean warning line
+    text = " ".join(f"{w}{i}" for i in range(300) for w in ("abc", "de"))[:2000]
+    r = cli("generate", "--ckpt", run, "--text", text, "--max-steps", "8", "--out", out)
+    k = int(r.stderr.split("wrapped into ")[1].split()[0])
+    svg = out.read_text()
+    assert k > 1 and svg.count("<g id=") == k and f"{text.split()[-1]}</title>" in svg
+    said = " ".join(t.split("</title>")[0] for t in svg.split("<title>")[1:])
+    assert said == text                                            # nothing cut, nothing reordered
+    warn = [ln for ln in r.stderr.splitlines() if "not in the model's charset" in ln]
+    assert warn and all(ln.startswith("warning: characters [") for ln in warn), r.stderr
+    assert "UserWarning" not in r.stderr and "warnings.warn" not in r.stderr
     cli("export", "--ckpt", run, "--out", ship, "--dtype", "float16")
     params, meta = load_for_sampling(ship, dtype=None)
     assert meta["step"] == 2 and params["out"]["w"].dtype == np.float16 and meta["charset"]

@@ -58,6 +58,8 @@ def test_train_sample_export(toy_npz, tmp_path):
     assert out.read_text().startswith("<svg")
     cli("export", "--ckpt", run, "--out", ship)
     assert (ship / "2").is_dir() and not (ship / "2" / "opt_state").exists()
+    cli("prep", "--data", toy_npz, "--max-len", "16", "--out", tmp_path / "compact.npz")
+    assert set(np.load(tmp_path / "compact.npz", allow_pickle=False)) >= {"train_points", "test_lengths"}
     cli("eval", "--ckpt", ship, "--split", "valid", "--json", tmp_path / "e.json")  # data from the meta
     m = json.loads((tmp_path / "e.json").read_text())
     assert m["step"] == 2 and np.isfinite(m["lr"]) and m["kl"] >= 0

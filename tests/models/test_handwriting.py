@@ -465,3 +465,72 @@ def test_train_export_and_init_from(tmp_path):
     hand = handwriting.load(run2)
     out = hand.save_svg(hand.write(["abc", "abc"], max_steps=30), tmp_path / "hello.svg")
     assert "<path" in open(out).read()
+
+
+# ---------------------------------------------------------------------------- hostile arguments (API)
+def _tiny_hand(params=None, primes=None):
+    cfg, cs = _cli_cfg_and_charset()
+    prime = {"text": "ab", "writer": "w", "strokes": [[0.1, 0.2, 0.0], [0.3, -0.1, 1.0]] * 3}
+    meta = hw_train.make_meta(cfg, 1.0, cs, 16, [prime] if primes is None else primes)
+    return handwriting.Hand(init_np(cfg, 0) if params is None else params, cfg, cs, meta, "ckpt/tiny")
+
+
+def test_write_validates_arguments():
+    hand = _tiny_hand()
+    bad = [({"texts": ""}, "text '' is empty"), ({"texts": ["ab", "  "]}, "text '  ' is empty"),
+           ({"texts": []}, "no texts"), ({"texts": None}, "needs texts"),
+           ({"bias": -5}, "bias -5"), ({"bias": float("nan")}, "bias nan"),
+           ({"temperature": 0}, "temperature 0"), ({"temperature": float("inf")}, "temperature inf"),
+           ({"n": 0}, "n 0"), ({"n": -1}, "n -1"), ({"max_steps": -1}, "max_steps -1"),
+           ({"max_steps": 0}, "max_steps 0"), ({"stop_tail": -2}, "stop_tail -2"),
+           ({"style": 1}, r"style 1: the checkpoint holds 1 priming lines \(0..0\)"),
+           ({"style": -1}, "style -1"), ({"batch_size": 0}, "batch_size 0"),
+           ({"texts": "ab " * hand.max_chars}, rf"longer than one line can hold \({hand.max_chars} characters\)")]
+    for kw, msg in bad:
+        kw = {"texts": "ab", **kw}
+        with pytest.raises(ValueError, match=msg):
+            hand.write(kw.pop("texts"), **kw)
+    pred = handwriting.Hand(init_np(tiny("prediction"), 0), tiny("prediction"), None, {}, "ckpt/p")
+    with pytest.raises(ValueError, match="ckpt/p is a prediction network: .* cannot write 'hello'"):
+        pred.write("hello", max_steps=5)
+    with pytest.raises(ValueError, match="synthesis"):
+        pred.write(n=2, style=0)
+    assert [len(l) for l in pred.write(n=3, max_steps=5)] == [5, 5, 5]   # no text: n lines
+
+
+def test_write_in_batches_equals_one_call_and_wraps_long_text():
+    hand = _tiny_hand()
+    texts = ["ab", "abc d", "dcba"]
+    one = hand.write(texts, n=5, max_steps=12, seed=3)
+    batched = hand.write(texts, n=5, max_steps=12, seed=3, batch_size=2, progress=False)
+    assert len(one) == len(batched) == 5
+    for a, b in zip(one, batched):                       # line i depends on (seed, i) only
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+    text = " ".join(["abc", "dab", "cd"] * hand.max_chars)
+    lines = hand.wrap(text)
+    assert len(lines) > 1 and all(0 < len(l) <= hand.max_chars for l in lines)
+    assert " ".join(lines) == text                        # every word, in order
+    assert hand.check_texts(lines) == lines
+
+
+def test_nan_params_are_refused_not_written(tmp_path):
+    cfg, _ = _cli_cfg_and_charset()
+    nan = jax.tree_util.tree_map(lambda a: np.full(a.shape, np.nan, np.float32), init_np(cfg, 0))
+    with pytest.raises(DataError, match="sampling from ckpt/tiny produced non-finite points .* checkpoint "
+                                        "may be corrupted"):
+        _tiny_hand(nan).write("ab", max_steps=6)
+    with pytest.raises(ValueError, match="non-finite"):
+        handwriting.Hand.save_svg([np.array([[0.0, np.nan, 1.0]])], tmp_path / "x.svg")
+    assert list(tmp_path.iterdir()) == []                 # nothing half-written
+
+
+def test_checkpoint_family_names_the_other_model(tmp_path):
+    from jaxseq.models.handwriting.api import checkpoint_family
+    assert checkpoint_family({"model": "sketch_rnn", "config": {}}) == "sketch_rnn"
+    assert checkpoint_family({"config": {"n_gauss": 10, "task": "synthesis"}}) == "handwriting"
+    assert checkpoint_family({"lang": "fra", "config": {}, "model": {"hidden": 4}}) == "nmt"
+    ck = Checkpointer(tmp_path / "sk")
+    ck.save(1, {"w": np.zeros(2, np.float32)}, meta={"model": "sketch_rnn", "config": {}})
+    ck.close()
+    with pytest.raises(DataError, match="sk is a sketch_rnn checkpoint, not a handwriting one"):
+        handwriting.load(tmp_path / "sk")

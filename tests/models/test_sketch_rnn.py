@@ -184,3 +184,42 @@ def test_sheep_batch_through_the_model(data_dir):
     p = sr.init(jax.random.PRNGKey(0), cfg)
     loss, m = jax.jit(sr.make_loss(cfg))(p, b0, jax.random.PRNGKey(0), jnp.int32(0))
     assert np.isfinite(float(loss)) and float(m["l_p"]) > 0
+
+
+# ---------------------------------------------------------------------------- hostile arguments (API)
+def _tiny_model(params=None):
+    from jaxseq.models.sketch_rnn import SketchRNN
+    p = sr.init(jax.random.PRNGKey(3), TINY) if params is None else params
+    return SketchRNN(p, TINY, 2.0, {"examples": []}, 1, "ckpt/tiny")
+
+
+def test_api_validates_arguments_and_batches():
+    m = _tiny_model()
+    for kw, msg in (({"temperature": 0}, "temperature 0"), ({"temperature": -1}, "temperature -1"),
+                    ({"temperature": float("nan")}, "temperature nan"), ({"n": 0}, "n 0"),
+                    ({"n": -4}, "n -4"), ({"batch_size": 0}, "batch_size 0")):
+        with pytest.raises(ValueError, match=msg):
+            m.sample(**{"n": 2, **kw})
+    rng = np.random.default_rng(0)
+    good = random_sketch(rng, 5)
+    for drawings, msg in (([], "no drawings"), ([np.zeros((0, 3))], r"drawings\[0\] is empty"),
+                          ([good, np.zeros((4, 2))], r"drawings\[1\] has shape \(4, 2\)"),
+                          ([np.full((3, 3), np.nan)], "non-finite"),
+                          ([random_sketch(rng, TINY.max_len + 1)], "reads at most 16")):
+        with pytest.raises(ValueError, match=msg):
+            m.reconstruct(drawings)
+    with pytest.raises(ValueError, match="steps 0"):
+        m.interpolate(good, good, steps=0)
+    one = m.sample(5, seed=2)
+    batched = m.sample(5, seed=2, batch_size=2, progress=False)      # sketch i depends on (seed, i)
+    assert len(one) == len(batched) == 5
+    for a, b in zip(one, batched):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_nan_params_are_refused():
+    from jaxseq.errors import DataError
+    nan = jax.tree_util.tree_map(lambda a: jnp.full(a.shape, jnp.nan, a.dtype),
+                                 sr.init(jax.random.PRNGKey(3), TINY))
+    with pytest.raises(DataError, match="sampling from ckpt/tiny produced non-finite points"):
+        _tiny_model(nan).sample(2)

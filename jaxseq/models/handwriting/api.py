@@ -44,8 +44,8 @@ def checkpoint_family(meta) -> str:
     """Which model family wrote a checkpoint's meta: ``handwriting``, ``sketch_rnn``, ``nmt``, ``vae``,
     ``char_lm`` or ``unknown``."""
     cfg = meta.get("config") if isinstance(meta.get("config"), dict) else {}
-    if meta.get("model") == "sketch_rnn":
-        return "sketch_rnn"
+    if isinstance(meta.get("model"), str):      # sketch_rnn (and any family that names itself)
+        return meta["model"]
     for family, key in (("nmt", "lang"), ("vae", "vae"), ("char_lm", "mode")):
         if key in meta:
             return family

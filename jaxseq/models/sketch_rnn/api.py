@@ -46,12 +46,14 @@ def resolve_checkpoint(name_or_path=DEFAULT_CHECKPOINT) -> Path:
                     f"(shipped: {shipped() or 'none'} in {SHIPPED_ROOT}); train one or give its path")
 
 
-def _as_list(drawings, what="drawings"):
-    """Stroke-3 drawings as a list of float32 ``[N, 3]`` arrays; ValueError for an empty list, an empty
-    drawing, a wrong shape or non-finite values."""
+def _as_list(drawings, what="drawings", check=True):
+    """Stroke-3 drawings as a list of float32 ``[N, 3]`` arrays; with ``check``, ValueError for an empty
+    list, an empty drawing, a wrong shape or non-finite values (inputs to the encoder)."""
     if isinstance(drawings, np.ndarray) and drawings.ndim == 2:
         drawings = [drawings]
     out = [np.asarray(d, np.float32) for d in drawings]
+    if not check:
+        return out
     if not out:
         raise ValueError(f"no {what} given (an empty list)")
     for i, d in enumerate(out):
@@ -163,7 +165,7 @@ class SketchRNN:
     @staticmethod
     def save(drawings, path, titles=None) -> Path:
         """``.svg``: one SVG with the drawings stacked; else (``.png``) a grid image."""
-        return ss.save_grid(path, _as_list(drawings), titles)
+        return ss.save_grid(path, _as_list(drawings, check=False), titles)
 
 
 def load(name_or_path=DEFAULT_CHECKPOINT, *, step=None) -> SketchRNN:
