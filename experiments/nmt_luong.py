@@ -27,7 +27,7 @@ from pathlib import Path
 
 from _cli import add_config_flags, add_time_budget, config_from_args, fail, parser, run, time_budget_s
 
-from jaxseq.data.files import check_output_dir, write_atomic
+from jaxseq.data.files import check_output_dir, require_kind, write_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -190,6 +190,8 @@ def train(args, cfg, out_dir):
     ck = Checkpointer(out_dir, keep=2, best_metric="val_bleu", best_mode="max")
     start = ck.latest_step() or 0
     try:
+        if start:   # resuming: only an NMT run
+            require_kind(out_dir, ck.read_meta(), "NMT")
         params, hist = fit(nmt.make_loss(mcfg), params, lambda s: count(batches(s)),
                            training.train_config(cfg), eval_fn=eval_fn, ckpt=ck, meta=meta,
                            time_budget_s=budget)

@@ -114,14 +114,18 @@ def check_output_dir(path) -> Path:
 
 
 def write_atomic(path, data) -> Path:
-    """Write ``data`` (str or bytes) to ``path`` through a temporary file in the same folder, so a crash
-    or a full disk never leaves a half-written file."""
+    """Write ``data`` to ``path`` through a temporary file in the same folder, moved into place only
+    when complete, so a crash or a full disk never leaves a half-written file. ``data``: str, bytes, or
+    a function called with the open binary file (e.g. ``lambda f: fig.savefig(f, format="png")``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data.encode("utf-8") if isinstance(data, str) else data)
+            if callable(data):
+                data(f)
+            else:
+                f.write(data.encode("utf-8") if isinstance(data, str) else data)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -142,15 +146,18 @@ def checkpoint_kind(meta) -> str:
         return "Sketch-RNN"
     if isinstance(cfg, dict) and "task" in cfg and "n_mix" in cfg:
         return f"handwriting {cfg['task']}"
-    if "charset" in meta and isinstance(model, dict) and "mode" in meta:
+    if "charset" in meta and isinstance(model, dict):
         return "character LM"
     return "unknown"
 
 
-def wrong_checkpoint(directory, meta, want) -> DataError:
-    """The error for a checkpoint of another family (``want``: the kind the caller needs)."""
+def require_kind(directory, meta, want):
+    """Raise a :class:`DataError` naming ``directory`` and what it holds unless its ``meta`` is of kind
+    ``want`` (a :func:`checkpoint_kind` name): another family's checkpoint is one clear error, not a
+    KeyError or TypeError later."""
     def a(word):
         return ("an " if word[:1] in "AEIOUaeiou" or word.startswith("NMT") else "a ") + word
     kind = checkpoint_kind(meta)
-    return DataError(f"{directory} is {a('unrecognised' if kind == 'unknown' else kind)} checkpoint, not "
-                     f"{a(want)} one; give {a(want)} checkpoint directory")
+    if kind != want:
+        raise DataError(f"{directory} is {a('unrecognised' if kind == 'unknown' else kind)} checkpoint, "
+                        f"not {a(want)} one; give {a(want)} checkpoint directory")

@@ -45,10 +45,20 @@ def _idx_truncated(tmp):
     (d / "t10k-images-idx3-ubyte").write_bytes(raw[:len(raw) // 2])
 
 
-def _nmt_run_copy(tmp):
-    """A copy of the shipped NMT checkpoint as a vae.py run folder's ckpt/ (another family's run)."""
+def _nmt_run_copy(tmp, dest="run/ckpt"):
+    """A copy of the shipped NMT checkpoint as another script's run folder (another family's run)."""
     import shutil
-    shutil.copytree(NMT, tmp / "run" / "ckpt")
+    shutil.copytree(NMT, tmp / dest)
+
+
+def _sketch_run_copy(tmp):
+    import shutil
+    shutil.copytree(SKETCH, tmp / "run")
+    _write("p.txt", PAIRS * 20)(tmp)
+
+
+def _ss_fixture(tmp):
+    _write("tinyshakespeare/input.txt", "To be, or not to be: that is the question.\n" * 40)(tmp)
 
 
 LONG = " ".join(["cold"] * 500)
@@ -80,6 +90,8 @@ CASES = [
          names=["{tmp}/f"], setup=lambda tmp: (_write("f", "x")(tmp), _write("p.txt", PAIRS)(tmp))[-1]),
     Case("nmt_cache_under_file", "nmt_luong.py", ["--data", "{tmp}/p.txt", "--cache", "{tmp}/f/c.gz"],
          names=["{tmp}/f"], setup=lambda tmp: (_write("f", "x")(tmp), _write("p.txt", PAIRS)(tmp))[-1]),
+    Case("nmt_out_holds_sketch_run", "nmt_luong.py", TRAIN + ["--data", "{tmp}/p.txt", "--out", "{tmp}/run"],
+         names=["{tmp}/run", "Sketch-RNN"], setup=_sketch_run_copy),
     # ---------------------------------------------------------------- data: eng-fra
     Case("data_nmt_data_dir_missing", "nmt_luong.py", TRAIN + ["--data-dir", "{tmp}/nodir"],
          names=["{tmp}/nodir"]),
@@ -126,6 +138,10 @@ CASES = [
          ["sample", "--ckpt", NMT, "--temperature", "0"], names=["0"]),
     Case("ss_sample_out_under_file", "scheduled_sampling.py",
          ["sample", "--ckpt", NMT, "--out", "{tmp}/f/s.txt"], names=["{tmp}/f"], setup=_write("f", "x")),
+    Case("ss_out_holds_nmt_run", "scheduled_sampling.py",
+         ["--data-dir", "{tmp}", "--mode", "tf", "--steps", "2", "--seq-len", "20", "--out", "{tmp}/ss"],
+         names=["{tmp}/ss/ckpt_tf", "NMT"], setup=lambda tmp: (_ss_fixture(tmp), _nmt_run_copy(tmp, "ss/ckpt_tf"))[-1]),
+    Case("data_ss_cache_missing", "scheduled_sampling.py", ["--data", "{tmp}/nope.npz"], names=["{tmp}/nope.npz"]),
     Case("data_ss_data_dir_missing", "scheduled_sampling.py", ["--data-dir", "{tmp}/nodir"],
          names=["{tmp}/nodir"]),
     Case("data_ss_text_empty", "scheduled_sampling.py", ["--data-dir", "{tmp}"],

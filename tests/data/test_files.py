@@ -133,9 +133,18 @@ def test_check_output_dir_creates_nothing(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f"]
 
 
+def _boom():
+    raise RuntimeError("disk full")
+
+
 def test_write_atomic_leaves_nothing_half_written(tmp_path, monkeypatch):
     p = files.write_atomic(tmp_path / "sub" / "r.json", "{}")
     assert p.read_text() == "{}"
+    assert files.write_atomic(tmp_path / "sub" / "b", lambda f: f.write(b"\x00\x01")).read_bytes() == b"\x00\x01"
+    with pytest.raises(RuntimeError):   # a writer that fails half-way leaves neither a file nor a temp
+        files.write_atomic(tmp_path / "sub" / "c", lambda f: (f.write(b"half"), _boom()))
+    assert sorted(q.name for q in p.parent.iterdir()) == ["b", "r.json"]
+    (p.parent / "b").unlink()
     monkeypatch.setattr(files.os, "replace", lambda *a: (_ for _ in ()).throw(OSError(28, "No space")))
     with pytest.raises(OSError):
         files.write_atomic(p, "new")
@@ -147,7 +156,8 @@ def test_checkpoint_kind_from_meta():
     assert kind({"model": {"hidden": 4}, "src_vocab": []}) == "NMT"
     assert kind({"vae": {}}) == "VAE" and kind({"model": "sketch_rnn"}) == "Sketch-RNN"
     assert kind({"config": {"task": "synthesis", "n_mix": 20}}) == "handwriting synthesis"
-    assert kind({"charset": [], "model": {}, "mode": "tf"}) == "character LM"
+    assert kind({"charset": [], "model": {}, "mode": "tf"}) == kind({"charset": [], "model": {}}) == "character LM"
     assert kind({}) == kind(None) == "unknown"
-    err = files.wrong_checkpoint("x", {"model": {}, "src_vocab": 1}, "VAE")
-    assert isinstance(err, DataError) and "x is an NMT checkpoint, not a VAE one" in str(err)
+    with pytest.raises(DataError, match="x is an NMT checkpoint, not a VAE one"):
+        files.require_kind("x", {"model": {}, "src_vocab": 1}, "VAE")
+    files.require_kind("x", {"vae": {}}, "VAE")

@@ -5,6 +5,7 @@ tests/experiments/test_scheduled_sampling_cli.py."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -15,6 +16,7 @@ from jaxseq import char_lm
 from jaxseq.data.charset import Charset
 from jaxseq.models.char_lm import model as cr
 from jaxseq.models.char_lm.ngram import CharNGram, real_word_fraction
+from jaxseq.errors import DataError
 
 
 # ------------------------------------------------------------------------------------- schedules
@@ -151,11 +153,28 @@ def test_load_and_sample_roundtrip(model, tmp_path):
     assert lm.sample("abc", length=7, seed=2) != one or lm.sample("abc", length=7, seed=3) != one
     with pytest.raises(ValueError, match="at least one character"):
         lm.sample("", length=3)
-    with pytest.raises(Exception, match="char_lm checkpoint"):
+    with pytest.raises(DataError, match="other is an unrecognised checkpoint, not a character LM one"):
         ck = Checkpointer(tmp_path / "other", keep=1)
         ck.save(1, params, meta={"something": 1})
         ck.close()
         char_lm.load(tmp_path / "other")
+    for kw, what in ((dict(length=0), "length 0"), (dict(temperature=0.0), "temperature 0.0"),
+                     (dict(temperature=float("inf")), "temperature inf")):
+        with pytest.raises(ValueError, match=what):
+            lm.sample("abc", **kw)
+
+
+def test_another_familys_checkpoint_is_named():
+    nmt = Path(__file__).resolve().parents[2] / "ckpt" / "nmt_luong" / "eng-fra"
+    with pytest.raises(DataError, match=f"{nmt} is an NMT checkpoint, not a character LM one"):
+        char_lm.load(nmt)
+
+
+def test_config_refuses_bad_values():
+    for field, bad in (("steps", -1), ("batch_size", 0), ("lr", -1.0), ("lr", 0.0), ("temperature", 0.0),
+                       ("eps_min", 1.5), ("eval_every", 0)):
+        with pytest.raises(ValueError, match=f"{field} = {bad}"):
+            char_lm.SSConfig(**{field: bad})
 
 
 def test_sample_defaults_are_the_experiments():

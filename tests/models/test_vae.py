@@ -183,3 +183,19 @@ def test_api_defaults_are_the_experiments():
     assert inspect.signature(api.VAE.score).parameters["iw_k"].default == api.VAETrainConfig().iw_k
     with pytest.raises(ValueError, match="multiple of 100"):
         api.VAETrainConfig(iw_k=150)
+
+
+def test_config_refuses_bad_values():
+    for kw, what in ((dict(epochs=0), "epochs 0"), (dict(batch_size=0), "batch_size 0"),
+                     (dict(lr=-1.0), "lr = -1.0"), (dict(iw_k=0), "iw_k = 0"), (dict(t10k_split=1.5), "1.5"),
+                     (dict(eval_n=-5), "eval_n = -5"), (dict(hidden=(0,)), r"\(0,\)")):
+        with pytest.raises(ValueError, match=what):
+            api.VAETrainConfig(**kw)
+
+
+def test_load_names_another_familys_checkpoint():
+    from pathlib import Path
+    from jaxseq.errors import DataError
+    hw = Path(__file__).resolve().parents[2] / "ckpt" / "handwriting_prediction"
+    with pytest.raises(DataError, match=f"{hw} is a handwriting prediction checkpoint, not a VAE one"):
+        api.load(hw)

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxseq.data.charset import Charset
-from jaxseq.data.files import checkpoint_kind, wrong_checkpoint
+from jaxseq.data.files import require_kind
 from jaxseq.models.char_lm import model
 from jaxseq.models.char_lm.model import CharRNNConfig, init, make_ss_loss, ss_loss, tf_loss
 from jaxseq.models.char_lm.ngram import CharNGram, real_word_fraction, word_set
@@ -72,6 +72,5 @@ def load(path, step=None) -> CharLM:
     """The model in checkpoint directory ``path`` (a ``ckpt_tf`` / ``ckpt_ss`` run folder or an export)."""
     from jaxseq.training.checkpoint import load_for_sampling
     params, meta = load_for_sampling(path, step)
-    if checkpoint_kind(meta) != "character LM":
-        raise wrong_checkpoint(path, meta, "character LM")
+    require_kind(path, meta, "character LM")
     return CharLM(params, Charset.from_json(meta["charset"]), CharRNNConfig(**meta["model"]), meta)

@@ -17,7 +17,7 @@ import numpy as np
 
 from jaxseq.data import shakespeare
 from jaxseq.data.charset import Charset
-from jaxseq.data.files import checkpoint_kind, wrong_checkpoint
+from jaxseq.data.files import require_kind
 from jaxseq.models.char_lm import model as cr
 from jaxseq.models.char_lm.ngram import CharNGram, sample_quality, word_set
 from jaxseq.training.checkpoint import Checkpointer
@@ -140,8 +140,8 @@ def train(cfg: SSConfig, mode, train_ids, val_ids, charset: Charset, yardstick: 
             "model": dataclasses.asdict(mcfg)}
     t0 = time.time()
     try:
-        if ckpt.latest_step() is not None and checkpoint_kind(ckpt.read_meta()) != "character LM":
-            raise wrong_checkpoint(ckpt_dir, ckpt.read_meta(), "character LM")
+        if ckpt.latest_step() is not None:   # resuming: only from a character LM run
+            require_kind(ckpt_dir, ckpt.read_meta(), "character LM")
         params, hist = fit(loss_for(mode, cfg), params, batch_fn, tcfg,
                            eval_fn=make_eval_fn(cfg, val_ids, charset, yardstick, last), ckpt=ckpt,
                            meta=meta, log=log, time_budget_s=time_budget_s)

@@ -18,7 +18,7 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from jaxseq.data.files import checkpoint_kind, wrong_checkpoint
+from jaxseq.data.files import require_kind
 from jaxseq.nn import attention
 from jaxseq.nn import scan as rnn
 from jaxseq.nn import teacher_forcing as scheduled_sampling
@@ -268,6 +268,5 @@ def restore(directory, step=None):
     """``(params float32, NMTConfig, meta)`` from a training run or an export (``step``: default the
     best recorded step, else the latest)."""
     params, meta = checkpoint.load_for_sampling(directory, step=step, dtype="float32")
-    if checkpoint_kind(meta) != "NMT":
-        raise wrong_checkpoint(directory, meta, "NMT")
+    require_kind(directory, meta, "NMT")
     return jax.tree_util.tree_map(jnp.asarray, params), NMTConfig.from_json(meta["model"]), meta

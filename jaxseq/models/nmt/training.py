@@ -61,11 +61,11 @@ class Config:
         if self.filter not in eng_fra.FILTERS:
             raise ValueError(f"filter {self.filter!r}: choose one of {eng_fra.FILTERS}")
         for name in ("min_count", "emb", "hidden", "layers", "unroll", "steps", "batch_size",
-                     "eval_every", "ckpt_every", "eval_sentences", "beam"):
+                     "eval_sentences", "beam"):
             v = getattr(self, name)
             if v < 1:
                 raise ValueError(f"{name} = {v}: give a value of at least 1")
-        for name in ("warmup", "clip_norm", "alpha", "ss_c", "ss_min"):
+        for name in ("warmup", "clip_norm", "alpha", "ss_c", "ss_min", "eval_every", "ckpt_every"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} = {getattr(self, name)}: must be >= 0")
         if not self.lr > 0:

@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxseq.data.files import checkpoint_kind, wrong_checkpoint
+from jaxseq.data.files import require_kind
 from jaxseq.models.vae import model
 from jaxseq.models.vae.model import (VAEConfig, bernoulli_log_prob, decode, elbo, encode, init,
                                      iwae_bound, kl_standard_normal, loss_fn, normal_log_prob)
@@ -80,7 +80,6 @@ def load(path, step=None) -> VAE:
     """The model in checkpoint directory ``path`` (the ``ckpt`` folder of a run, or an export)."""
     from jaxseq.training.checkpoint import load_for_sampling
     params, meta = load_for_sampling(path, step)
-    if checkpoint_kind(meta) != "VAE":
-        raise wrong_checkpoint(path, meta, "VAE")
+    require_kind(path, meta, "VAE")
     cfg = dict(meta["vae"], hidden=tuple(meta["vae"]["hidden"]))
     return VAE(params, VAEConfig(**cfg), meta)

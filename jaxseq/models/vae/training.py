@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxseq.data.batching import batch_indices
-from jaxseq.data.files import checkpoint_kind, wrong_checkpoint
+from jaxseq.data.files import require_kind
 from jaxseq.models.vae import model as vae
 from jaxseq.training.checkpoint import Checkpointer
 from jaxseq.training.loop import TrainConfig, fit
@@ -83,8 +83,8 @@ def train(cfg: VAETrainConfig, train_x, train_y, ckpt_dir, *, meta=None, time_bu
     ckpt = Checkpointer(Path(ckpt_dir), keep=1)
     meta = {**(meta or {}), "config": dataclasses.asdict(cfg), "vae": dataclasses.asdict(vcfg)}
     try:
-        if ckpt.latest_step() is not None and checkpoint_kind(ckpt.read_meta()) != "VAE":
-            raise wrong_checkpoint(ckpt_dir, ckpt.read_meta(), "VAE")
+        if ckpt.latest_step() is not None:   # resuming: only from a VAE run
+            require_kind(ckpt_dir, ckpt.read_meta(), "VAE")
         params, hist = fit(functools.partial(vae.loss_fn, n_classes=cfg.n_classes), params, batch_fn,
                            tcfg, ckpt=ckpt, meta=meta, log=log, time_budget_s=time_budget_s)
         done = ckpt.latest_step() or 0
