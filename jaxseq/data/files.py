@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import tempfile
 import urllib.request
 from pathlib import Path
@@ -74,24 +73,19 @@ def find_file(relpath, data_dir=None, *, url=None, md5=None, how_to_get=None) ->
 
 def download(url, dest, *, md5=None) -> Path:
     """Download ``url`` to ``dest`` through a temporary file; nothing half-written is left behind."""
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, suffix=".part")
-    os.close(fd)
-    try:
+    def fetch(f):
+        h = hashlib.md5()
         try:
-            with urllib.request.urlopen(url, timeout=60) as r, open(tmp, "wb") as f:
-                shutil.copyfileobj(r, f)
+            with urllib.request.urlopen(url, timeout=60) as r:
+                for block in iter(lambda: r.read(1 << 20), b""):
+                    h.update(block)
+                    f.write(block)
         except OSError as e:
             raise DataError(f"could not download {url} to {dest}: {e}. Download it by hand into {dest} "
                             f"(or a data directory given as data_dir or JAXSEQ_DATA).") from e
-        if md5 is not None and md5sum(tmp) != md5:
-            raise DataError(f"checksum mismatch for {url}: got {md5sum(tmp)}, expected {md5}")
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return dest
+        if md5 is not None and h.hexdigest() != md5:
+            raise DataError(f"checksum mismatch for {url}: got {h.hexdigest()}, expected {md5}")
+    return write_atomic(dest, fetch)
 
 
 def check_output_dir(path) -> Path:
