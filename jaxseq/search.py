@@ -16,14 +16,28 @@ The functions are pure and traceable; call them inside ``jax.jit`` with ``step_f
 """
 from __future__ import annotations
 
+import operator
+
 import jax
 import jax.numpy as jnp
 
 NEG = -1e9
 
 
+def _check_sizes(max_len, beam=1):
+    """``max_len`` and ``beam`` are static Python ints >= 1 (a 0 or negative one fails deep in lax.scan)."""
+    for name, v in (("max_len", max_len), ("beam", beam)):
+        try:
+            ok = not isinstance(v, bool) and operator.index(v) >= 1
+        except TypeError:
+            ok = False
+        if not ok:
+            raise ValueError(f"{name} {v!r}: give an integer of at least 1")
+
+
 def greedy(step_fn, state, batch_size, max_len, sos_id, eos_id, pad_id=0):
     """Feed the argmax back in. -> (tokens [B, max_len] int32, log-probability of the output [B])."""
+    _check_sizes(max_len)
     def body(carry, _):
         state, y, done, score = carry
         state, logits = step_fn(state, y)
@@ -60,6 +74,7 @@ def beam_search(step_fn, state, batch_size, max_len, beam, alpha, sos_id, eos_id
     With ``beam=1`` and ``alpha=0`` this is exactly :func:`greedy`. -> (tokens [B, max_len] int32,
     normalised score [B]).
     """
+    _check_sizes(max_len, beam)
     B, K = batch_size, beam
     state = expand_beams(state, K)
     # only beam 0 is live at the start so the K copies of <sos> do not fill the beam with duplicates

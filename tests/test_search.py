@@ -6,6 +6,7 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from jaxseq import search
 
@@ -93,3 +94,13 @@ def test_expand_and_gather_keep_rows_of_one_batch_element_together():
     ex = search.expand_beams(tree, 2)["a"][:, 0]
     np.testing.assert_array_equal(ex, [0, 0, 1, 1, 2, 2])
     assert search.strip([5, 6, EOS, 7], EOS, PAD) == [5, 6] and search.strip([5, PAD], EOS, PAD) == [5]
+
+
+def test_non_positive_sizes_are_refused_before_tracing():
+    step = _table_step(_logp({SOS: {3: 1.0}, 3: {EOS: 1.0}}))
+    state = jnp.zeros((2,), jnp.int32)
+    for bad in (0, -1, 2.5):
+        with pytest.raises(ValueError, match=f"max_len {bad!r}"):
+            search.greedy(step, state, 2, bad, SOS, EOS, PAD)
+        with pytest.raises(ValueError, match=f"beam {bad!r}"):
+            search.beam_search(step, state, 2, 4, bad, 1.0, SOS, EOS, PAD)
