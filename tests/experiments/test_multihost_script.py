@@ -6,17 +6,14 @@ for real (``runpy`` under a small launcher that joins the job from the JAX_* env
 from __future__ import annotations
 
 import json
-import os
-import re
-import socket
 import subprocess
 import sys
-from pathlib import Path
 
 import jax
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from training.helpers.jobs import ROOT, cpu_env, run_job
+
 SCRIPT = ROOT / "experiments" / "vae.py"
 LAUNCH = """
 import atexit, os, runpy, sys
@@ -37,45 +34,19 @@ TINY = ["--data", "fashion-mnist", "--t10k-split", "0.5", "--epochs", "0.4", "--
         "--hidden", "32", "--z-dim", "2", "--iw-k", "100", "--eval-n", "200"]
 
 
-def _env(devices, **kw):
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("JAX_COORDINATOR_ADDRESS", "JAX_NUM_PROCESSES", "JAX_PROCESS_ID", "JAXSEQ_DEBUG")}
-    env.update(JAX_PLATFORMS="cpu", MPLBACKEND="Agg",
-               XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}", **kw)
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    return env
-
-
-def _launch(env, out, data_dir):
-    return subprocess.Popen([sys.executable, "-c", LAUNCH, str(SCRIPT), "--data-dir", str(data_dir),
-                             *TINY, "--out", str(out)], cwd=ROOT, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("localhost", 0))
-        return s.getsockname()[1]
+def _argv(out, data_dir):
+    return [sys.executable, "-c", LAUNCH, str(SCRIPT), "--data-dir", str(data_dir), *TINY,
+            "--out", str(out)]
 
 
 @pytest.mark.slow   # three processes of the real script: about a minute on a 2-core machine
 @pytest.mark.skipif(jax.default_backend() != "cpu", reason="a jax.distributed job of CPU processes")
 def test_vae_two_processes_match_one_process(data_dir, tmp_path):
-    port = _free_port()
-    procs = [_launch(_env(2, JAX_COORDINATOR_ADDRESS=f"localhost:{port}", JAX_NUM_PROCESSES="2",
-                          JAX_PROCESS_ID=str(i)), tmp_path / "two", data_dir) for i in range(2)]
-    try:
-        outs = [p.communicate(timeout=500)[0] for p in procs]
-    finally:
-        for p in procs:
-            p.kill()
-    if any(p.returncode for p in procs):
-        if any(re.search(r"gloo[^\n]*not (supported|available)|without gloo", o, re.I) for o in outs):
-            pytest.skip("this jaxlib has no CPU (gloo) collectives")
-        raise AssertionError("\n".join(o[-3000:] for o in outs))
+    outs = run_job(lambda i, port: _argv(tmp_path / "two", data_dir), timeout=500)
     two = json.loads((tmp_path / "two" / "results.json").read_text())
-    single = _launch(_env(4), tmp_path / "one", data_dir)
-    out = single.communicate(timeout=500)[0]
+    single = subprocess.run(_argv(tmp_path / "one", data_dir), cwd=ROOT, env=cpu_env(4), text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=500)
+    out = single.stdout
     assert single.returncode == 0, out[-3000:]
     one = json.loads((tmp_path / "one" / "results.json").read_text())
     assert two["steps"] == one["steps"] == 31

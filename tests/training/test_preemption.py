@@ -4,9 +4,7 @@ a subprocess that SIGTERMs itself; on a two-process jax.distributed CPU job wher
 signal, both save the same step."""
 import json
 import os
-import re
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -17,10 +15,10 @@ import pytest
 
 from jaxseq.training import checkpoint
 from jaxseq.training import loop as train
+from training.helpers.jobs import cpu_env, run_job
 from test_loop import assert_same_params, batch_fn, cfg, init, loss_fn, losses, one_device, quiet
 
 WORKER = Path(__file__).parent / "helpers" / "preempt_worker.py"
-ROOT = Path(__file__).parents[2]
 
 
 def _reference():
@@ -69,21 +67,13 @@ def test_sigterm_in_process_stops_and_restores_the_previous_handler(tmp_path):
         signal.signal(signal.SIGTERM, previous)
 
 
-def _env(**kw):
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("JAX_COORDINATOR_ADDRESS", "JAX_NUM_PROCESSES", "JAX_PROCESS_ID", "XLA_FLAGS")}
-    env.update(JAX_PLATFORMS="cpu", **kw)
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    return env
-
-
 def _result(out):
     return json.loads([l for l in out.splitlines() if l.startswith("RESULT")][-1].split(" ", 1)[1])
 
 
 def _run(ck, out, kill_at):
     proc = subprocess.run([sys.executable, str(WORKER), str(ck), str(out), str(kill_at)],
-                          env=_env(), capture_output=True, text=True, timeout=240)
+                          env=cpu_env(1), capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     return proc.stdout
 
@@ -105,31 +95,9 @@ def test_sigterm_subprocess_exits_cleanly_and_resumes_bitwise(tmp_path):
     _same_npz(tmp_path / "resumed.npz", tmp_path / "ref.npz")
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("localhost", 0))
-        return s.getsockname()[1]
-
-
 def _job(ck, out, kill_at):
     """Two processes × two CPU devices, set up through maybe_initialize_distributed's env vars."""
-    port = _free_port()
-    procs = [subprocess.Popen([sys.executable, str(WORKER), str(ck), str(out), str(kill_at)],
-                              env=_env(JAX_COORDINATOR_ADDRESS=f"localhost:{port}",
-                                       JAX_NUM_PROCESSES="2", JAX_PROCESS_ID=str(i),
-                                       XLA_FLAGS="--xla_force_host_platform_device_count=2"),
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-             for i in range(2)]
-    try:
-        outs = [p.communicate(timeout=240)[0] for p in procs]
-    finally:
-        for p in procs:
-            p.kill()
-    if any(p.returncode for p in procs):
-        if any(re.search(r"gloo[^\n]*not (supported|available)|without gloo", o, re.I) for o in outs):
-            pytest.skip("this jaxlib has no CPU (gloo) collectives")
-        raise AssertionError("\n".join(o[-2000:] for o in outs))
-    return outs
+    return run_job(lambda i, port: [sys.executable, str(WORKER), str(ck), str(out), str(kill_at)])
 
 
 @pytest.mark.slow   # three two-process jobs: about a minute on a 2-core machine
