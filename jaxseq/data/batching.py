@@ -51,6 +51,29 @@ def batch_indices(step, n, batch_size, seed=0, shard=None):
     return perm[first:first + rows]
 
 
+def process_rows(batch, shard=None):
+    """This process's contiguous block of the rows of a global ``batch`` (a dict, tuple or array with
+    the batch on the leading axis), as ``batch_indices`` picks them: for a ``batch_fn`` that builds
+    the whole global batch (random windows, length buckets) and should feed only its own share on
+    several processes. One process gets ``batch`` unchanged."""
+    index, count = _process_shard() if shard is None else shard
+    if count == 1:
+        return batch
+
+    def block(x):
+        x = np.asarray(x)
+        if x.ndim == 0 or len(x) % count:
+            raise ValueError(f"a batch of {len(x) if x.ndim else 0} rows does not split evenly over "
+                             f"{count} processes; use a multiple of {count}")
+        rows = len(x) // count
+        return x[index * rows:(index + 1) * rows]
+    if isinstance(batch, dict):
+        return {k: process_rows(v, (index, count)) for k, v in batch.items()}
+    if isinstance(batch, (tuple, list)):
+        return type(batch)(process_rows(v, (index, count)) for v in batch)
+    return block(batch)
+
+
 def _process_shard():
     """``(jax.process_index(), jax.process_count())``; ``(0, 1)`` when jax was never imported (a
     data-only user stays free of it)."""

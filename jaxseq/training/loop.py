@@ -32,6 +32,7 @@ import optax
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
+from jaxseq.data.batching import process_rows
 from jaxseq.training.checkpoint import Checkpointer, check_resume
 from jaxseq.training.schedules import make_schedule
 
@@ -232,16 +233,11 @@ def make_eval_step(loss_fn):
 def _process_rows(batch, mesh):
     """This process's contiguous block of a global batch, on the mesh; a batch whose rows do not
     split evenly over every device stays whole (each host then computes all of it)."""
-    count, me = jax.process_count(), jax.process_index()
-    split = count * _local_device_count(mesh)
+    split = jax.process_count() * _local_device_count(mesh)
     leaves = jax.tree_util.tree_leaves(batch)
     if not leaves or any(np.ndim(x) == 0 or np.shape(x)[0] % split for x in leaves):
         return batch
-
-    def block(x):
-        rows = np.shape(x)[0] // count
-        return np.asarray(x)[me * rows:(me + 1) * rows]
-    return shard_batch(jax.tree_util.tree_map(block, batch), mesh)
+    return shard_batch(jax.tree_util.tree_map(process_rows, batch), mesh)
 
 
 def evaluate(eval_step, params, batches, key, mesh=None, step=0):

@@ -51,6 +51,18 @@ def test_batch_indices_blocks_make_the_global_batch():
         batch_indices(0, 50, 10, shard=(1, 4))
 
 
+def test_process_rows_takes_the_same_block():
+    import numpy as np
+    from jaxseq.data.batching import process_rows
+    b = {"x": np.arange(24).reshape(12, 2), "y": (np.arange(12), np.arange(12) * 2)}
+    parts = [process_rows(b, shard=(i, 3)) for i in range(3)]
+    np.testing.assert_array_equal(np.concatenate([p["x"] for p in parts]), b["x"])
+    np.testing.assert_array_equal(parts[1]["y"][1], [8, 10, 12, 14])
+    assert process_rows(b) is b                                   # one process: unchanged
+    with pytest.raises(ValueError, match="12 rows does not split evenly over 5 processes"):
+        process_rows(b, shard=(0, 5))
+
+
 def test_maybe_initialize_distributed_reads_the_environment(monkeypatch):
     import jax
     from jaxseq.training import loop
