@@ -33,7 +33,7 @@ from jaxseq import handwriting
 from jaxseq.data import iam
 from jaxseq.models.handwriting import TrainSettings, sample, training
 from jaxseq.models.handwriting.model import HWConfig, TASKS
-from jaxseq.viz.strokes import MAX_GRID_CELLS as MAX_PNG_LINES
+from jaxseq.viz.strokes import MAX_GRID_CELLS as MAX_PNG_LINES, save_line_attention
 
 ARCH_HELP = {
     "task": "prediction: unconditional (§4); synthesis: text-conditioned (§5)", "hidden": "LSTM units per layer",
@@ -119,40 +119,22 @@ def cmd_generate(a):
         fail(f"--n {a.n}: a PNG holds at most {MAX_PNG_LINES} lines; write an .svg for more")
     hand = handwriting.load(a.ckpt or None, task=a.task, bf16=a.bf16)
     texts = a.text or (["hello world"] if hand.config.synthesis else None)
-    if texts and hand.config.synthesis:
-        texts = [line for t in texts for line in wrapped(hand, t)]
+    if texts and hand.config.synthesis and max(map(len, texts)) > hand.max_chars:
+        texts = [line for t in texts for line in hand.wrap(t)]       # in order; all of them written
+        print(f"note: text word-wrapped into {len(texts)} lines of at most {hand.max_chars} characters",
+              file=sys.stderr)
     t0 = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught:   # unknown characters: one clean line each
-        warnings.simplefilter("always")
-        lines, phis = hand.write(texts, n=a.n, bias=a.bias, temperature=a.temperature, style=a.style,
-                                 seed=a.seed, max_steps=a.max_steps or None,
-                                 stop_tail=None if a.stop_tail == -1 else a.stop_tail, return_phi=True)
-    for msg in dict.fromkeys(str(w.message) for w in caught):
-        print(f"warning: {msg}", file=sys.stderr)
+    warnings.formatwarning = lambda msg, *_, **__: f"warning: {msg}\n"   # e.g. unknown characters
+    lines, phis = hand.write(texts, n=a.n, bias=a.bias, temperature=a.temperature, style=a.style, seed=a.seed,
+                             max_steps=a.max_steps or None, return_phi=True,
+                             stop_tail=None if a.stop_tail == -1 else a.stop_tail)
     texts = hand.check_texts(texts, a.n)
     print(f"sampled {len(lines)} lines in {time.perf_counter() - t0:.2f}s (incl. compile); "
           f"lengths {[len(l) for l in lines][:64]}")
     print(f"wrote {hand.save(lines, out, texts)}")
     if attention and hand.config.synthesis:
-        from jaxseq.viz.figures import save_figure
-        from jaxseq.viz.strokes import plot_attention, plot_strokes
         full = (hand.prime(a.style)[1] + " " + texts[0]) if a.style is not None else texts[0]
-
-        def draw(fig):
-            ax1, ax2 = fig.subplots(2, 1)
-            plot_strokes(ax1, lines[0])
-            plot_attention(ax2, phis[0], full + "⏎")
-        print(f"wrote {save_figure(attention, draw, (10, 6))}")
-
-
-def wrapped(hand, text):
-    """``text`` as it fits one line, or word-wrapped into several (said on stderr)."""
-    if len(text) <= hand.max_chars:
-        return [text]
-    lines = hand.wrap(text)
-    print(f"note: text of {len(text)} characters wrapped into {len(lines)} lines of at most "
-          f"{hand.max_chars} characters", file=sys.stderr)
-    return lines
+        print(f"wrote {save_line_attention(attention, lines[0], phis[0], full + '⏎')}")
 
 
 def cmd_eval(a):

@@ -61,17 +61,16 @@ def write_atomic(path, write, *, text=False):
     """Call ``write(file)`` on a temporary file beside ``path`` and move it into place only when it
     succeeded, so a failure leaves no half-written output. Returns the path."""
     import os
-    import tempfile
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")     # open() keeps the umask's permissions
     try:
-        with os.fdopen(fd, "w" if text else "wb") as f:
+        with open(tmp, "w" if text else "wb") as f:
             write(f)
         os.replace(tmp, path)
     finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        if tmp.exists():
+            tmp.unlink()
     return path
 
 
@@ -233,3 +232,15 @@ def plot_window(ax, window, charset, *, cmap="viridis"):
     ax.set_xlabel("time step")
     ax.set_ylabel("window")
     return ax
+
+
+def save_line_attention(path, stroke3, phi, text, *, size=(10, 6), dpi=110):
+    """A PNG of one handwriting line above its window weights ``phi [T, U]`` over ``text`` (written
+    atomically). Returns the path."""
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=size)
+    ax1, ax2 = fig.subplots(2, 1)
+    plot_strokes(ax1, stroke3)
+    plot_attention(ax2, phi, text)
+    fig.tight_layout()
+    return write_atomic(path, lambda f: fig.savefig(f, dpi=dpi, format="png"))

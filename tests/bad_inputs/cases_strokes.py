@@ -105,34 +105,26 @@ def _sheep_like(train=None, valid=None, test=None):
 
 
 class _Payload:
-    """Unpickling this runs ``os.system(cmd)``: the classic malicious pickle."""
-    def __init__(self, cmd):
-        self.cmd = cmd
+    """Unpickling this calls ``fn(arg)`` (``os.system`` or ``builtins.exec``): a malicious pickle."""
+    def __init__(self, fn, arg):
+        self.fn, self.arg = fn, arg
 
     def __reduce__(self):
-        return os.system, (self.cmd,)
+        return self.fn, (self.arg,)
 
 
 def malicious_npz(how):
     def setup(tmp):
         marker = tmp / "PWNED"
+        import builtins
         if how == "system":
-            evil = _Payload(f"touch {marker}")
+            evil = _Payload(os.system, f"touch {marker}")
         else:   # builtins.exec, hidden inside one element of the object array
-            evil = _ExecPayload(f"open({str(marker)!r}, 'w').write('x')")
+            evil = _Payload(builtins.exec, f"open({str(marker)!r}, 'w').write('x')")
         arrays = _sheep_like()
         arrays["train"][1] = evil
         (tmp / "evil.npz").write_bytes(_npz_bytes(arrays))
     return setup
-
-
-class _ExecPayload:
-    def __init__(self, code):
-        self.code = code
-
-    def __reduce__(self):
-        import builtins
-        return builtins.exec, (self.code,)
 
 
 def string_npz(tmp):

@@ -521,6 +521,13 @@ def test_nan_params_are_refused_not_written(tmp_path):
         _tiny_hand(nan).write("ab", max_steps=6)
     with pytest.raises(ValueError, match="non-finite"):
         handwriting.Hand.save_svg([np.array([[0.0, np.nan, 1.0]])], tmp_path / "x.svg")
+    from jaxseq.viz.strokes import write_atomic
+
+    def fail_midway(f):
+        f.write("<svg>")
+        raise OSError("disk full")
+    with pytest.raises(OSError, match="disk full"):
+        write_atomic(tmp_path / "y.svg", fail_midway, text=True)
     assert list(tmp_path.iterdir()) == []                 # nothing half-written
 
 

@@ -106,8 +106,10 @@ class Hand:
 
     def wrap(self, text) -> list:
         """``text`` word-wrapped into lines of at most :attr:`max_chars` characters, in order (words
-        longer than a line are broken)."""
+        longer than a line are broken); ``[text]`` when it fits one line."""
         import textwrap
+        if len(str(text)) <= self.max_chars:
+            return [str(text)]
         return textwrap.wrap(" ".join(str(text).split()), self.max_chars) or [str(text)]
 
     def prime(self, style):
