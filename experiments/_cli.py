@@ -27,7 +27,9 @@ def fail(message) -> typing.NoReturn:
 def run(main, argv=None):
     """Call ``main(argv)``. Data, checkpoint and argument errors end with one ``error: ...`` line on
     stderr and exit status 2 (their messages name the file or value); anything else is a bug and keeps
-    its traceback (``JAXSEQ_DEBUG=1`` keeps tracebacks for these too). Library progress (``logging`` at INFO) goes to stderr."""
+    its traceback (``JAXSEQ_DEBUG=1`` keeps tracebacks for these too). Library progress (``logging`` at
+    INFO) goes to stderr. In a multi-host job (``JAXSEQ_DISTRIBUTED=1`` or ``JAX_NUM_PROCESSES`` > 1, see
+    docs/tpu.md) every process joins first; only process 0 prints and logs, every process saves."""
     from jaxseq.errors import DataError
     # force: importing orbax installs a root handler, which would make basicConfig a no-op. Other
     # libraries (orbax, absl) stay at WARNING; jaxseq's own progress lines are INFO.
@@ -36,6 +38,11 @@ def run(main, argv=None):
     from jaxseq import compile_cache
     compile_cache.enable()  # a second run skips XLA compilation; JAXSEQ_COMPILE_CACHE=0 switches it off
     try:
+        from jaxseq.training.loop import is_main_process, maybe_initialize_distributed
+        maybe_initialize_distributed()   # a no-op unless the environment describes a multi-host job
+        if not is_main_process():        # one host prints and logs; every host still saves checkpoints
+            logging.getLogger("jaxseq").setLevel(logging.WARNING)
+            sys.stdout = open(os.devnull, "w")
         return main(argv)
     except (UserError, DataError, FileNotFoundError, ValueError) as e:
         if os.environ.get("JAXSEQ_DEBUG"):  # a developer wants the traceback
