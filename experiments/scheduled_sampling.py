@@ -28,8 +28,7 @@ import sys
 import time
 from pathlib import Path
 
-from _cli import add_config_flags, add_time_budget, config_from_args, fail, out_path, parser, run, \
-    time_budget_s
+from _cli import add_config_flags, add_time_budget, config_from_args, out_path, parser, run, time_budget_s
 
 from jaxseq import char_lm
 from jaxseq.data.files import check_output_dir, write_atomic
@@ -129,9 +128,7 @@ def main(argv=None):
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     train_ids, val_ids = shakespeare.split(ids)
-    if min(len(train_ids), len(val_ids)) <= cfg.seq_len:
-        fail(f"{a.data or shakespeare.text_path(a.data_dir)}: {len(ids)} characters are too few for "
-             f"--seq-len {cfg.seq_len} (the 10% validation part must be longer than one sequence)")
+    char_lm.check_corpus(cfg, train_ids, val_ids, a.data or shakespeare.text_path(a.data_dir))
     t0 = time.time()
     yardstick = char_lm.Yardstick(charset.decode(train_ids), charset.chars[1:])
     ref = yardstick.bits_per_char(charset.decode(val_ids[:20000]))

@@ -58,7 +58,7 @@ def _sketch_run_copy(tmp):
 
 
 def _ss_fixture(tmp):
-    _write("tinyshakespeare/input.txt", "To be, or not to be: that is the question.\n" * 40)(tmp)
+    _write("tinyshakespeare/input.txt", "To be, or not to be: that is the question.\n" * 80)(tmp)
 
 
 LONG = " ".join(["cold"] * 500)
@@ -90,6 +90,9 @@ CASES = [
          names=["{tmp}/f"], setup=lambda tmp: (_write("f", "x")(tmp), _write("p.txt", PAIRS)(tmp))[-1]),
     Case("nmt_cache_under_file", "nmt_luong.py", ["--data", "{tmp}/p.txt", "--cache", "{tmp}/f/c.gz"],
          names=["{tmp}/f"], setup=lambda tmp: (_write("f", "x")(tmp), _write("p.txt", PAIRS)(tmp))[-1]),
+    Case("nmt_test_sentences_negative", "nmt_luong.py", ["--test-sentences", "-4"], names=["-4"]),
+    Case("nmt_eval_only_handwriting", "nmt_luong.py", ["--eval-only", "--ckpt", HW, "--out", "{tmp}/ev"],
+         names=[HW, "handwriting"]),
     Case("nmt_out_holds_sketch_run", "nmt_luong.py", TRAIN + ["--data", "{tmp}/p.txt", "--out", "{tmp}/run"],
          names=["{tmp}/run", "Sketch-RNN"], setup=_sketch_run_copy),
     # ---------------------------------------------------------------- data: eng-fra
@@ -97,6 +100,7 @@ CASES = [
          names=["{tmp}/nodir"]),
     Case("data_nmt_data_missing", "nmt_luong.py", TRAIN + ["--data", "{tmp}/nofile.txt"],
          names=["{tmp}/nofile.txt"]),
+    Case("data_nmt_data_is_folder", "nmt_luong.py", TRAIN + ["--data", "{tmp}"], names=["{tmp}", "folder"]),
     Case("data_nmt_zip_truncated", "nmt_luong.py", TRAIN + ["--data-dir", "{tmp}"],
          names=["{tmp}/pytorch-tutorial/data.zip"],
          setup=_write("pytorch-tutorial/data.zip", _zip_bytes(PAIRS.encode() * 50)[:-30])),
@@ -136,6 +140,10 @@ CASES = [
          names=["0"]),
     Case("ss_sample_temperature_zero", "scheduled_sampling.py",
          ["sample", "--ckpt", NMT, "--temperature", "0"], names=["0"]),
+    Case("ss_sample_prefix_empty", "scheduled_sampling.py", ["sample", "--ckpt", NMT, "--prefix", ""],
+         names=["prefix"]),
+    Case("ss_sample_length_negative", "scheduled_sampling.py", ["sample", "--ckpt", NMT, "--length", "-5"],
+         names=["-5"]),
     Case("ss_sample_out_under_file", "scheduled_sampling.py",
          ["sample", "--ckpt", NMT, "--out", "{tmp}/f/s.txt"], names=["{tmp}/f"], setup=_write("f", "x")),
     Case("ss_out_holds_nmt_run", "scheduled_sampling.py",
@@ -148,6 +156,9 @@ CASES = [
          names=["{tmp}/tinyshakespeare/input.txt"], setup=_write("tinyshakespeare/input.txt", "")),
     Case("data_ss_text_too_short", "scheduled_sampling.py", ["--data-dir", "{tmp}"],
          names=["{tmp}/tinyshakespeare/input.txt"], setup=_write("tinyshakespeare/input.txt", "To be.\n")),
+    Case("data_ss_text_short_for_windows", "scheduled_sampling.py", ["--data-dir", "{tmp}"],
+         names=["{tmp}/tinyshakespeare/input.txt", "too few", "258"],
+         setup=_write("tinyshakespeare/input.txt", "To be, or not to be.\n" * 100)),
     Case("data_ss_text_not_utf8", "scheduled_sampling.py", ["--data-dir", "{tmp}"],
          names=["{tmp}/tinyshakespeare/input.txt", "UTF-8"],
          setup=_write("tinyshakespeare/input.txt", "café\n".encode("latin-1") * 100)),
@@ -160,6 +171,7 @@ CASES = [
     Case("vae_iw_k_zero", "vae.py", ["--iw-k", "0"], names=["0"]),
     Case("vae_t10k_split", "vae.py", ["--t10k-split", "1.5"], names=["1.5"]),
     Case("vae_eval_n_negative", "vae.py", ["--eval-n", "-5"], names=["-5"]),
+    Case("vae_z_dim_zero", "vae.py", ["--z-dim", "0"], names=["z_dim 0"]),
     Case("vae_hidden_text", "vae.py", ["--hidden", "big"], names=["big"]),
     Case("vae_out_under_file", "vae.py", ["--out", "{tmp}/f/run"], names=["{tmp}/f"], setup=_write("f", "x")),
     Case("vae_ckpt_of_nmt", "vae.py", ["--data", "mnist", "--data-dir", "{tmp}", "--t10k-split", "0.5",
@@ -174,6 +186,7 @@ CASES = [
     Case("mdn_steps_negative", "mdn_toy.py", ["--steps", "-1"], names=["-1"]),
     Case("mdn_lr_negative", "mdn_toy.py", ["--lr", "-1"], names=["-1"]),
     Case("mdn_n_mix_zero", "mdn_toy.py", ["--n-mix", "0"], names=["0"]),
+    Case("mdn_n_train_zero", "mdn_toy.py", ["--n-train", "0"], names=["n_train = 0"]),
     Case("mdn_out_under_file", "mdn_toy.py", ["--steps", "2", "--out", "{tmp}/f/run"], names=["{tmp}/f"],
          setup=_write("f", "x")),
 ]

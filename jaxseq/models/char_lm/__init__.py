@@ -19,12 +19,13 @@ from jaxseq.data.files import require_kind
 from jaxseq.models.char_lm import model
 from jaxseq.models.char_lm.model import CharRNNConfig, init, make_ss_loss, ss_loss, tf_loss
 from jaxseq.models.char_lm.ngram import CharNGram, real_word_fraction, word_set
-from jaxseq.models.char_lm.training import MODES, SSConfig, Yardstick, eps_schedule, train
+from jaxseq.models.char_lm.training import MODES, SSConfig, Yardstick, check_corpus, eps_schedule, train
 
 DEFAULTS = SSConfig()
 
-__all__ = ["CharLM", "load", "check_sample_args", "CharRNNConfig", "SSConfig", "init", "tf_loss", "ss_loss", "make_ss_loss",
-           "eps_schedule", "train", "Yardstick", "CharNGram", "real_word_fraction", "word_set", "MODES"]
+__all__ = ["CharLM", "load", "check_sample_args", "check_corpus", "CharRNNConfig", "SSConfig", "init",
+           "tf_loss", "ss_loss", "make_ss_loss", "eps_schedule", "train", "Yardstick", "CharNGram",
+           "real_word_fraction", "word_set", "MODES"]
 
 
 class CharLM:

@@ -18,6 +18,7 @@ import numpy as np
 from jaxseq.data import shakespeare
 from jaxseq.data.charset import Charset
 from jaxseq.data.files import require_kind
+from jaxseq.errors import DataError
 from jaxseq.models.char_lm import model as cr
 from jaxseq.models.char_lm.ngram import CharNGram, sample_quality, word_set
 from jaxseq.training.checkpoint import Checkpointer
@@ -26,6 +27,7 @@ from jaxseq.training.schedules import SCHEDULES, teacher_forcing_prob
 
 MODES = ("tf", "ss")
 PREFIX_LEN = 32        # characters of real validation text each free-running sample continues
+VAL_WINDOW = 257       # validation bits/char: windows of 256 predicted characters (+ the first)
 
 
 @dataclasses.dataclass
@@ -101,12 +103,22 @@ class Yardstick:
         return sample_quality(texts, contexts, self.lm, self.words)
 
 
+def check_corpus(cfg: SSConfig, train_ids, val_ids, source="the text"):
+    """A :class:`DataError` naming ``source`` when the training or validation part is too short for
+    ``cfg.seq_len`` windows or the fixed validation windows."""
+    need = max(cfg.seq_len + 1, VAL_WINDOW, PREFIX_LEN) + 1
+    if min(len(train_ids), len(val_ids)) < need:
+        raise DataError(f"{source}: {len(train_ids) + len(val_ids)} characters are too few: its training "
+                        f"and validation parts ({len(train_ids)} and {len(val_ids)}) need at least {need} "
+                        f"each (seq_len {cfg.seq_len}, validation windows of {VAL_WINDOW})")
+
+
 def make_eval_fn(cfg: SSConfig, val, charset: Charset, yardstick: Yardstick, last=None):
     """``eval_fn(params, step) -> metrics``: teacher-forced validation bits/char on 64 fixed windows of
     256 characters, and the yardstick's scores of ``n_samples`` continuations of evenly spread
     validation prefixes. ``last["samples"]`` receives the ``prefix|continuation`` strings."""
     last = {} if last is None else last
-    val_b = jnp.asarray(shakespeare.random_windows(val, 0, 64, 257, seed=cfg.seed + 99))
+    val_b = jnp.asarray(shakespeare.random_windows(val, 0, 64, VAL_WINDOW, seed=cfg.seed + 99))
     prefixes = shakespeare.spread_windows(val, cfg.n_samples, PREFIX_LEN)
     ctx = [charset.decode(t) for t in prefixes]
     val_nll = jax.jit(lambda p: cr.tf_loss(p, {"tokens": val_b}, None)[0])
