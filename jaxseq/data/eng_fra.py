@@ -94,7 +94,7 @@ def _lines(data):
         for n, line in enumerate(io.StringIO(data), 1):
             yield n, (None if "\ufffd" in line else line)
         return
-    for n, raw in enumerate(data.splitlines(), 1):
+    for n, raw in enumerate(data.split(b"\n"), 1):   # like StringIO: only \n ends a line
         try:
             yield n, raw.decode("utf-8")
         except UnicodeDecodeError:
