@@ -11,6 +11,7 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 
+from jaxseq.data.files import write_atomic
 from jaxseq.data.strokes import bounds, split_strokes, to_absolute
 
 MAX_GRID_CELLS = 1000   # drawings in one PNG grid (matplotlib's time and memory grow with each cell)
@@ -39,7 +40,8 @@ def save_svg(path, strokes, *, stroke_width=1.5, color="black", margin=10.0, lin
     head = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.1f}" height="{total:.1f}" '
             f'viewBox="0 0 {width:.1f} {total:.1f}">\n<rect width="100%" height="100%" fill="white"/>\n')
 
-    def write(f):
+    def write(binary):
+        f = _Utf8(binary)
         f.write(head)
         y0 = margin
         for i, (lines, b, h) in enumerate(zip(items, boxes, heights)):
@@ -54,24 +56,16 @@ def save_svg(path, strokes, *, stroke_width=1.5, color="black", margin=10.0, lin
             f.write("</g>\n")
             y0 += h + gap
         f.write("</svg>\n")
-    return write_atomic(path, write, text=True)
+    return write_atomic(path, write)
 
 
-def write_atomic(path, write, *, text=False):
-    """Call ``write(file)`` on a temporary file beside ``path`` and move it into place only when it
-    succeeded, so a failure leaves no half-written output. Returns the path."""
-    import os
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")     # open() keeps the umask's permissions
-    try:
-        with open(tmp, "w" if text else "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+class _Utf8:
+    """``write(str)`` onto a binary file."""
+    def __init__(self, f):
+        self.f = f
+
+    def write(self, s):
+        self.f.write(s.encode("utf-8"))
 
 
 # ------------------------------------------------------------------------------------ matplotlib

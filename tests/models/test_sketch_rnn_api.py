@@ -71,7 +71,7 @@ def test_user_errors(tmp_path):
     ck = Checkpointer(other)
     ck.save(1, {"w": np.zeros(2, np.float32)}, meta={"model": "vae"})
     ck.close()
-    with pytest.raises(DataError, match="other is a vae checkpoint, not a sketch_rnn one"):
+    with pytest.raises(DataError, match="other is an unrecognised checkpoint, not a Sketch-RNN one"):
         sketch_rnn.load(str(other))
     decoder_only = SketchRNN({}, SketchConfig(conditional=False), 1.0, {}, path=other)
     for call in (lambda: decoder_only.reconstruct([np.zeros((3, 3))]),

@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxseq.data.charset import Charset
+from jaxseq.data.files import checkpoint_kind, require_kind
 from jaxseq.data.strokes import require_finite
 from jaxseq.errors import DataError
 from jaxseq.models.handwriting import model as hw
@@ -38,34 +39,6 @@ def resolve_checkpoint(path=None, task="synthesis") -> Path:
     if not p.is_absolute() and (REPO_ROOT / p).is_dir():
         return REPO_ROOT / p
     raise DataError(f"checkpoint directory {p} does not exist: train one first or give an existing one")
-
-
-def checkpoint_family(meta) -> str:
-    """Which model family wrote a checkpoint's meta: ``handwriting``, ``sketch_rnn``, ``nmt``, ``vae``,
-    ``char_lm`` or ``unknown``."""
-    cfg = meta.get("config") if isinstance(meta.get("config"), dict) else {}
-    if isinstance(meta.get("model"), str):      # sketch_rnn (and any family that names itself)
-        return meta["model"]
-    for family, key in (("nmt", "lang"), ("vae", "vae"), ("char_lm", "mode")):
-        if key in meta:
-            return family
-    return "handwriting" if "n_gauss" in cfg else "unknown"
-
-
-def load_checkpoint(directory, step, family):
-    """``(params, meta)`` of a checkpoint of ``family`` for sampling; :class:`DataError` naming the
-    directory for unreadable metadata or another family's checkpoint."""
-    try:
-        params, meta = checkpoint.load_for_sampling(directory, step)
-    except ValueError as e:        # json.JSONDecodeError: the meta file is not JSON
-        raise DataError(f"{directory}: unreadable checkpoint metadata ({e}); the checkpoint is corrupted, "
-                        f"export or train it again") from None
-    found = checkpoint_family(meta) if isinstance(meta, dict) else "unknown"
-    if found != family:
-        what = "an unknown kind of" if found == "unknown" else f"a {found}"
-        raise DataError(f"{directory} is {what} checkpoint, not a {family} one; give a {family} "
-                        f"checkpoint")
-    return params, meta
 
 
 def _check_number(name, value, *, low, inclusive):
@@ -206,7 +179,9 @@ def load(path=None, *, task="synthesis", step=None, bf16=False) -> Hand:
     the shipped checkpoint of ``task`` (``"synthesis"`` or ``"prediction"``). ``bf16``: bf16 matmuls
     while sampling (state and mixture stay float32)."""
     directory = resolve_checkpoint(path, task)
-    params, meta = load_checkpoint(directory, step, "handwriting")
+    params, meta = checkpoint.load_for_sampling(directory, step)
+    if not checkpoint_kind(meta).startswith("handwriting"):
+        require_kind(directory, meta, f"handwriting {task}")
     try:
         cfg, charset = training.read_meta(meta)
     except (TypeError, ValueError, KeyError) as e:

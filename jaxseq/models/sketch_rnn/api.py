@@ -14,12 +14,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxseq.data import sketches as sd
+from jaxseq.data.files import require_kind
 from jaxseq.data.strokes import require_finite
 from jaxseq.errors import DataError
-from jaxseq.models.handwriting.api import load_checkpoint
 from jaxseq.models.sketch_rnn import model as sr
 from jaxseq.models.sketch_rnn import sample as ss
 from jaxseq.models.sketch_rnn.sample import N_SAMPLES, SEED, TEMPERATURE
+from jaxseq.training import checkpoint
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 SHIPPED_ROOT = REPO_ROOT / "ckpt" / "sketch_rnn"    # shipped checkpoints, one folder per name
@@ -172,7 +173,8 @@ def load(name_or_path=DEFAULT_CHECKPOINT, *, step=None) -> SketchRNN:
     """A trained model from a shipped name (``"sheep"``), an exported checkpoint or a training run
     (``step``: default the best validated step, else the latest)."""
     path = resolve_checkpoint(name_or_path)
-    params, meta = load_checkpoint(path, step, "sketch_rnn")
+    params, meta = checkpoint.load_for_sampling(path, step)
+    require_kind(path, meta, "Sketch-RNN")
     try:
         cfg, scale = sr.SketchConfig.from_dict(meta["config"]), float(meta["scale"])
     except (TypeError, ValueError, KeyError) as e:
