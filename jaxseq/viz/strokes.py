@@ -6,7 +6,6 @@ dependency at all. Coordinates are screen-like (y grows downwards), so plots fli
 """
 from __future__ import annotations
 
-from pathlib import Path
 from xml.sax.saxutils import escape
 
 import numpy as np

@@ -10,10 +10,8 @@ from __future__ import annotations
 import io
 import json
 import os
-import pickle
 import shutil
 import tempfile
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -85,7 +83,7 @@ def a_file(name, content=b"x"):
     return setup
 
 
-def _npz_bytes(arrays, allow_pickle=True):
+def _npz_bytes(arrays):
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     return buf.getvalue()
