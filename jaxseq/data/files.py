@@ -107,6 +107,12 @@ def check_output_dir(path) -> Path:
     return p
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path, data) -> Path:
     """Write ``data`` to ``path`` through a temporary file in the same folder, moved into place only
     when complete, so a crash or a full disk never leaves a half-written file. ``data``: str, bytes, or
@@ -120,6 +126,7 @@ def write_atomic(path, data) -> Path:
                 data(f)
             else:
                 f.write(data.encode("utf-8") if isinstance(data, str) else data)
+        os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes 0600; give the permissions open() would
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

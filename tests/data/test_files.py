@@ -140,6 +140,7 @@ def _boom():
 def test_write_atomic_leaves_nothing_half_written(tmp_path, monkeypatch):
     p = files.write_atomic(tmp_path / "sub" / "r.json", "{}")
     assert p.read_text() == "{}"
+    assert p.stat().st_mode & 0o777 == 0o666 & ~files._umask()   # like open(), not mkstemp's 0600
     assert files.write_atomic(tmp_path / "sub" / "b", lambda f: f.write(b"\x00\x01")).read_bytes() == b"\x00\x01"
     with pytest.raises(RuntimeError):   # a writer that fails half-way leaves neither a file nor a temp
         files.write_atomic(tmp_path / "sub" / "c", lambda f: (f.write(b"half"), _boom()))
