@@ -9,6 +9,7 @@ import argparse
 import dataclasses
 import logging
 import os
+import re
 import sys
 import typing
 
@@ -113,7 +114,13 @@ def config_from_args(cls, args, **override):
     names = {f.name for f in dataclasses.fields(cls) if f.init}
     vals = {k: v for k, v in vars(args).items() if k in names}
     vals.update(override)
-    return cls(**vals)
+    try:
+        return cls(**vals)
+    except ValueError as e:  # the library names the field ("beam = 0: ..."); the user typed a flag
+        m = re.match(r"(\w+) = ", str(e))
+        if m and m.group(1) in names:
+            fail("--" + m.group(1).replace("_", "-") + " " + str(e)[len(m.group(1)) + 3:])
+        raise
 
 
 def add_time_budget(p):
@@ -155,11 +162,14 @@ def out_path(path, what="--out"):
     """A writable output file path: its folder is created now, before any work, so a bad ``--out``
     fails in a second instead of after sampling."""
     from pathlib import Path
+
+    from jaxseq.data.files import check_output_dir
     p = Path(path)
     if p.exists() and p.is_dir():
         fail(f"{what} {p} is a directory; give a file name")
     try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        fail(f"{what} {p}: cannot create its folder ({e.strerror})")
+        check_output_dir(p.parent)
+    except ValueError as e:
+        fail(f"{what} {p}: {e}")
+    p.parent.mkdir(parents=True, exist_ok=True)
     return p

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxseq.data.files import write_atomic
+
 
 def save_figure(path, draw, size=(10, 3), dpi=110):
     """Make a figure of ``size`` inches, call ``draw(fig)``, save it to ``path`` (folders created).
@@ -15,8 +17,8 @@ def save_figure(path, draw, size=(10, 3), dpi=110):
     draw(fig)
     fig.tight_layout()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi)
+    fmt = path.suffix[1:].lower() or "png"
+    write_atomic(path, lambda f: fig.savefig(f, dpi=dpi, format=fmt))   # never a half-written image
     return path
 
 

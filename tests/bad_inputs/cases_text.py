@@ -186,7 +186,7 @@ CASES = [
     Case("mdn_steps_negative", "mdn_toy.py", ["--steps", "-1"], names=["-1"]),
     Case("mdn_lr_negative", "mdn_toy.py", ["--lr", "-1"], names=["-1"]),
     Case("mdn_n_mix_zero", "mdn_toy.py", ["--n-mix", "0"], names=["0"]),
-    Case("mdn_n_train_zero", "mdn_toy.py", ["--n-train", "0"], names=["n_train = 0"]),
+    Case("mdn_n_train_zero", "mdn_toy.py", ["--n-train", "0"], names=["--n-train 0"]),
     Case("mdn_out_under_file", "mdn_toy.py", ["--steps", "2", "--out", "{tmp}/f/run"], names=["{tmp}/f"],
          setup=_write("f", "x")),
 ]

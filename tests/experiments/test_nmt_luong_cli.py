@@ -71,7 +71,7 @@ def test_translate_with_the_shipped_checkpoint(tmp_path):
 
 
 @pytest.mark.parametrize("args, says", [
-    (["--translate", "hi", "--beam", "0"], "beam = 0"),   # the config names its field and value
+    (["--translate", "hi", "--beam", "0"], "--beam 0"),   # the flag and its value
     (["--translate", ""], "empty sentence"),
     (["--translate", "123"], "nothing to translate in '123'"),
     (["--translate", "hi", "--ckpt", "no/such/dir"], "no/such/dir"),
