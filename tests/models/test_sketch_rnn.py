@@ -128,6 +128,19 @@ def test_sampling_cold_is_deterministic_and_stops():
             np.testing.assert_array_equal(s[ends[0]:], np.tile(sd.END, (len(s) - ends[0], 1)))
 
 
+def test_no_end_of_sketch_before_min_len():
+    """The empty-drawing bug: a decoder whose first pen distribution is all 'end' used to give an
+    empty drawing; the sampler now draws at least ``min_len`` points (then obeys the model)."""
+    cfg = TINY
+    p = sr.init(jax.random.PRNGKey(3), cfg)
+    p["out"]["b"] = p["out"]["b"].at[6 * cfg.n_mix + 2].set(50.0)     # p(end) ~ 1 at every step
+    z = jax.random.normal(jax.random.PRNGKey(4), (4, cfg.z_size))
+    lengths = lambda out: [len(sd.to_stroke3(x)) for x in np.asarray(out)]
+    assert lengths(ss.sample(p, cfg, jax.random.PRNGKey(1), z=z, min_len=0)) == [0, 0, 0, 0]
+    assert lengths(ss.sample(p, cfg, jax.random.PRNGKey(1), z=z)) == [1, 1, 1, 1]     # default 1
+    assert lengths(ss.sample(p, cfg, jax.random.PRNGKey(1), z=z, min_len=5)) == [5, 5, 5, 5]
+
+
 @pytest.mark.slow
 def test_sampling_unconditional():
     """Decoder-only model: no z anywhere (a compile of its own, hence slow)."""

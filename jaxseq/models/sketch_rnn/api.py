@@ -19,6 +19,7 @@ from jaxseq.errors import DataError
 from jaxseq.models.sketch_rnn import model as sr
 from jaxseq.models.sketch_rnn import sample as ss
 from jaxseq.models.sketch_rnn.sample import N_SAMPLES, SEED, TEMPERATURE
+from jaxseq.paths import as_path
 from jaxseq.training import checkpoint
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -35,7 +36,7 @@ def resolve_checkpoint(name_or_path=DEFAULT_CHECKPOINT) -> Path:
     """A checkpoint directory from a shipped name (``"sheep"``) or a path. A relative ``ckpt/...`` path
     that is not found here is looked up in the source checkout too, so it works from any folder."""
     name = str(name_or_path)
-    p = Path(name).expanduser()
+    p = as_path(name)   # a gs:// URI stays one
     if os.sep not in name and "/" not in name and (SHIPPED_ROOT / name).is_dir():
         return SHIPPED_ROOT / name
     if p.is_dir():
@@ -115,8 +116,13 @@ class SketchRNN:
         n = _check_count("n", n)
         out = ss.sample_batched(self.params, self.config, jax.random.PRNGKey(seed), n, z=z,
                                 temperature=temperature, batch_size=batch_size, scale=self.scale,
-                                progress=progress)
+                                progress=progress, min_len=self.min_len)
         return self._finite(out)
+
+    @property
+    def min_len(self) -> int:
+        """No drawing ends before this many points: the shortest training sketch (from the meta)."""
+        return int((self.meta or {}).get("min_len", ss.MIN_LEN))
 
     def _finite(self, drawings):
         require_finite(drawings, f"sampling from {self.path or 'these params'}")
@@ -134,7 +140,8 @@ class SketchRNN:
         self._need_encoder("reconstruction")
         drawings = self._fit(_as_list(drawings))
         return self._finite(ss.reconstruct(self.params, self.config, drawings, self.scale,
-                                           jax.random.PRNGKey(seed), temperature=_check_temperature(temperature)))
+                                           jax.random.PRNGKey(seed), temperature=_check_temperature(temperature),
+                                           min_len=self.min_len))
 
     def _fit(self, drawings, what="drawings"):
         for i, d in enumerate(drawings):
@@ -153,7 +160,8 @@ class SketchRNN:
         a, b = self._fit(_as_list([a, b], "endpoints"), "endpoints")
         return self._finite(ss.interpolate(self.params, self.config, a, b, self.scale,
                                            jax.random.PRNGKey(seed), steps=_check_count("steps", steps),
-                                           temperature=_check_temperature(temperature), method=method))
+                                           temperature=_check_temperature(temperature), method=method,
+                                           min_len=self.min_len))
 
     def evaluate(self, drawings, *, batch_size=100, seed=SEED) -> dict:
         """Per-point ``lr`` (= ``l_s`` + ``l_p``), ``kl`` and ``loss`` over drawings of at most

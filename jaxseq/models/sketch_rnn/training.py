@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from pathlib import Path
 
 import jax
 import numpy as np
@@ -14,8 +13,9 @@ import numpy as np
 from jaxseq.data import sketches as sd
 from jaxseq.models.sketch_rnn import model as sr
 from jaxseq.models.sketch_rnn import sample as ss
+from jaxseq.paths import as_path
 from jaxseq.training.checkpoint import Checkpointer
-from jaxseq.training.loop import TrainConfig, fit
+from jaxseq.training.loop import TrainConfig, fit, is_main_process
 
 log = logging.getLogger("jaxseq.sketch_rnn")
 
@@ -76,7 +76,7 @@ def train(cfg: sr.SketchConfig, settings: TrainSettings, data, ckpt_dir, *, info
     again for evaluation) is stored in the checkpoint meta beside the settings. Returns
     ``(params, history, ckpt_dir)``; a finished run only evaluates (see ``fit``).
     """
-    ckpt_dir = Path(ckpt_dir)
+    ckpt_dir = as_path(ckpt_dir)   # gs://bucket/run stays a URI
     s = settings
     scale = sd.scale_factor(data["train"])
     batch_fn = sd.BatchMaker(data["train"], scale, cfg.max_len, s.batch_size, seed=s.seed,
@@ -86,7 +86,8 @@ def train(cfg: sr.SketchConfig, settings: TrainSettings, data, ckpt_dir, *, info
     info = dict(info or {})
     meta = {"model": "sketch_rnn", "config": cfg.to_dict(), "scale": scale,
             "data": info.get("name", info.get("data", "")),
-            "train": {**info, **dataclasses.asdict(s)}, "examples": examples}
+            "train": {**info, **dataclasses.asdict(s)}, "examples": examples,
+            "min_len": int(min(len(x) for x in data["train"]))}   # the sampler's shortest drawing
 
     def eval_fn(params, step):
         return sr.evaluate(params, cfg, valid, jax.random.PRNGKey(s.seed + 7))
@@ -94,7 +95,10 @@ def train(cfg: sr.SketchConfig, settings: TrainSettings, data, ckpt_dir, *, info
     def sample_fn(params, step):
         if not s.samples or (step % s.sample_every and step != s.steps):
             return
-        s5 = ss.sample(params, cfg, jax.random.PRNGKey(step), n=s.samples)
+        s5 = ss.sample(params, cfg, jax.random.PRNGKey(step), n=s.samples,   # on every process
+                       min_len=meta["min_len"])
+        if not is_main_process():   # process 0 alone writes the grid
+            return
         path = ss.save_grid(ckpt_dir / "samples" / f"step{step:07d}.png", ss.to_stroke3_list(s5, scale))
         log.info("samples: %s", path)
 
