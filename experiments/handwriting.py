@@ -33,6 +33,8 @@ from jaxseq import handwriting
 from jaxseq.data import iam
 from jaxseq.models.handwriting import TrainSettings, sample, training
 from jaxseq.models.handwriting.model import HWConfig, TASKS
+from jaxseq.paths import as_path
+from jaxseq.training.loop import is_main_process
 from jaxseq.viz.strokes import MAX_GRID_CELLS as MAX_PNG_LINES, save_line_attention
 
 ARCH_HELP = {
@@ -97,18 +99,22 @@ def cmd_train(a):
     arch = {k: getattr(a, k) for k in training.ARCH_DEFAULTS if k != "vocab"}
     settings = TrainSettings(**{k: getattr(a, k) for k in TrainSettings.__dataclass_fields__})
     budget = time_budget_s(a)
-    ckpt_dir = Path(a.ckpt_dir or f"runs/hw_{a.task}")
+    ckpt_dir = as_path(a.ckpt_dir or f"runs/hw_{a.task}")   # gs://bucket/run stays a URI
     lines = load_lines(a)
     info = {"cache": a.cache, "data_dir": a.data_dir, "synthetic": a.synthetic}
     t0 = time.perf_counter()
     _, hist, _ = training.train(arch, settings, lines, ckpt_dir, init_from=a.init_from or None,
                                 time_budget_s=budget, info=info)
+    if not is_main_process():   # every process trained and saved; process 0 alone writes files
+        return
+    from jaxseq.training.checkpoint import write_history
+    write_history(ckpt_dir, hist)   # merged with the rows from before a resume
+    if hist.stopped == "preempted":   # the checkpoint is saved; the VM is going away
+        return
     rates = sorted(r["steps_per_s"] for r in hist if "steps_per_s" in r)
     last = max([r["step"] for r in hist] or [0])
     print(f"stopped at step {last}/{a.steps} after {time.perf_counter() - t0:.0f}s; "
           f"{rates[len(rates) // 2] if rates else float('nan'):.2f} steps/s (median); checkpoint {ckpt_dir}")
-    from jaxseq.training.checkpoint import write_history
-    write_history(ckpt_dir, hist)   # merged with the rows from before a resume
 
 
 def cmd_generate(a):

@@ -19,6 +19,8 @@ from _cli import add_config_flags, config_from_args, parser, run
 
 from jaxseq import mdn_regression as mr
 from jaxseq.data.files import check_output_dir, write_atomic
+from jaxseq.paths import as_path, is_remote
+from jaxseq.training.loop import is_main_process
 
 HELP = {"n_train": "training points", "n_test": "test points (another seed)",
         "hidden": "width of the two tanh hidden layers", "n_mix": "MDN mixture components",
@@ -32,8 +34,12 @@ def main(argv=None):
     p.add_argument("--out", default="runs/mdn_toy", help="folder for mdn_toy.png and results.json")
     a = p.parse_args(argv)
     cfg = config_from_args(mr.ToyConfig, a)
-    out = check_output_dir(a.out)   # before any work
+    out = as_path(a.out)            # gs://bucket/run stays a URI (an error now if gcsfs is missing)
+    if not is_remote(out):
+        check_output_dir(out)       # before any work
     models, res, data = mr.fit_toy(cfg, progress=True)
+    if not is_main_process():       # the scores and the figure are local: process 0 alone writes
+        return res
     res["config"] = dataclasses.asdict(cfg)
     print(json.dumps(res, indent=1))
     write_atomic(out / "results.json", json.dumps(res, indent=1))

@@ -28,6 +28,7 @@ from pathlib import Path
 from _cli import add_config_flags, add_time_budget, config_from_args, fail, parser, run, time_budget_s
 
 from jaxseq.data.files import check_output_dir, require_kind, write_atomic
+from jaxseq.paths import as_path, is_remote
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -136,12 +137,16 @@ def run_translate(args, cfg):
             print(f"  attention: {path}")
 
 
-def test_report(params, mcfg, meta, data, cfg, out_dir, args):
+def test_report(params, mcfg, meta, data, cfg, out_dir, args, write=True):
+    """Test BLEU (local work on every process); with ``write`` (process 0) also the texts, the
+    attention plots and test_results.json in ``out_dir``."""
     from jaxseq.models.nmt import training
     from jaxseq.models.nmt.translate import Translator
     from jaxseq.viz.nmt import plot_attention
     res, ids = training.bleu_on_test(params, mcfg, data, cfg.beam, cfg.alpha, args.test_sentences or None)
     res = {"lang": cfg.lang, "filter": cfg.filter, **res}
+    if not write:
+        return res
     out_dir.mkdir(parents=True, exist_ok=True)   # --eval-only may name a fresh --out
     # the texts too, so BLEU can be computed elsewhere (e.g. `sacrebleu test_ref.txt < test_beam.txt`)
     n = res["test_sentences"]
@@ -171,7 +176,8 @@ def train(args, cfg, out_dir):
     from jaxseq.data import eng_fra
     from jaxseq.models.nmt import model as nmt, training
     from jaxseq.training.checkpoint import Checkpointer
-    from jaxseq.training.loop import fit
+    from jaxseq.data.batching import process_rows
+    from jaxseq.training.loop import fit, is_main_process
     budget = time_budget_s(args)
     data = training.prepare(cfg, args.data_dir, args.data)
     print(data.summary(cfg))
@@ -179,7 +185,7 @@ def train(args, cfg, out_dir):
     params = nmt.init(jax.random.PRNGKey(cfg.seed), mcfg)
     n_params = sum(int(np.prod(a.shape)) for a in jax.tree_util.tree_leaves(params))
     print(f"model: {n_params / 1e6:.2f}M params, {mcfg}")
-    n_dev = jax.local_device_count()
+    n_dev = jax.device_count()   # every host's: --batch-size is the global batch
     if cfg.batch_size % n_dev:
         fail(f"--batch-size {cfg.batch_size} must divide over {n_dev} devices")
     batches = eng_fra.BucketedBatches(data.enc["train"], cfg.batch_size, seed=cfg.seed)
@@ -192,21 +198,27 @@ def train(args, cfg, out_dir):
     try:
         if start:   # resuming: only an NMT run
             require_kind(out_dir, ck.read_meta(), "NMT")
-        params, hist = fit(nmt.make_loss(mcfg), params, lambda s: count(batches(s)),
+        # the global batch's tokens are counted; on several processes each feeds its block of rows
+        params, hist = fit(nmt.make_loss(mcfg), params, lambda s: process_rows(count(batches(s))),
                            training.train_config(cfg), eval_fn=eval_fn, ckpt=ck, meta=meta,
                            time_budget_s=budget)
         step_done = ck.latest_step()
     finally:
         ck.close()
-    if step_done > start:   # this chunk's rows after the earlier chunks' rows
+    main = is_main_process()   # process 0 writes; every process tests and saves the export
+    if step_done > start and main:   # this chunk's rows after the earlier chunks' rows
         from jaxseq.training.checkpoint import write_history
         write_history(out_dir, hist)
     if step_done < cfg.steps:
-        print(f"time budget reached at step {step_done}; rerun the same command to resume")
+        print(f"stopped early at step {step_done} ({(hist.stopped or 'time budget').replace('_', ' ')}); "
+              f"rerun the same command to resume")
     print(f"checkpoints in {out_dir} (step {step_done})")
-    res = dict(test_report(params, mcfg, meta, data, cfg, out_dir, args), steps=step_done)
-    write_atomic(out_dir / "test_results.json", json.dumps(res, indent=1))
-    if args.export:
+    if hist.stopped == "preempted":   # the VM is going away: no test decoding, no export
+        return {"steps": step_done, "stopped": hist.stopped}
+    res = dict(test_report(params, mcfg, meta, data, cfg, out_dir, args, write=main), steps=step_done)
+    if main:
+        write_atomic(out_dir / "test_results.json", json.dumps(res, indent=1))
+    if args.export:   # an Orbax save: every process takes part
         size = nmt.save(args.export, params, dict(meta, step=step_done, test=res), args.export_dtype)
         print(f"exported params ({args.export_dtype}) to {args.export}: {size / 2**20:.1f} MiB")
     return res
@@ -215,8 +227,8 @@ def train(args, cfg, out_dir):
 def main(argv=None):
     args, cfg = parse_args(argv)
     for path in (args.out, args.export, args.cache and Path(args.cache).parent):
-        if path:   # a bad output folder fails now, not after the work
-            check_output_dir(path)
+        if path and not is_remote(as_path(path)):   # a bad output folder fails now, not after the work
+            check_output_dir(path)                  # (a gs:// one: an error now if gcsfs is missing)
     if args.cache:
         from jaxseq.data import eng_fra
         if Path(args.cache).is_dir():
@@ -226,7 +238,7 @@ def main(argv=None):
         return
     if args.translate or args.interactive:
         return run_translate(args, cfg)
-    out_dir = Path(args.out) if args.out else default_out(cfg)
+    out_dir = as_path(args.out) if args.out else default_out(cfg)
     if not args.eval_only:
         return train(args, cfg, out_dir)
     from jaxseq.models.nmt import model as nmt, training

@@ -26,13 +26,15 @@ import json
 import logging
 import sys
 import time
-from pathlib import Path
 
+import numpy as np
 from _cli import add_config_flags, add_time_budget, config_from_args, out_path, parser, run, time_budget_s
 
 from jaxseq import char_lm
 from jaxseq.data.files import check_output_dir, write_atomic
 from jaxseq.data import shakespeare
+from jaxseq.paths import as_path, is_remote
+from jaxseq.training.loop import is_main_process
 from jaxseq.training.schedules import SCHEDULES
 
 log = logging.getLogger("scheduled_sampling")
@@ -91,7 +93,7 @@ def cmd_sample(a):
         print("wrote", dest)
 
 
-def write_run(out: Path, mode, hist, samples, secs):
+def write_run(out, mode, hist, samples, secs):
     final = {k: v for k, v in hist[-1].items() if k.startswith("val_")} if hist else {}
     write_atomic(out / f"history_{mode}.json", json.dumps(hist, indent=1))
     write_atomic(out / f"results_{mode}.json", json.dumps(dict(final, train_s=round(secs, 1)), indent=1))
@@ -100,7 +102,7 @@ def write_run(out: Path, mode, hist, samples, secs):
     print(f"{mode}: {json.dumps(final)}\n--- sample ---\n{samples[0] if samples else ''}\n")
 
 
-def summarise(out: Path, cfg, ref):
+def summarise(out, cfg, ref):
     from jaxseq.viz.char_lm import ss_curves
     hists = {m: json.loads((out / f"history_{m}.json").read_text())
              for m in char_lm.MODES if (out / f"history_{m}.json").exists()}
@@ -112,6 +114,15 @@ def summarise(out: Path, cfg, ref):
     print("wrote", out / "ss_curves.png", ", ".join(f"samples_{m}.txt" for m in hists))
 
 
+def process0_value(x):
+    """Process 0's number on every process of a multi-host job (so all skip a run or none does)."""
+    import jax
+    if jax.process_count() == 1:
+        return x
+    from jax.experimental import multihost_utils
+    return float(multihost_utils.broadcast_one_to_all(np.float32(x)))
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["sample"]:
@@ -119,13 +130,14 @@ def main(argv=None):
     a = train_parser().parse_args(argv)
     cfg = config_from_args(char_lm.SSConfig, a)
     budget = time_budget_s(a)
-    dest = out_path(a.cache, "--cache") if a.cache else check_output_dir(a.out)   # before any work
+    out = as_path(a.out)   # gs://bucket/run stays a URI (an error now if gcsfs is missing)
+    if a.cache or not is_remote(out):   # before any work
+        dest = out_path(a.cache, "--cache") if a.cache else check_output_dir(out)
     ids, charset = shakespeare.load(a.data_dir, cache=a.data)
     if a.cache:
         path = shakespeare.write_cache(dest, ids, charset)
         print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
         return
-    out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     train_ids, val_ids = shakespeare.split(ids)
     char_lm.check_corpus(cfg, train_ids, val_ids, a.data or shakespeare.text_path(a.data_dir))
@@ -136,14 +148,18 @@ def main(argv=None):
              f"bits/char")
     deadline = None if budget is None else time.time() + budget
     for mode in (char_lm.MODES if a.mode == "both" else [a.mode]):  # per-mode files: separate jobs work
-        left = None if deadline is None else deadline - time.time()
-        if left is not None and left <= 0:
+        left = None if deadline is None else process0_value(deadline - time.time())
+        if left is not None and left <= 0:   # every process skips the run together
             log.info(f"time budget used up before the {mode} run; run the same command again")
             continue
         _, hist, samples, secs = char_lm.train(cfg, mode, train_ids, val_ids, charset, yardstick,
                                                out / f"ckpt_{mode}", time_budget_s=left)
-        write_run(out, mode, hist, samples, secs)
-    summarise(out, cfg, ref)
+        if is_main_process():   # every process trained and saved; process 0 alone writes files
+            write_run(out, mode, hist, samples, secs)
+        if hist.stopped == "preempted":   # the checkpoint is saved; the VM is going away
+            return
+    if is_main_process():
+        summarise(out, cfg, ref)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 import argparse
 import json
-from pathlib import Path
 
 import numpy as np
 
@@ -28,6 +27,8 @@ from _cli import (add_config_flags, add_export, add_time_budget, config_from_arg
 from jaxseq.data import sketches as sd
 from jaxseq.models import sketch_rnn
 from jaxseq.models.sketch_rnn import SketchConfig, TrainSettings
+from jaxseq.paths import as_path
+from jaxseq.training.loop import is_main_process
 from jaxseq.viz.strokes import MAX_GRID_CELLS
 
 
@@ -92,15 +93,19 @@ def cmd_train(a):
     settings = config_from_args(TrainSettings, a)
     budget = time_budget_s(a)
     name = sd.dataset_name(a.data, a.category)
-    ckpt_dir = Path(a.ckpt_dir or f"runs/sketch_rnn/{name}")
+    ckpt_dir = as_path(a.ckpt_dir or f"runs/sketch_rnn/{name}")   # gs://bucket/run stays a URI
     data = load_data(a.data, a.data_dir, a.category, cfg.max_len)
     info = {"name": name, "data": a.data, "category": a.category, "data_dir": a.data_dir}
     _, hist, _ = sketch_rnn.train(cfg, settings, data, ckpt_dir, info=info, time_budget_s=budget)
+    if not is_main_process():   # every process trained and saved; process 0 alone writes files
+        return
+    from jaxseq.training.checkpoint import write_history
+    write_history(ckpt_dir, hist)   # merged with the rows from before a resume
+    if hist.stopped == "preempted":   # the checkpoint is saved; the VM is going away
+        return
     rows = [h["steps_per_s"] for h in hist if "steps_per_s" in h]
     if rows:
         print(f"train speed: {np.mean(rows[1:] or rows):.2f} steps/s")
-    from jaxseq.training.checkpoint import write_history
-    write_history(ckpt_dir, hist)   # merged with the rows from before a resume
     print(f"checkpoints in {ckpt_dir}; sample with: python experiments/sketch_rnn.py sample --ckpt {ckpt_dir}")
 
 

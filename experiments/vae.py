@@ -22,6 +22,8 @@ from _cli import add_config_flags, add_time_budget, config_from_args, fail, pars
 from jaxseq import vae
 from jaxseq.data import mnist
 from jaxseq.data.files import check_output_dir, write_atomic
+from jaxseq.paths import as_path, is_remote
+from jaxseq.training.loop import is_main_process
 
 HELP = {"data": "data set (IDX files under <data-dir>/<name>/)",
         "t10k_split": "if > 0: train on this fraction of the 10k TEST images and score the rest (a "
@@ -72,15 +74,20 @@ def plots(cfg, m: vae.VAE, test_x, test_xb, test_y, out: Path, prefix: str):
 def main(argv=None):
     a, cfg = parse(argv)
     budget = time_budget_s(a)
-    out = check_output_dir(a.out)   # before any work
+    out = as_path(a.out)            # gs://bucket/run stays a URI (an error now if gcsfs is missing)
+    if not is_remote(out):
+        check_output_dir(out)       # before any work
     xtr, ytr, xte, yte, desc = mnist.load_split(cfg.data, a.data_dir, cfg.t10k_split, cfg.seed)
     print(desc)
     t0 = time.time()
     params, hist, done, steps = vae.train(cfg, xtr, ytr, out / "ckpt", meta={"split": desc},
                                           time_budget_s=budget)
     train_s = time.time() - t0
+    if not is_main_process():   # scoring and plots below are local: process 0 alone writes the files
+        return
     if done < steps:
-        print(f"stopped at step {done} of {steps} (time budget); run the same command again to continue")
+        why = "preempted" if hist.stopped == "preempted" else "time budget"
+        print(f"stopped at step {done} of {steps} ({why}); run the same command again to continue")
         return
     m = vae.VAE(params, vae.model_config(cfg, xtr.shape[1]))
     test_xb = vae.fixed_binarization(xte, cfg.seed)

@@ -9,18 +9,19 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jaxseq.data import shakespeare
+from jaxseq.data.batching import process_rows
 from jaxseq.data.charset import Charset
 from jaxseq.data.files import require_kind
 from jaxseq.errors import DataError
 from jaxseq.models.char_lm import model as cr
 from jaxseq.models.char_lm.ngram import CharNGram, sample_quality, word_set
+from jaxseq.paths import as_path
 from jaxseq.training.checkpoint import Checkpointer
 from jaxseq.training.loop import TrainConfig, fit
 from jaxseq.training.schedules import SCHEDULES, teacher_forcing_prob
@@ -140,14 +141,14 @@ def train(cfg: SSConfig, mode, train_ids, val_ids, charset: Charset, yardstick: 
     mcfg = model_config(cfg, charset)
     params = cr.init(jax.random.PRNGKey(cfg.seed), mcfg)
 
-    def batch_fn(step):
-        return {"tokens": shakespeare.random_windows(train_ids, step, cfg.batch_size, cfg.seq_len + 1,
-                                                     cfg.seed)}
+    def batch_fn(step):   # the global batch's windows; on several processes each feeds its block
+        return process_rows({"tokens": shakespeare.random_windows(train_ids, step, cfg.batch_size,
+                                                                  cfg.seq_len + 1, cfg.seed)})
 
     last = {}
     tcfg = TrainConfig(steps=cfg.steps, lr=cfg.lr, schedule="cosine", min_lr=cfg.lr * 0.1,
                        clip_norm=5.0, seed=cfg.seed, log_every=50, eval_every=cfg.eval_every, keep=1)
-    ckpt = Checkpointer(Path(ckpt_dir), keep=1)
+    ckpt = Checkpointer(as_path(ckpt_dir), keep=1)
     meta = {"config": dataclasses.asdict(cfg), "mode": mode, "charset": charset.to_json(),
             "model": dataclasses.asdict(mcfg)}
     t0 = time.time()

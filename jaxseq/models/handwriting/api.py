@@ -21,6 +21,7 @@ from jaxseq.data.strokes import require_finite
 from jaxseq.errors import DataError
 from jaxseq.models.handwriting import model as hw
 from jaxseq.models.handwriting import sample, training
+from jaxseq.paths import as_path
 from jaxseq.training import checkpoint
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ def resolve_checkpoint(path=None, task="synthesis") -> Path:
     found here is looked up in the source checkout too, so it works from any folder."""
     if task not in SHIPPED:
         raise ValueError(f"unknown task {task!r}; choose one of {sorted(SHIPPED)}")
-    p = Path(path).expanduser() if path else SHIPPED[task]
+    p = as_path(path) if path else SHIPPED[task]   # a gs:// URI stays one
     if p.is_dir():
         return p
     if not p.is_absolute() and (REPO_ROOT / p).is_dir():

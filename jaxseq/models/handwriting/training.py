@@ -12,7 +12,6 @@ import dataclasses
 import functools
 import logging
 import warnings
-from pathlib import Path
 from typing import Optional
 
 import jax
@@ -24,6 +23,7 @@ from jaxseq.data.charset import Charset, encode_batch
 from jaxseq.data.iam import IamLines
 from jaxseq.errors import DataError
 from jaxseq.models.handwriting import model as hw
+from jaxseq.paths import as_path
 from jaxseq.training import loop
 from jaxseq.training.checkpoint import Checkpointer
 from jaxseq.training.schedules import teacher_forcing_prob
@@ -151,9 +151,9 @@ ARCH_DEFAULTS = {**{f.name: f.default for f in dataclasses.fields(hw.HWConfig)},
 def load_init_params(directory, step=None):
     """``(params float32, meta, step)`` from a checkpoint directory: an exported params-only one (e.g.
     ``ckpt/handwriting_synthesis``, maybe float16) or a training run (``step`` default: latest)."""
-    if not Path(directory).is_dir():
+    if not as_path(directory).is_dir():
         raise DataError(f"{directory}: no checkpoint there to initialise from (export or train one)")
-    ck = Checkpointer(directory)
+    ck = Checkpointer(directory, create=False)   # a source is only read
     try:
         step = ck.latest_step() if step is None else step
         if step is None:
@@ -254,7 +254,7 @@ def train(arch: dict, settings: TrainSettings, lines: IamLines, ckpt_dir, *, ini
     if len(train_pool) < settings.batch_size:
         raise DataError(f"only {len(train_pool)} training lines fit max_len {settings.max_len}; raise "
                         f"max_len or lower the batch size ({settings.batch_size})")
-    ckpt_dir = Path(ckpt_dir)
+    ckpt_dir = as_path(ckpt_dir)   # gs://bucket/run stays a URI
     ck = Checkpointer(ckpt_dir, keep=2, best_metric="val_nll_point")
     old = ck.read_meta() if ck.latest_step() is not None else None
     init = None
@@ -301,7 +301,9 @@ def train(arch: dict, settings: TrainSettings, lines: IamLines, ckpt_dir, *, ini
                  if synthesis else [""] * 4)
         texts = [texts[i % len(texts)] for i in range(S.samples)]
         out, _ = generate(params, cfg, charset, texts, seed=step, bias=0.5,
-                          max_steps=None if synthesis else 500)
+                          max_steps=None if synthesis else 500)   # on every process
+        if not loop.is_main_process():   # process 0 alone writes the grid
+            return
         path = plot_grid(ckpt_dir / "samples" / f"step_{step:06d}.png", out, texts, ncols=1,
                          cell=(8.0, 1.6))
         log.info("samples: %s", path)

@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxseq.data.batching import process_rows
 from jaxseq.models.mdn_regression import bishop
 from jaxseq.models.mdn_regression.model import KINDS, init, loss_fn, predict
 from jaxseq.nn import mixtures as mdn
@@ -43,7 +44,7 @@ def fit_model(kind, cfg: ToyConfig, x, y, *, progress=True, log=None):
     tcfg = TrainConfig(steps=cfg.steps, lr=cfg.lr, schedule="cosine", min_lr=cfg.lr * 0.05,
                        clip_norm=0.0, seed=cfg.seed, log_every=max(cfg.steps // 10, 1),
                        progress=progress)
-    batch = {"x": x, "y": y}
+    batch = process_rows({"x": x, "y": y})   # on several processes, each feeds its block of the rows
     params, _ = fit(functools.partial(loss_fn, kind=kind, n_mix=cfg.n_mix), params, lambda step: batch,
                     tcfg, log=log or (lambda s: None))
     return params

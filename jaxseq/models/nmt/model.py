@@ -25,6 +25,7 @@ from jaxseq.nn import teacher_forcing as scheduled_sampling
 from jaxseq.nn.cells import LSTM, get_cell
 from jaxseq.nn.layers import dense_weight, dropout
 from jaxseq.nn.precision import cast_params as _cast, get_policy
+from jaxseq.paths import as_path
 from jaxseq.training import checkpoint, schedules
 
 
@@ -254,14 +255,13 @@ def save(directory, params, meta, dtype="float32"):
     """A params-only checkpoint (for shipping) at step ``meta["step"]`` with ``meta``, which must hold
     ``model`` (the config JSON) and the vocabularies; ``param_dtype`` records ``dtype`` (float32 or
     bfloat16). Returns its size in bytes."""
-    from pathlib import Path
-    ck = checkpoint.Checkpointer(directory, keep=1)
+    ck = checkpoint.Checkpointer(directory, keep=1)   # an Orbax save: every process calls it
     try:
         ck.save(meta.get("step", 0), checkpoint.cast_floats(jax.device_get(params), dtype), None,
                 meta=dict(meta, param_dtype=str(dtype)))
     finally:
         ck.close()
-    return sum(f.stat().st_size for f in Path(directory).rglob("*") if f.is_file())
+    return sum(f.stat().st_size for f in as_path(directory).rglob("*") if f.is_file())
 
 
 def restore(directory, step=None):

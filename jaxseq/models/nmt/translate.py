@@ -20,6 +20,7 @@ import numpy as np
 from jaxseq import search
 from jaxseq.data.vocab import EOS_ID, PAD_ID, SOS_ID, Vocab, tokenize
 from jaxseq.models.nmt import model as nmt
+from jaxseq.paths import as_path
 
 BEAM = 5        # the default beam size of translation and test BLEU (the CLI's --beam default too)
 ALPHA = 1.0     # length normalisation: score / length ** ALPHA
@@ -183,7 +184,7 @@ class Translator:
 def resolve(name_or_path="eng-fra") -> Path:
     """A shipped model name (``eng-fra``: ``ckpt/nmt_luong/eng-fra`` of this repository, from any
     working directory) or a checkpoint directory."""
-    p = Path(str(name_or_path)).expanduser()
+    p = as_path(name_or_path)   # a gs:// URI stays one
     if p.is_dir():
         return p
     shipped = SHIPPED / str(name_or_path)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -18,6 +17,7 @@ import numpy as np
 from jaxseq.data.batching import batch_indices
 from jaxseq.data.files import require_kind
 from jaxseq.models.vae import model as vae
+from jaxseq.paths import as_path
 from jaxseq.training.checkpoint import Checkpointer
 from jaxseq.training.loop import TrainConfig, fit
 
@@ -80,7 +80,7 @@ def train(cfg: VAETrainConfig, train_x, train_y, ckpt_dir, *, meta=None, time_bu
         i = batch_indices(step, len(x), cfg.batch_size, cfg.seed)
         return {"x": x[i], "y": train_y[i]}
 
-    ckpt = Checkpointer(Path(ckpt_dir), keep=1)
+    ckpt = Checkpointer(as_path(ckpt_dir), keep=1)
     meta = {**(meta or {}), "config": dataclasses.asdict(cfg), "vae": dataclasses.asdict(vcfg)}
     try:
         if ckpt.latest_step() is not None:   # resuming: only from a VAE run
