@@ -34,6 +34,7 @@ from jaxseq.data import iam
 from jaxseq.models.handwriting import TrainSettings, sample, training
 from jaxseq.models.handwriting.model import HWConfig, TASKS
 from jaxseq.paths import as_path
+from jaxseq.training.checkpoint import write_history
 from jaxseq.training.loop import is_main_process
 from jaxseq.viz.strokes import MAX_GRID_CELLS as MAX_PNG_LINES, save_line_attention
 
@@ -105,15 +106,12 @@ def cmd_train(a):
     t0 = time.perf_counter()
     _, hist, _ = training.train(arch, settings, lines, ckpt_dir, init_from=a.init_from or None,
                                 time_budget_s=budget, info=info)
-    if not is_main_process():   # every process trained and saved; process 0 alone writes files
-        return
-    from jaxseq.training.checkpoint import write_history
-    write_history(ckpt_dir, hist)   # merged with the rows from before a resume
-    if hist.stopped == "preempted":   # the checkpoint is saved; the VM is going away
+    if is_main_process():   # every process trained and saved; process 0 alone writes files
+        write_history(ckpt_dir, hist)   # merged with the rows from before a resume
+    if not is_main_process() or hist.stopped == "preempted":   # preempted: the VM is going away
         return
     rates = sorted(r["steps_per_s"] for r in hist if "steps_per_s" in r)
-    last = max([r["step"] for r in hist] or [0])
-    print(f"stopped at step {last}/{a.steps} after {time.perf_counter() - t0:.0f}s; "
+    print(f"stopped at step {hist.step}/{a.steps} after {time.perf_counter() - t0:.0f}s; "
           f"{rates[len(rates) // 2] if rates else float('nan'):.2f} steps/s (median); checkpoint {ckpt_dir}")
 
 

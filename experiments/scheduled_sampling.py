@@ -138,7 +138,6 @@ def main(argv=None):
         path = shakespeare.write_cache(dest, ids, charset)
         print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
         return
-    out.mkdir(parents=True, exist_ok=True)
     train_ids, val_ids = shakespeare.split(ids)
     char_lm.check_corpus(cfg, train_ids, val_ids, a.data or shakespeare.text_path(a.data_dir))
     t0 = time.time()
