@@ -10,9 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
+from experiments.toy_data import play_cache, sketch_npz
 from jaxseq import paths
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,15 +68,7 @@ def assert_uri(r, want, kind="CKPT"):
 
 @pytest.fixture(scope="module")
 def toy_sketches(tmp_path_factory):
-    from jaxseq.data import sketches as sd
-    rng = np.random.default_rng(0)
-
-    def sketch(n):
-        s = np.concatenate([rng.integers(-20, 21, (n, 2)), rng.random((n, 1)) < 0.2], 1)
-        s[-1, 2] = 1
-        return s
-    return sd.save_npz(tmp_path_factory.mktemp("sk") / "toy.npz",
-                       {k: [sketch(n) for n in rng.integers(3, 16, size=8)] for k in sd.SPLITS})
+    return sketch_npz(tmp_path_factory.mktemp("sk") / "toy.npz")
 
 
 def test_handwriting_ckpt_dir(stub_gcsfs):
@@ -98,9 +90,7 @@ def test_mdn_toy_out(stub_gcsfs):
 
 
 def test_scheduled_sampling_out(stub_gcsfs, tmp_path):
-    from jaxseq.data import shakespeare
-    text = "".join(f"KING {i % 7}:\nTo be, or not to be, that is the question {i}.\n\n" for i in range(300))
-    cache = shakespeare.write_cache(tmp_path / "small.npz", *shakespeare.encode_text(text))
+    cache = play_cache(tmp_path / "small.npz", 300)
     r = launch([EXP / "scheduled_sampling.py", "--data", cache, "--mode", "tf", "--steps", "2", "--hidden",
                 "8", "--embed", "4", "--seq-len", "20", "--batch-size", "4", "--out", URI], stub_gcsfs)
     assert_uri(r, URI + "/ckpt_tf")
@@ -112,6 +102,7 @@ def test_vae_out(stub_gcsfs, data_dir):
     assert_uri(r, URI + "/ckpt")
 
 
+@pytest.mark.slow   # ~9 s: the data and the model are built before the checkpoint folder is opened
 def test_nmt_out_and_export(stub_gcsfs, data_dir):
     r = launch([EXP / "nmt_luong.py", "--data-dir", data_dir, "--steps", "2", "--hidden", "8", "--emb", "4",
                 "--out", URI, "--export", URI + "_export"], stub_gcsfs)

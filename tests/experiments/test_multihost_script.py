@@ -14,6 +14,7 @@ import jax
 import numpy as np
 import pytest
 
+from experiments.toy_data import play_cache, sketch_npz
 from training.helpers.jobs import ROOT, cpu_env, run_job
 
 pytestmark = [pytest.mark.slow,   # three processes of a real script each: ~1 min on a 2-core machine
@@ -93,15 +94,7 @@ def test_handwriting(tmp_path):
 
 
 def test_sketch_rnn(tmp_path):
-    from jaxseq.data import sketches as sd
-    rng = np.random.default_rng(0)
-
-    def sketch(n):
-        s = np.concatenate([rng.integers(-20, 21, (n, 2)), rng.random((n, 1)) < 0.2], 1)
-        s[-1, 2] = 1
-        return s
-    data = sd.save_npz(tmp_path / "toy.npz", {k: [sketch(n) for n in rng.integers(3, 16, size=8)]
-                                              for k in sd.SPLITS})
+    data = sketch_npz(tmp_path / "toy.npz")
     # --no-augment: the augmentation's random draws run over this process's rows only (see the report)
     two, one, _, _ = one_and_two(tmp_path, lambda o: [
         sys.executable, str(EXP / "sketch_rnn.py"), "train", "--data", str(data), "--max-len", "16",
@@ -127,9 +120,7 @@ def test_nmt_luong(data_dir, tmp_path):
 
 
 def test_scheduled_sampling(tmp_path):
-    from jaxseq.data import shakespeare
-    text = "".join(f"KING {i % 7}:\nTo be, or not to be, that is the question {i}.\n\n" for i in range(400))
-    cache = shakespeare.write_cache(tmp_path / "small.npz", *shakespeare.encode_text(text))
+    cache = play_cache(tmp_path / "small.npz")
     two, one, _, _ = one_and_two(tmp_path, lambda o: [
         sys.executable, str(EXP / "scheduled_sampling.py"), "--data", str(cache), "--mode", "ss",
         "--steps", "4", "--eval-every", "2", "--hidden", "16", "--embed", "8", "--seq-len", "20",
