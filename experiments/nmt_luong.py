@@ -138,8 +138,7 @@ def run_translate(args, cfg):
 
 
 def test_report(params, mcfg, meta, data, cfg, out_dir, args, write=True):
-    """Test BLEU (local work on every process); with ``write`` (process 0) also the texts, the
-    attention plots and test_results.json in ``out_dir``."""
+    """Test BLEU (on every process); with ``write`` (process 0) also the texts and plots in ``out_dir``."""
     from jaxseq.models.nmt import training
     from jaxseq.models.nmt.translate import Translator
     from jaxseq.viz.nmt import plot_attention
@@ -174,9 +173,9 @@ def train(args, cfg, out_dir):
     import jax
     import numpy as np
     from jaxseq.data import eng_fra
+    from jaxseq.data.batching import process_rows
     from jaxseq.models.nmt import model as nmt, training
     from jaxseq.training.checkpoint import Checkpointer
-    from jaxseq.data.batching import process_rows
     from jaxseq.training.loop import fit, is_main_process
     budget = time_budget_s(args)
     data = training.prepare(cfg, args.data_dir, args.data)
@@ -198,8 +197,7 @@ def train(args, cfg, out_dir):
     try:
         if start:   # resuming: only an NMT run
             require_kind(out_dir, ck.read_meta(), "NMT")
-        # the global batch's tokens are counted; on several processes each feeds its block of rows
-        params, hist = fit(nmt.make_loss(mcfg), params, lambda s: process_rows(count(batches(s))),
+        params, hist = fit(nmt.make_loss(mcfg), params, lambda s: process_rows(count(batches(s))),  # own rows
                            training.train_config(cfg), eval_fn=eval_fn, ckpt=ck, meta=meta,
                            time_budget_s=budget)
         step_done = ck.latest_step()
@@ -245,8 +243,9 @@ def main(argv=None):
     from jaxseq.models.nmt.translate import resolve
     params, mcfg, meta = nmt.restore(resolve(args.ckpt or out_dir))
     cfg = training.Config.from_meta(meta["config"], beam=cfg.beam, alpha=cfg.alpha)
+    from jaxseq.training.loop import is_main_process
     return test_report(params, mcfg, meta, training.prepare(cfg, args.data_dir, args.data), cfg, out_dir,
-                       args)
+                       args, write=is_main_process())
 
 
 if __name__ == "__main__":
