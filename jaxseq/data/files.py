@@ -9,12 +9,14 @@ error telling the user where to put the archives.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import tempfile
 import urllib.request
 from pathlib import Path
 
 from jaxseq.errors import DataError
+from jaxseq.paths import as_path, is_remote
 
 
 def cache_dir() -> Path:
@@ -25,6 +27,10 @@ def cache_dir() -> Path:
 def data_dirs(data_dir=None) -> list[Path]:
     """Candidate data directories in priority order."""
     out = []
+    if data_dir and is_remote(data_dir):
+        raise DataError(f"data directory {data_dir}: reading data sets straight from a bucket is not "
+                        f"supported; copy the folder to local disk first (e.g. gcloud storage cp -r "
+                        f"{data_dir} ./data) and pass that folder")
     if data_dir:
         d = Path(data_dir).expanduser()
         if not d.is_dir():
@@ -91,6 +97,8 @@ def download(url, dest, *, md5=None) -> Path:
 def check_output_dir(path) -> Path:
     """Refuse, before any work, an output folder that cannot be made: one under an existing file, or in a
     folder that is not writable. Creates nothing. Returns the path."""
+    if is_remote(path):   # a bucket: nothing to probe locally; the filesystem support must exist
+        return as_path(path)
     p = Path(path).expanduser()
     if p.exists():
         if not p.is_dir():
@@ -117,6 +125,16 @@ def write_atomic(path, data) -> Path:
     """Write ``data`` to ``path`` through a temporary file in the same folder, moved into place only
     when complete, so a crash or a full disk never leaves a half-written file. ``data``: str, bytes, or
     a function called with the open binary file (e.g. ``lambda f: fig.savefig(f, format="png")``)."""
+    if is_remote(path):  # an object store: one whole-object write is already all-or-nothing
+        buf = io.BytesIO()
+        if callable(data):
+            data(buf)
+        else:
+            buf.write(data.encode("utf-8") if isinstance(data, str) else data)
+        path = as_path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(buf.getvalue())
+        return path
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")

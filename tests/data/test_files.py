@@ -162,3 +162,31 @@ def test_checkpoint_kind_from_meta():
     with pytest.raises(DataError, match="x is an NMT checkpoint, not a VAE one"):
         files.require_kind("x", {"model": {}, "src_vocab": 1}, "VAE")
     files.require_kind("x", {"vae": {}}, "VAE")
+
+
+def test_bucket_outputs_and_data_dirs(monkeypatch):
+    """gs:// outputs are written as one whole object through epath; a gs:// data folder is refused
+    with what to do (data sets are read from local disk)."""
+    written = {}
+
+    class FakeBucketPath:
+        def __init__(self, s):
+            self.s = s
+
+        @property
+        def parent(self):
+            return FakeBucketPath(self.s.rsplit("/", 1)[0])
+
+        def mkdir(self, parents=False, exist_ok=False):
+            written.setdefault("dirs", []).append(self.s)
+
+        def write_bytes(self, b):
+            written[self.s] = b
+
+    monkeypatch.setattr(files, "as_path", lambda p, **kw: FakeBucketPath(str(p)))
+    files.write_atomic("gs://b/run/results.json", '{"a": 1}')
+    files.write_atomic("gs://b/run/fig.png", lambda f: f.write(b"PNG"))
+    assert written["gs://b/run/results.json"] == b'{"a": 1}' and written["gs://b/run/fig.png"] == b"PNG"
+    assert isinstance(files.check_output_dir("gs://b/run"), FakeBucketPath)
+    with pytest.raises(DataError, match="copy the folder to local disk"):
+        files.data_dirs("gs://b/data")

@@ -21,7 +21,7 @@ def test_tiny_run_writes_results_and_figure(tmp_path):
 
 
 def test_bad_inputs_exit_2_with_one_error_line(tmp_path):
-    for args, what in ((["--n-mix", "0"], "n_mix"), (["--lr", "-1"], "lr")):
+    for args, what in ((["--n-mix", "0"], "--n-mix 0"), (["--lr", "-1"], "--lr -1")):
         r = cli(*args, "--out", tmp_path)
         assert_user_error(r, what)
     r = cli("--steps", "ten")

@@ -51,7 +51,7 @@ def test_bad_inputs_exit_2_with_one_error_line(tmp_path):
     for args, what in ((["--data", tmp_path / "missing.npz", "--out", tmp_path / "o"], "missing.npz"),
                        (["sample", "--ckpt", tmp_path / "nothing"], "nothing"),
                        (["--schedule", "linear", "--eps-min", "2", "--data", tmp_path / "x.npz"],
-                        "eps_min")):
+                        "--eps-min 2")):
         r = cli(*args)
         assert_user_error(r, what)
 
