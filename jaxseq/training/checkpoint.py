@@ -480,6 +480,8 @@ def _short(v, n=60):
 
 
 def _same(a, b):
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):   # JSON stores tuples as lists
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
     if isinstance(a, float) or isinstance(b, float):
         try:
             return bool(np.isclose(float(a), float(b), rtol=1e-9, atol=0.0))

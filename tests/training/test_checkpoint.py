@@ -319,3 +319,12 @@ def test_write_history_keeps_rows_from_before_a_resume(tmp_path):
     assert rows == [{"step": 2, "loss": 1.0}, {"step": 2, "val_loss": 1.5}, {"step": 4, "loss": 0.8},
                     {"step": 4, "val_loss": 1.2}, {"step": 6, "loss": 0.5}]
     assert [x.name for x in tmp_path.iterdir()] == ["history.json"]
+
+
+def test_check_resume_tuples_equal_their_json_lists():
+    """A config field that is a tuple (e.g. hidden=(32,)) comes back from the JSON meta as a list: the
+    same value, so a rerun of a finished run must not be refused."""
+    stored = {"config": {"hidden": [32, 16]}, "scale": 1.0}
+    assert checkpoint.check_resume(stored, {"config": {"hidden": (32, 16)}, "scale": 1.0})["config"]
+    with pytest.raises(DataError, match="config.hidden"):
+        checkpoint.check_resume(stored, {"config": {"hidden": (32,)}, "scale": 1.0})
