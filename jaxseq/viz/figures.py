@@ -34,12 +34,14 @@ def heatmap(ax, matrix, xlabels=None, ylabels=None, *, cmap="viridis", title=Non
     if ylabels is not None:
         ax.set_yticks(range(len(ylabels)))
         ax.set_yticklabels(ylabels)
-    if title:
-        ax.set_title(title)
-    if xlabel:
-        ax.set_xlabel(xlabel)
-    if ylabel:
-        ax.set_ylabel(ylabel)
+    return _label(ax, title, xlabel, ylabel)
+
+
+def _label(ax, title=None, xlabel=None, ylabel=None):
+    """Set whichever of the title and axis labels are given; returns ``ax``."""
+    for setter, text in ((ax.set_title, title), (ax.set_xlabel, xlabel), (ax.set_ylabel, ylabel)):
+        if text:
+            setter(text)
     return ax
 
 
@@ -60,11 +62,7 @@ def curves(ax, series, *, xlabel="step", ylabel=None, title=None, logy=False):
     """``series``: {label: (xs, ys)} drawn as lines with a legend."""
     for label, (xs, ys) in series.items():
         ax.plot(xs, ys, label=label)
-    ax.set_xlabel(xlabel)
-    if ylabel:
-        ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
+    _label(ax, title, xlabel, ylabel)
     if logy:
         ax.set_yscale("log")
     if series:
