@@ -13,7 +13,8 @@ command line's. Modules: ``model`` (init, the one layer-1 + window cell, forward
 from jaxseq.models.handwriting.api import Hand, inspect_line, load, resolve_checkpoint
 from jaxseq.models.handwriting.model import HWConfig, make_loss
 from jaxseq.models.handwriting.sample import BIAS, TEMPERATURE
+from jaxseq.models.handwriting.style import Style
 from jaxseq.models.handwriting.training import TrainSettings, train
 
-__all__ = ["BIAS", "HWConfig", "Hand", "TEMPERATURE", "TrainSettings", "inspect_line", "load", "make_loss",
-           "resolve_checkpoint", "train"]
+__all__ = ["BIAS", "HWConfig", "Hand", "TEMPERATURE", "Style", "TrainSettings", "inspect_line", "load",
+           "make_loss", "resolve_checkpoint", "train"]

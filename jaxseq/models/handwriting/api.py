@@ -87,7 +87,12 @@ class Hand:
         return textwrap.wrap(" ".join(str(text).split()), self.max_chars) or [str(text)]
 
     def prime(self, style):
-        """``(strokes [P, 3], text)`` of priming line ``style`` (an index into :attr:`primes`)."""
+        """``(strokes [P, 3], text)`` of priming line ``style``: an index into :attr:`primes`, or a
+        :class:`jaxseq.models.handwriting.style.Style` (a person's own line, checked here)."""
+        from jaxseq.models.handwriting.style import Style
+        if isinstance(style, Style) and self.config.synthesis:
+            style.check(self.charset, self.max_chars)
+            return style.strokes, style.text
         if not self.config.synthesis:
             raise ValueError(f"style {style}: style priming needs a synthesis checkpoint; {self.path or 'this'} "
                              f"is a prediction one")
@@ -130,9 +135,10 @@ class Hand:
         prediction nets take no text: ``texts=None, n=...``), in jitted batches of ``batch_size`` lines
         (a progress bar when there are several; ``progress`` forces it on or off): a list of stroke-3
         arrays ``[L_i, 3]`` in normalised units. ``style``: prime every line with priming line ``style``
-        (Graves §5.3). ``max_steps`` / ``stop_tail``: see :func:`jaxseq.models.handwriting.sample.generate`
-        (defaults from the text and kappa scale). Characters outside the charset are written as the
-        unknown symbol, with a warning. ``return_phi``: also return the window weights per line
+        (Graves §5.3), or with a :class:`~jaxseq.models.handwriting.style.Style` of your own strokes.
+        ``max_steps`` / ``stop_tail``: see :func:`jaxseq.models.handwriting.sample.generate` (defaults
+        from the text and kappa scale). Characters outside the charset are written as the unknown symbol,
+        with a warning. ``return_phi``: also return the window weights per line
         ``[L_i, U_i + 1]``. Raises ValueError for a bad argument and DataError when the network produces
         non-finite points (a corrupted checkpoint)."""
         texts = self.check_texts(texts, n)
@@ -144,7 +150,7 @@ class Hand:
         primes = None
         if style is not None:
             primes = [self.prime(style)] * len(texts)
-            log.info("style %d: writer %s, primed with %r", style, self.primes[style]["writer"],
+            log.info("style %s: primed with %r", style if isinstance(style, int) else "(own strokes)",
                      primes[0][1])
         lines, phis = sample.generate(self.params, self.config, self.charset, texts, seed=seed, bias=bias,
                                       temperature=temperature, max_steps=max_steps, primes=primes,
