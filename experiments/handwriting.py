@@ -52,6 +52,11 @@ TRAIN_HELP = {
             "derivatives to [-10, 10]; a global norm clip plays that role)",
     "max_len": "points per line (padding). Synthesis skips longer lines, prediction crops them",
     "min_char_count": "characters rarer than this in the training texts map to 'unknown'",
+    "rare_repeat": "lines holding a character rarer than --rare-count appear this many times per epoch "
+                   "(digits and most capitals are rare in IAM-OnDB; 1: off)",
+    "rare_count": "a character seen fewer times than this in the training texts is rare (--rare-repeat)",
+    "weight_noise": "std of Gaussian noise added to every weight matrix at each training step (a fixed "
+                    "form of Graves' weight noise against overfitting; 0: off)",
     "scheduled_sampling": "feed the model's own predicted points with prob 1-eps(step) (Bengio et al.)",
     "ss_k": "schedule k", "ss_c": "schedule c (linear)", "ss_min": "lowest teacher-forcing probability",
     "eval_every": "validate + save samples every N steps", "eval_batches": "validation batches per evaluation",
@@ -122,6 +127,9 @@ def cmd_generate(a):
     if out.suffix.lower() != ".svg" and a.n > MAX_PNG_LINES:
         fail(f"--n {a.n}: a PNG holds at most {MAX_PNG_LINES} lines; write an .svg for more")
     hand = handwriting.load(a.ckpt or None, task=a.task, bf16=a.bf16)
+    style = a.style
+    if a.prime_strokes or a.save_style:
+        style = own_style(a, hand)
     texts = a.text or (["hello world"] if hand.config.synthesis else None)
     if texts and hand.config.synthesis and max(map(len, texts)) > hand.max_chars:
         texts = [line for t in texts for line in hand.wrap(t)]       # in order; all of them written
@@ -129,7 +137,7 @@ def cmd_generate(a):
               file=sys.stderr)
     t0 = time.perf_counter()
     warnings.formatwarning = lambda msg, *_, **__: f"warning: {msg}\n"   # e.g. unknown characters
-    lines, phis = hand.write(texts, n=a.n, bias=a.bias, temperature=a.temperature, style=a.style, seed=a.seed,
+    lines, phis = hand.write(texts, n=a.n, bias=a.bias, temperature=a.temperature, style=style, seed=a.seed,
                              max_steps=a.max_steps or None, return_phi=True,
                              stop_tail=None if a.stop_tail == -1 else a.stop_tail)
     texts = hand.check_texts(texts, a.n)
@@ -137,8 +145,22 @@ def cmd_generate(a):
           f"lengths {[len(l) for l in lines][:64]}")
     print(f"wrote {hand.save(lines, out, texts)}")
     if attention and hand.config.synthesis:
-        full = (hand.prime(a.style)[1] + " " + texts[0]) if a.style is not None else texts[0]
+        full = (hand.prime(style)[1] + " " + texts[0]) if style is not None else texts[0]
         print(f"wrote {save_line_attention(attention, lines[0], phis[0], full + '⏎')}")
+
+
+def own_style(a, hand):
+    """``--prime-strokes FILE --prime-text TEXT`` as a checked Style (written to ``--save-style``)."""
+    from jaxseq.models.handwriting.style import Style
+    if not a.prime_strokes:
+        fail("--save-style needs --prime-strokes (the stroke file to make the style from)")
+    if a.style is not None:
+        fail("give --style (a shipped line) or --prime-strokes (your own), not both")
+    style = Style.from_file(a.prime_strokes, a.prime_text or None, scale=hand.meta["scale"])
+    style.check(hand.charset, hand.max_chars)
+    if a.save_style:
+        print(f"wrote {style.save(out_path(a.save_style, '--save-style'))}")
+    return style
 
 
 def cmd_eval(a):
@@ -220,6 +242,11 @@ def build_parser():
                    help="softmax/variance temperature")
     g.add_argument("--style", type=int, default=None,
                    help="prime with shipped real line ID (0-7) to imitate its writer")
+    g.add_argument("--prime-strokes", default="",
+                   help="prime with your own line: a JSON ([[x, y, t], ...] per stroke), InkML or IAM-OnDB "
+                        "XML stroke file, or a style saved with --save-style")
+    g.add_argument("--prime-text", default="", help="what the --prime-strokes line says (its transcript)")
+    g.add_argument("--save-style", default="", help="also save the --prime-strokes style as JSON for reuse")
     g.add_argument("--max-steps", type=int, default=0,
                    help=f"points per line at most (0: from the text; {sample.PREDICTION_STEPS} for prediction)")
     g.add_argument("--seed", type=int, default=0, help="PRNG seed")
