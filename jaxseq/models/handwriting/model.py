@@ -264,10 +264,25 @@ def _scheduled_inputs(params, cfg, batch, key, eps):
     return shift_inputs(mixed.reshape(B, T, 3))
 
 
-def make_loss(cfg: HWConfig, eps_fn=None):
+def add_weight_noise(params, key, std):
+    """Every weight matrix plus Gaussian noise of ``std`` (biases untouched): fixed weight noise, a
+    simpler form of Graves' adaptive weight noise (§4), regularising a network that overfits in NLL.
+    Gradients flow to the clean params."""
+    leaves, tree = jax.tree_util.tree_flatten(params)
+    keys = jax.random.split(key, len(leaves))
+    noisy = [w + std * jax.random.normal(k, w.shape, w.dtype) if w.ndim >= 2 else w
+             for w, k in zip(leaves, keys)]
+    return jax.tree_util.tree_unflatten(tree, noisy)
+
+
+def make_loss(cfg: HWConfig, eps_fn=None, weight_noise=0.0):
     """``loss(params, batch, key, step)`` for :func:`jaxseq.training.loop.fit`; ``eps_fn(step)`` (optional)
-    is the teacher-forcing probability of scheduled sampling."""
+    is the teacher-forcing probability of scheduled sampling; ``weight_noise`` > 0 perturbs the weights
+    at every call (:func:`add_weight_noise`; for the training loss only, not for evaluation)."""
     def loss(params, batch, key, step):
+        if weight_noise > 0:
+            key, k_noise = jax.random.split(key)
+            params = add_weight_noise(params, k_noise, weight_noise)
         return loss_fn(params, cfg, batch, key, ss_eps=None if eps_fn is None else eps_fn(step))
     return loss
 

@@ -63,6 +63,19 @@ def make_batch(strokes, texts, idx, max_len, charset: Optional[Charset], text_le
     return batch
 
 
+def oversample_rare(texts, pool, rare_count, repeat):
+    """``pool`` with every line holding a character seen fewer than ``rare_count`` times in the pool's
+    texts (digits, most capitals in IAM-OnDB) repeated ``repeat`` times in all: the rare characters get
+    more gradient steps without new data. ``repeat`` <= 1 returns ``pool`` unchanged."""
+    if repeat <= 1:
+        return pool
+    import collections
+    counts = collections.Counter(c for i in pool for c in texts[i])
+    rare = {c for c, n in counts.items() if n < rare_count}
+    extra = [i for i in pool if rare & set(texts[i])]
+    return np.concatenate([pool] + [np.asarray(extra, pool.dtype)] * (repeat - 1)) if extra else pool
+
+
 def batch_fn_for(strokes, texts, pool, batch_size, max_len, charset, text_len, seed):
     """``batch_fn(step)`` over the line indices ``pool`` (deterministic in ``step``: resumable)."""
     def fn(step):
@@ -206,6 +219,9 @@ class TrainSettings:
     clip: float = 3.0               # global gradient-norm clip (Graves clipped derivatives instead)
     max_len: int = 600              # points per line: synthesis skips longer lines, prediction crops
     min_char_count: int = 20        # rarer training characters map to the unknown symbol
+    rare_repeat: int = 1            # lines holding a character rarer than rare_count: this many copies
+    rare_count: int = 300           # "rare" for rare_repeat (IAM-OnDB: every digit, most capitals)
+    weight_noise: float = 0.0       # std of Gaussian noise on every weight matrix per step (0: off)
     scheduled_sampling: str = "none"  # none | linear | exponential | inverse_sigmoid (Bengio et al.)
     ss_k: float = 2000.0            # scheduled-sampling schedule k
     ss_c: float = 1e-4              # scheduled-sampling schedule c (linear)
@@ -287,7 +303,11 @@ def train(arch: dict, settings: TrainSettings, lines: IamLines, ckpt_dir, *, ini
     log.info("%s parameters", f"{sum(x.size for x in jax.tree_util.tree_leaves(params)):,}")
 
     S, T = settings, (lines.strokes, lines.texts)
-    batch_fn = batch_fn_for(*T, train_pool, S.batch_size, S.max_len, charset, text_len, S.seed)
+    train_lines = oversample_rare(lines.texts, train_pool, S.rare_count, S.rare_repeat)
+    if len(train_lines) > len(train_pool):
+        log.info("rare characters: %d lines repeated %dx (%d in the pool)",
+                 (len(train_lines) - len(train_pool)) // (S.rare_repeat - 1), S.rare_repeat, len(train_lines))
+    batch_fn = batch_fn_for(*T, train_lines, S.batch_size, S.max_len, charset, text_len, S.seed)
     vb = eval_batches(*T, val_pool, S.batch_size, S.max_len, charset, text_len, max_batches=S.eval_batches)
     eval_step = loop.make_eval_step(hw.make_loss(cfg))
 
@@ -314,7 +334,8 @@ def train(arch: dict, settings: TrainSettings, lines: IamLines, ckpt_dir, *, ini
         extra["init_from"] = {"dir": str(init_from), "step": init[2]} if init else old["init_from"]
     meta = make_meta(cfg, lines.scale, charset, text_len, primes, **extra)
     try:
-        params, hist = loop.fit(hw.make_loss(cfg, S.eps_fn()), params, batch_fn, S.train_config(),
+        params, hist = loop.fit(hw.make_loss(cfg, S.eps_fn(), S.weight_noise), params, batch_fn,
+                                 S.train_config(),
                                  eval_fn=eval_fn if vb else None, sample_fn=sample_fn if S.samples else None,
                                  ckpt=ck, meta=meta, time_budget_s=time_budget_s)
     finally:
