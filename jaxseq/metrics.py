@@ -1,5 +1,6 @@
-"""Evaluation metrics: corpus BLEU and chrF (sacreBLEU, as the NMT literature reports them) and bits per
-character. Host-side functions over plain Python strings and numbers; nothing here prints."""
+"""Evaluation metrics: corpus BLEU and chrF (sacreBLEU, as the NMT literature reports them), the character
+error rate and bits per character. Host-side functions over plain Python strings and numbers; nothing here
+prints."""
 from __future__ import annotations
 
 import math
@@ -33,6 +34,24 @@ def chrf(hyps: Sequence[str], refs: Sequence[str]) -> float:
     """Corpus chrF (0-100; sacreBLEU's default character 6-grams, beta 2) against one reference each."""
     hyps, refs = _check(hyps, refs)
     return float(_sacrebleu().corpus_chrf(hyps, [refs]).score)
+
+
+def edit_distance(a: Sequence, b: Sequence) -> int:
+    """Levenshtein distance (insertions, deletions, substitutions) between two sequences."""
+    prev = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        cur = [i]
+        for j, y in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x != y)))
+        prev = cur
+    return prev[-1]
+
+
+def char_error_rate(hyps: Sequence[str], refs: Sequence[str]) -> float:
+    """Corpus character error rate: total edit distance over total reference characters (0 is perfect;
+    above 1 when the outputs are much longer than the references)."""
+    hyps, refs = _check(hyps, refs)
+    return sum(edit_distance(h, r) for h, r in zip(hyps, refs)) / max(1, sum(len(r) for r in refs))
 
 
 def bits_per_char(nll_nats: float) -> float:
