@@ -158,6 +158,12 @@ class Hand:
         require_finite(lines, f"sampling from {self.path or 'these params'}")
         return (lines, phis) if return_phi else lines
 
+    def write_page(self, paragraph, width=None, **kw):
+        """A :class:`~jaxseq.models.handwriting.page.Page`: ``paragraph`` word-wrapped at ``width``
+        characters, every line primed with one style (see :func:`jaxseq.models.handwriting.page.write_page`)."""
+        from jaxseq.models.handwriting import page
+        return page.write_page(self, paragraph, page.WIDTH if width is None else width, **kw)
+
     def evaluate(self, lines, *, batch_size=64, max_len=0):
         """Validation NLL on ``lines`` (:class:`jaxseq.data.iam.IamLines`): ``(metrics, n_lines, max_len)``."""
         return training.evaluate(self.params, self.config, self.charset, self.meta, lines,
