@@ -154,9 +154,11 @@ def write_atomic(path, data) -> Path:
 
 def checkpoint_kind(meta) -> str:
     """What a checkpoint holds, from the keys its family stores in the meta: ``"NMT"``, ``"handwriting
-    synthesis"``, ``"Sketch-RNN"``, ``"VAE"``, ``"character LM"``, or ``"unknown"``."""
+    synthesis"``, ``"Sketch-RNN"``, ``"VAE"``, ``"character LM"``, ``"seq2seq"``, or ``"unknown"``."""
     meta = meta if isinstance(meta, dict) else {}
     cfg, model = meta.get("config"), meta.get("model")
+    if meta.get("family") == "seq2seq":   # jaxseq.models.seq2seq (it has NMT's vocabularies too)
+        return "seq2seq"
     if "src_vocab" in meta and isinstance(model, dict):
         return "NMT"
     if "vae" in meta:
