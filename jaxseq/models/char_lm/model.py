@@ -105,13 +105,41 @@ def ss_loss(params, batch, key, eps):
     return nll, {"bits_per_char": nll / math.log(2.0), "eps": jnp.mean(eps)}
 
 
+def stream_loss(params, batch, key, step=0, *, dropout=0.0, unroll=1):
+    """Truncated BPTT over contiguous streams: the LSTM starts from the state the previous window of each
+    stream ended in (``batch["carry"]``, one ``(h, c)`` per layer), zeroed where ``batch["keep"]`` is 0 (a
+    stream's first window). Gradients stop at the window's start; the new state comes back in the
+    metrics as ``"carry"`` (stop-gradient) for the next window.
+
+    batch: {"tokens": [B, T + 1] int32, "carry": [(h [B, H], c [B, H])] * layers, "keep": [B] float}.
+    ``dropout`` (with ``key``) drops LSTM outputs between layers and before the softmax (Zaremba et al.
+    2014: never on the recurrent path).
+    """
+    t = batch["tokens"]
+    keep = batch["keep"][:, None]
+    carries = jax.lax.stop_gradient(jax.tree_util.tree_map(lambda a: a * keep, batch["carry"]))
+    drop = key is not None and dropout > 0.0
+    kd, ko = jax.random.split(key) if drop else (None, None)
+    ys, finals = rnn.run_stacked(LSTM, params["lstm"], params["embed"][t[:, :-1]], carries=carries,
+                                 unroll=unroll, dropout_key=kd, dropout_rate=dropout)
+    if drop:
+        ys = layers.dropout(ko, ys, dropout)
+    nll = _nll(_out(params, ys), t[:, 1:]).mean()
+    return nll, {"bits_per_char": nll / math.log(2.0), "carry": jax.lax.stop_gradient(finals)}
+
+
 def sample(params, key, prefix, length, temperature=1.0):
-    """Free-running generation: read ``prefix [B, P]`` (P >= 1), then feed back ``length`` samples.
+    """Free-running generation: read ``prefix [B, P]`` (P >= 1), then feed back ``length`` characters,
+    each drawn from softmax(logits / temperature), or the most likely one (greedy) where
+    ``temperature`` is 0. ``temperature`` may be traced (a scalar, or one per row ``[B]``), so one
+    compilation serves every temperature.
 
     Returns ``[B, length]`` int32 tokens.
     """
     B = prefix.shape[0]
     carries = zeros(params, B)
+    temp = jnp.broadcast_to(jnp.asarray(temperature, jnp.float32), (B,))[:, None]
+    greedy = temp <= 0.0
 
     def read(c, tok):
         c, logits = step(params, c, tok)
@@ -121,8 +149,12 @@ def sample(params, key, prefix, length, temperature=1.0):
 
     def gen(carry, k):
         c, logits = carry
-        tok = jax.random.categorical(k, logits / temperature, axis=-1).astype(jnp.int32)
+        drawn = jax.random.categorical(k, logits / jnp.where(greedy, 1.0, temp), axis=-1)
+        tok = jnp.where(greedy[:, 0], jnp.argmax(logits, -1), drawn).astype(jnp.int32)
         c, logits = step(params, c, tok)
         return (c, logits), tok
     _, toks = jax.lax.scan(gen, (carries, last), jax.random.split(key, length))
     return toks.T
+
+
+sample_jit = jax.jit(sample, static_argnames=("length",))   # one compilation per (shape, length)
