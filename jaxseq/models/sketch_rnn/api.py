@@ -163,6 +163,17 @@ class SketchRNN:
                                            temperature=_check_temperature(temperature), method=method,
                                            min_len=self.min_len))
 
+    def complete(self, prefix, n=4, *, temperature=TEMPERATURE, seed=SEED) -> list:
+        """``n`` completions of a started drawing ``prefix`` (stroke-3, data units, fewer than
+        ``config.max_len`` points): each is the prefix followed by the model's continuation."""
+        (prefix,) = _as_list([prefix], "prefix")
+        if len(prefix) >= self.config.max_len:
+            raise ValueError(f"the started drawing has {len(prefix)} points; this model reads at most "
+                             f"{self.config.max_len - 1} before continuing: draw less")
+        return self._finite(ss.complete(self.params, self.config, prefix, self.scale, jax.random.PRNGKey(seed),
+                                        _check_count("n", n), temperature=_check_temperature(temperature),
+                                        min_len=self.min_len))
+
     def evaluate(self, drawings, *, batch_size=100, seed=SEED) -> dict:
         """Per-point ``lr`` (= ``l_s`` + ``l_p``), ``kl`` and ``loss`` over drawings of at most
         ``config.max_len`` points, z drawn from the posterior (as the paper reports them)."""

@@ -21,9 +21,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxseq.nn import layers
+from jaxseq.nn import scan as rnn
 from jaxseq.nn import mixtures as mdn
 from jaxseq.nn.cells import LSTM
-from jaxseq.data.sketches import START, make_batch, to_stroke3
+from jaxseq.data.sketches import START, make_batch, to_stroke3, to_stroke5
 from jaxseq.models.sketch_rnn.model import SketchConfig, decoder_inputs, encode, initial_state
 
 # Defaults shared by the Python API and the command line (defined once).
@@ -34,31 +35,73 @@ BATCH_SIZE = 500      # sketches per jitted call: a larger n is sampled in batch
 MIN_LEN = 1           # no end of sketch before this many points (checkpoints record their own)
 
 
+def _decode_step(params, cfg, zb, temperature, min_len):
+    """The sampling step ``((carry, prev [1, 5], done), (key, t)) -> (state, row [5])``: no end of
+    sketch while ``t < min_len``; after the end, end tokens."""
+    def step(state, inp):
+        k, t = inp
+        carry, prev, done = state
+        x = decoder_inputs(cfg, prev[:, None, :], zb)[:, 0]
+        carry, h = LSTM.step(params["dec"], carry, x)
+        p = mdn.split_bivariate(layers.dense(params["out"], h), cfg.n_mix, n_pen=3,
+                                temperature=temperature)
+        too_early = (t < min_len) & (jnp.arange(3) == 2)       # no end before min_len points
+        p["pen_logits"] = jnp.where(too_early, -1e9, p["pen_logits"])
+        xy, pen = mdn.sample_bivariate(k, p, n_pen=3)
+        s = jnp.concatenate([xy, jax.nn.one_hot(pen, 3)], -1)
+        done = done | (pen[0] == 2)   # the end row itself is the end token (no offset)
+        s = jnp.where(done, jnp.asarray([0, 0, 0, 0, 1], jnp.float32), s)
+        return (carry, s, done), s[0]
+    return step
+
+
 @partial(jax.jit, static_argnames=("cfg", "max_len"))
 def _sample(params, cfg, keys, z, temperature, max_len, min_len=MIN_LEN):
     def one(key, z1):
         zb = None if z1 is None else z1[None]
         carry = initial_state(params, cfg, zb, 1)
         start = jnp.asarray(START)[None]
-
-        def step(state, inp):
-            k, t = inp
-            carry, prev, done = state
-            x = decoder_inputs(cfg, prev[:, None, :], zb)[:, 0]
-            carry, h = LSTM.step(params["dec"], carry, x)
-            p = mdn.split_bivariate(layers.dense(params["out"], h), cfg.n_mix, n_pen=3,
-                                    temperature=temperature)
-            too_early = (t < min_len) & (jnp.arange(3) == 2)       # no end before min_len points
-            p["pen_logits"] = jnp.where(too_early, -1e9, p["pen_logits"])
-            xy, pen = mdn.sample_bivariate(k, p, n_pen=3)
-            s = jnp.concatenate([xy, jax.nn.one_hot(pen, 3)], -1)
-            done = done | (pen[0] == 2)   # the end row itself is the end token (no offset)
-            s = jnp.where(done, jnp.asarray([0, 0, 0, 0, 1], jnp.float32), s)
-            return (carry, s, done), s[0]
-        _, out = jax.lax.scan(step, (carry, start, jnp.array(False)),
+        _, out = jax.lax.scan(_decode_step(params, cfg, zb, temperature, min_len),
+                              (carry, start, jnp.array(False)),
                               (jax.random.split(key, max_len), jnp.arange(max_len)))
         return out
     return jax.vmap(one)(keys, z)
+
+
+@partial(jax.jit, static_argnames=("cfg", "max_len"))
+def _complete(params, cfg, keys, z, prefix, prefix_len, temperature, max_len, min_len=MIN_LEN):
+    """Continuations of one started sketch: the decoder reads ``prefix [P + 1, 5]`` (start token, then
+    the ``prefix_len`` real rows, end-token padding) teacher-forced, then samples ``max_len`` rows."""
+    def one(key, z1):
+        zb = None if z1 is None else z1[None]
+        xs = decoder_inputs(cfg, prefix[None, :-1], zb)
+        mask = (jnp.arange(prefix.shape[0] - 1) < prefix_len)[None]
+        _, carry = rnn.run(LSTM, params["dec"], xs, mask=mask, carry=initial_state(params, cfg, zb, 1))
+        _, out = jax.lax.scan(_decode_step(params, cfg, zb, temperature, min_len - prefix_len),
+                              (carry, prefix[prefix_len][None], jnp.array(False)),
+                              (jax.random.split(key, max_len), jnp.arange(max_len)))
+        return out
+    return jax.vmap(one)(keys, z)
+
+
+def complete(params, cfg: SketchConfig, prefix, scale, key, n, *, temperature=TEMPERATURE, min_len=MIN_LEN):
+    """``n`` completions of the started sketch ``prefix`` (stroke-3, data units, fewer than
+    ``cfg.max_len`` points): each is the prefix followed by what the decoder draws after reading it
+    (Ha & Eck sec. 5: the model finishes a drawing begun by a person). A conditional model decodes from
+    codes drawn from the prior, one per completion, so the completions differ (codes from the encoder's
+    posterior of the prefix describe a drawing that ends where the prefix ends: the decoder then stops
+    after a few points); an unconditional one from its zero state. Returns stroke-3 in data units."""
+    prefix = np.asarray(prefix, np.float32)
+    P = len(prefix)
+    s = prefix.copy()
+    s[:, :2] /= scale
+    rows = np.concatenate([np.asarray(START)[None], to_stroke5(s, cfg.max_len)], 0)   # [Nmax + 1, 5]
+    z = None
+    if cfg.conditional:
+        z = jax.random.normal(jax.random.fold_in(key, 1), (n, cfg.z_size))
+    out = _complete(params, cfg, jax.random.split(key, n), z, jnp.asarray(rows), jnp.int32(P),
+                    jnp.float32(temperature), int(cfg.max_len - P), jnp.int32(min_len))
+    return [np.concatenate([prefix, c], 0) for c in to_stroke3_list(out, scale)]
 
 
 def sample(params, cfg: SketchConfig, key, *, n=None, z=None, temperature=TEMPERATURE, max_len=None,
