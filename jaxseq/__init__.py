@@ -17,7 +17,7 @@ import importlib
 
 __version__ = "0.2.0"
 
-FAMILIES = ("handwriting", "sketch_rnn", "nmt", "char_lm", "vae", "mdn_regression", "names", "row_lstm")
+FAMILIES = ("handwriting", "sketch_rnn", "nmt", "char_lm", "vae", "mdn_regression", "names", "row_lstm", "seq2seq")
 
 
 def __getattr__(name):
