@@ -1,0 +1,282 @@
+"""The tutorials' encoder-decoders on the English-French pairs, on Luong NMT's data, split and vocabularies.
+
+  python experiments/seq2seq.py train --model simple          # context vector, no attention (GRU)
+  python experiments/seq2seq.py train --model tutorial-attn   # the PyTorch tutorial's AttnDecoderRNN, masked
+  python experiments/seq2seq.py train --model transformer --time-budget 5   # pre-LN, 3+3 layers, d=256
+  python experiments/seq2seq.py eval --ckpt runs/seq2seq/transformer-eng-fra-tutorial
+  python experiments/seq2seq.py translate --ckpt DIR --text "i am cold ." --beam 5   # --interactive
+  python experiments/seq2seq.py translate --ckpt DIR --src in.txt --output out.txt --ref ref.txt
+  python experiments/seq2seq.py plot-attention --tutorial DIR --luong DIR --text "she is happy ." --out a.png
+
+Training writes to runs/seq2seq/<model>-<lang>-<filter> (resumes from it): checkpoints, history.json, test
+texts and test_results.json (BLEU/chrF greedy and beam, parameters, train time, tokens/s).
+`train --model X --help` shows that model's defaults. Results: docs/results_seq2seq.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from _cli import (add_config_flags, add_time_budget, config_from_args, fail, out_path, parser, run,
+                  subparsers, time_budget_s)
+
+from jaxseq.data.files import check_output_dir, write_atomic
+
+ROOT = Path(__file__).resolve().parents[1]
+
+HELP = {
+    "model": "simple: encoder final state starts the decoder, no attention; tutorial-attn: the PyTorch "
+             "tutorial's AttnDecoderRNN (location-based attention over max_length positions), masked; "
+             "transformer: pre-LN encoder-decoder",
+    "lang": "translation direction", "filter": "tutorial: the tutorial's short 'i am/he is' pairs (~10.5k); "
+    "none: all 135k pairs (the same data as experiments/nmt_luong.py --filter)",
+    "min_count": "words seen fewer times in the training split become <unk>",
+    "split_seed": "seed of NMT's fixed 90/5/5 split", "emb": "(RNNs) word embedding size",
+    "hidden": "(RNNs) GRU/LSTM size", "cell": "(simple) gru or lstm", "layers": "(simple) RNN layers",
+    "bidirectional": "(simple) bidirectional encoder, hidden/2 per direction",
+    "tf_ratio": "(RNNs) teacher-forcing ratio: each sentence is fed the truth with this probability, "
+                "else its own argmax (the tutorial's per-sentence choice)",
+    "max_length": "(tutorial-attn) encoder positions the attention Linear scores; longer inputs are cut",
+    "d_model": "(transformer) model width", "heads": "(transformer) attention heads",
+    "ff": "(transformer) feed-forward width", "enc_layers": "(transformer) encoder layers",
+    "dec_layers": "(transformer) decoder layers", "label_smoothing": "label smoothing of the loss",
+    "dropout": "dropout (RNNs: embeddings; transformer: embeddings, every sublayer)",
+    "unroll": "(RNNs) lax.scan unroll (GPU speed knob)", "steps": "training steps",
+    "batch_size": "sentence pairs per step", "lr": "peak Adam learning rate",
+    "schedule": "constant, cosine or exponential", "warmup": "linear warm-up steps",
+    "clip_norm": "global gradient-norm clip (0: off)", "seed": "seed of init, batches, dropout",
+    "eval_every": "validation loss and greedy BLEU every N steps", "ckpt_every": "checkpoint every N steps",
+    "eval_sentences": "validation sentences decoded per evaluation",
+    "beam": "beam size of test BLEU (greedy is always reported too)", "alpha": "length normalisation",
+}
+
+
+def _model_of(argv):
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--model", default="simple")
+    return pre.parse_known_args(argv)[0].model
+
+
+def parse_args(argv=None):
+    from jaxseq.models.seq2seq.common import MODELS
+    from jaxseq.models.seq2seq.training import MODEL_DEFAULTS, Config
+    p = parser(__doc__)
+    sub = subparsers(p)
+    t = sub.add_parser("train", help="train one model, then test BLEU/chrF (greedy and beam)")
+    t.add_argument("--data-dir", help="data root holding pytorch-tutorial/data.zip (else $JAXSEQ_DATA, "
+                   "the cache, or a download)")
+    t.add_argument("--data", help="explicit data file: data.zip, eng-fra.txt or eng-fra.txt.gz")
+    t.add_argument("--out", help="run directory (default runs/seq2seq/<model>-<lang>-<filter>)")
+    t.add_argument("--test-sentences", type=int, default=0, help="decode only the first N test pairs (0: all)")
+    t.add_argument("--export", metavar="DIR", help="after training, a params-only copy (for shipping)")
+    add_time_budget(t)
+    add_config_flags(t, Config, help=HELP, defaults=MODEL_DEFAULTS.get(_model_of(argv), {}),
+                     choices={"model": list(MODELS), "lang": ["eng-fra", "fra-eng"],
+                              "filter": ["tutorial", "none"], "cell": ["gru", "lstm"]})
+    e = sub.add_parser("eval", help="test BLEU/chrF of a checkpoint on its own test split")
+    e.add_argument("--ckpt", required=True, help="training run or export directory")
+    e.add_argument("--data-dir", help="data root (as for train)")
+    e.add_argument("--data", help="explicit data file")
+    e.add_argument("--beam", type=int, default=5, help="beam size (greedy is reported too)")
+    e.add_argument("--test-sentences", type=int, default=0, help="decode only the first N test pairs (0: all)")
+    e.add_argument("--out", help="write test_results.json and the test texts here")
+    r = sub.add_parser("translate", help="translate sentences, stdin lines or a file")
+    r.add_argument("--ckpt", required=True, help="training run or export directory")
+    r.add_argument("--text", action="append", help="a sentence to translate (repeatable)")
+    r.add_argument("--interactive", action="store_true", help="translate lines read from stdin")
+    r.add_argument("--src", metavar="FILE", help="translate every line of FILE")
+    r.add_argument("--output", metavar="FILE", help="with --src: write the translations here (default stdout)")
+    r.add_argument("--ref", metavar="FILE", help="with --src: references, one a line: print BLEU and chrF")
+    r.add_argument("--beam", type=int, default=5, help="beam size (1: greedy)")
+    r.add_argument("--alpha", type=float, default=1.0, help="length normalisation")
+    g = sub.add_parser("plot-attention", help="the tutorial decoder's location-based weights beside Luong's "
+                       "global attention for one sentence")
+    g.add_argument("--tutorial", required=True, help="a tutorial-attn checkpoint directory")
+    g.add_argument("--luong", required=True, help="a Luong NMT checkpoint (directory or shipped name)")
+    g.add_argument("--text", action="append", required=True, help="source sentence (repeatable: one row each)")
+    g.add_argument("--out", required=True, help="PNG or SVG file")
+    args = p.parse_args(argv)
+    if args.cmd == "train":
+        args.cfg = config_from_args(Config, args)
+    for flag in ("test_sentences",):
+        if getattr(args, flag, 0) < 0:
+            fail(f"--{flag.replace('_', '-')} {getattr(args, flag)}: give 0 (all) or a positive count")
+    if args.cmd == "translate":
+        if not (args.text or args.interactive or args.src):
+            fail("nothing to translate: give --text TEXT, --interactive or --src FILE")
+        if (args.output or args.ref) and not args.src:
+            fail("--output/--ref need --src FILE (the sentences to translate)")
+    return args
+
+
+def default_out(cfg):
+    return ROOT / "runs" / "seq2seq" / f"{cfg.model}-{cfg.lang}-{cfg.filter}"
+
+
+def write_test(out_dir, data, hyps, n):
+    for name, lines in (("test_src", data.srcs["test"][:n]), ("test_ref", data.refs["test"][:n]),
+                        ("test_beam", hyps["beam"]), ("test_greedy", hyps["greedy"])):
+        write_atomic(out_dir / f"{name}.txt", "\n".join(lines) + "\n")
+
+
+def report(res, cfg_model):
+    print(f"test ({res['test_sentences']} sentences) {cfg_model}: BLEU greedy {res['bleu_greedy']:.2f}, "
+          f"beam {res['beam']} {res['bleu_beam']:.2f}; chrF greedy {res['chrf_greedy']:.2f}, beam "
+          f"{res['chrf_beam']:.2f}; beam BLEU on the {res['unseen_sentences']} test sources unseen in "
+          f"training {res.get('bleu_beam_unseen', float('nan')):.2f}")
+
+
+def cmd_train(args):
+    from jaxseq.models.nmt.model import save
+    from jaxseq.models.seq2seq import training
+    from jaxseq.training.checkpoint import Checkpointer, write_history
+    cfg = args.cfg
+    out_dir = Path(args.out) if args.out else default_out(cfg)
+    check_output_dir(out_dir)
+    if args.export:
+        check_output_dir(args.export)
+    budget = time_budget_s(args)
+    data = training.prepare(cfg, args.data_dir, args.data)
+    print(data.summary(training.data_config(cfg)))
+    ck = Checkpointer(out_dir, keep=2, best_metric="val_bleu", best_mode="max")
+    start = ck.latest_step() or 0
+    try:
+        r = training.train(cfg, data, ck, budget)
+    finally:
+        ck.close()
+    print(f"model {cfg.model}: {r.n_params / 1e6:.2f}M params, {r.mcfg}")
+    if r.step > start:
+        write_history(out_dir, r.history)
+    if r.step < cfg.steps:
+        print(f"stopped early at step {r.step} ({(r.history.stopped or 'time budget').replace('_', ' ')}); "
+              f"rerun the same command to resume")
+    print(f"checkpoints in {out_dir} (step {r.step})")
+    evals = [h for h in r.history if "val_train_tok_s" in h]
+    res, hyps = training.test_scores(r.params, r.mcfg, data, cfg.beam, cfg.alpha, args.test_sentences or None)
+    res = {"model": cfg.model, "lang": cfg.lang, "filter": cfg.filter, **res, "steps": r.step,
+           "params": r.n_params, "train_seconds": r.train_seconds if r.step > start else None,
+           "train_tok_s": evals[-1]["val_train_tok_s"] if evals and r.step > start else None,
+           "val_bleu": evals[-1]["val_bleu"] if evals else None}
+    report(res, cfg.model)
+    write_test(out_dir, data, hyps, res["test_sentences"])
+    write_atomic(out_dir / "test_results.json", json.dumps(res, indent=1))
+    if args.export:
+        size = save(args.export, r.params, dict(r.meta, step=r.step, test=res), "bfloat16")
+        print(f"exported bf16 params to {args.export}: {size / 2**20:.1f} MiB")
+    return res
+
+
+def cmd_eval(args):
+    from jaxseq.models.seq2seq import api, training
+    params, mcfg, meta = api.restore(args.ckpt)
+    cfg = training.Config.from_meta(meta["config"], beam=args.beam)
+    data = training.prepare(cfg, args.data_dir, args.data)
+    res, hyps = training.test_scores(params, mcfg, data, cfg.beam, cfg.alpha, args.test_sentences or None)
+    res = {"model": cfg.model, **res}
+    report(res, cfg.model)
+    if args.out:
+        out = Path(args.out)
+        check_output_dir(out)
+        write_test(out, data, hyps, res["test_sentences"])
+        write_atomic(out / "test_results.json", json.dumps(res, indent=1))
+    return res
+
+
+def cmd_translate(args):
+    from jaxseq.models.seq2seq import api
+    if args.text and not all(t.strip() for t in args.text):
+        fail("--text got an empty sentence; give the text to translate")
+    if args.beam < 1:
+        fail(f"--beam {args.beam}: give an integer of at least 1 (1: greedy)")
+    if args.output:
+        out_path(args.output, "--output")
+    tr = api.load(args.ckpt)
+    if args.src:
+        return translate_file(args, tr)
+
+    def lines():
+        yield from args.text or []
+        if args.interactive:
+            if sys.stdin.isatty():
+                print("type a sentence per line, Ctrl-D to end", file=sys.stderr)
+            yield from (ln.strip() for ln in sys.stdin if ln.strip())
+
+    for text in lines():
+        try:
+            (out,) = tr.translate([text], beam=args.beam, alpha=args.alpha)
+        except ValueError as e:
+            if not args.interactive:
+                raise
+            print(f"skipped: {e}", file=sys.stderr)
+            continue
+        print(f"> {text}\n= {out}", flush=True)
+
+
+def translate_file(args, tr):
+    """--src FILE [--output FILE] [--ref FILE]: every non-empty line, batched; BLEU/chrF with --ref."""
+    from jaxseq import metrics
+    from jaxseq.data.vocab import normalise
+
+    def read(path, what):
+        p = Path(path)
+        if not p.is_file():
+            fail(f"{what} {p} " + ("is a folder" if p.exists() else "does not exist"))
+        try:
+            return p.read_text(encoding="utf-8").splitlines()
+        except UnicodeDecodeError as e:
+            fail(f"{what} {p} is not UTF-8 text ({e})")
+    src = read(args.src, "--src")
+    refs = read(args.ref, "--ref") if args.ref else None
+    if refs is not None and len(refs) != len(src):
+        fail(f"--ref {args.ref} has {len(refs)} lines but --src {args.src} has {len(src)}")
+    todo = [i for i, t in enumerate(src) if t.strip()]
+    if not todo:
+        fail(f"--src {args.src} has no text to translate")
+    for i in todo:   # a bad line is named by its number before any decoding
+        try:
+            tr.check([src[i]], args.beam, args.alpha)
+        except ValueError as e:
+            fail(f"{args.src}:{i + 1}: {e}")
+    hyps = [""] * len(src)
+    for i, h in zip(todo, tr.translate([src[i] for i in todo], beam=args.beam, alpha=args.alpha)):
+        hyps[i] = h
+    text = "".join(h + "\n" for h in hyps)
+    if args.output:
+        write_atomic(args.output, text)
+        print(f"wrote {len(todo)} translations to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    if refs is not None:
+        refs = [normalise(x) for x in refs]   # the model writes normalised words
+        print(f"BLEU = {metrics.bleu(hyps, refs):.2f}  chrF = {metrics.chrf(hyps, refs):.2f}  "
+              f"({len(src)} sentences, references normalised like the model)")
+
+
+def cmd_plot_attention(args):
+    from jaxseq import nmt
+    from jaxseq.models.seq2seq import api
+    from jaxseq.viz.seq2seq import plot_attention_comparison
+    path = out_path(args.out)
+    tut = api.load(args.tutorial)
+    if tut.name != "tutorial-attn":
+        fail(f"--tutorial {args.tutorial} is a {tut.name} model; give a tutorial-attn checkpoint")
+    luong = nmt.load(args.luong)
+    rows = []
+    for text in args.text:
+        (a,) = tut.translate([text], beam=1, return_attention=True)
+        (b,) = luong.translate([text], beam=1, return_attention=True)
+        rows.append((a, b))
+    plot_attention_comparison(path, rows, tut.cfg.max_length)
+    print(f"wrote {path}")
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    return {"train": cmd_train, "eval": cmd_eval, "translate": cmd_translate,
+            "plot-attention": cmd_plot_attention}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    run(main)
