@@ -35,7 +35,14 @@ ROOT = Path(__file__).resolve().parents[1]
 HELP = {
     "lang": "translation direction", "filter": "tutorial: the tutorial's short 'i am/he is...' pairs "
     "(~10.5k); none: all 135k pairs",
-    "min_count": "keep words seen at least this often in the training split; rarer ones become <unk>",
+    "text": "tutorial: normalised lower-case words without accents, split by pair (the seed's setup); "
+            "truecase: raw text in and out, joint SentencePiece subwords trained on the training split, "
+            "a split with no source sentence shared with training",
+    "min_count": "(tutorial text) keep words seen at least this often in the training split; rarer ones "
+                 "become <unk>",
+    "vocab_size": "(truecase text) joint subword vocabulary size",
+    "max_tokens": "(truecase text) skip training pairs with a side longer than this many subwords",
+    "tied": "one embedding table for source, target and output (needs truecase text: one joint vocab)",
     "split_seed": "seed of the fixed 90/5/5 train/valid/test split (saved with the checkpoint)",
     "emb": "word embedding size", "hidden": "LSTM size (encoder: hidden/2 per direction if bidirectional)",
     "layers": "encoder and decoder layers", "cell": "encoder cell: lstm or gru (the decoder is an LSTM)",
@@ -59,7 +66,7 @@ HELP = {
 
 
 def parse_args(argv=None):
-    from jaxseq.data.eng_fra import FILTERS
+    from jaxseq.data.eng_fra import FILTERS, TEXTS
     from jaxseq.models.nmt.training import PRESETS, Config
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--config", default="small", choices=sorted(PRESETS))
@@ -67,8 +74,8 @@ def parse_args(argv=None):
     p = parser(__doc__)
     a = p.add_argument
     a("--config", default="small", choices=sorted(PRESETS),
-      help="preset: small (CPU, minutes) or large (GPU); flags override it (--config large --help shows "
-      "its values)")
+      help="preset: small (CPU, minutes), large (GPU, tutorial text) or truecase (GPU, the shipped "
+      "raw-text subword models); flags override it (--config truecase --help shows its values)")
     a("--data-dir", help="data root holding pytorch-tutorial/data.zip (else $JAXSEQ_DATA, the cache, "
       "or a download)")
     a("--data", help="explicit data file: data.zip, eng-fra.txt or eng-fra.txt.gz (e.g. from --cache)")
@@ -76,8 +83,18 @@ def parse_args(argv=None):
     a("--out", help="training output / checkpoint dir (default runs/nmt_luong/<lang>-<filter>)")
     a("--ckpt", help="checkpoint dir or shipped name for --translate/--interactive/--eval-only "
       "(default: the shipped ckpt/nmt_luong/<lang>, else --out)")
+    a("--subword-model", metavar="FILE", help="(truecase text) a SentencePiece model to use instead of "
+      "training one on the training split (train it on that split only: jaxseq.data.subword.train)")
     a("--translate", metavar="TEXT", action="append", help="translate TEXT (repeatable) and exit")
     a("--interactive", action="store_true", help="translate lines read from stdin")
+    a("--src", metavar="FILE", help="translate every line of FILE (batched, like onmt_translate) and exit")
+    a("--output", metavar="FILE", help="with --src: write the translations here, one a line (default: "
+      "stdout)")
+    a("--ref", metavar="FILE", help="with --src: reference translations, one a line: print BLEU and chrF "
+      "(sacreBLEU defaults)")
+    a("--n-best", type=int, default=1, help="with --src: write the N best beam hypotheses of each line, "
+      "N lines per source (N <= --beam); BLEU uses the best")
+    a("--decode-batch", type=int, default=64, help="with --src: sentences decoded at once")
     a("--eval-only", action="store_true", help="skip training: test BLEU and plots from --ckpt")
     a("--test-sentences", type=int, default=0, help="decode only the first N test pairs (0: all)")
     a("--export", metavar="DIR", help="after training, save a params-only checkpoint (for shipping) to DIR")
@@ -89,30 +106,127 @@ def parse_args(argv=None):
       "heatmap per sentence as DIR/<prefix>_<i>.png")
     a("--attention-prefix", default="attention", help="file name prefix for --attention-dir")
     add_config_flags(p, Config, help=HELP, defaults=preset,
-                     choices={"lang": ["eng-fra", "fra-eng"], "filter": list(FILTERS)})
+                     choices={"lang": ["eng-fra", "fra-eng"], "filter": list(FILTERS), "text": list(TEXTS)})
     args = p.parse_args(argv)
     cfg = config_from_args(Config, args)   # Config checks its values (ValueError naming the field)
     if args.test_sentences < 0:
         fail(f"--test-sentences {args.test_sentences}: give 0 (all) or a positive count")
+    if args.n_best < 1 or args.n_best > cfg.beam:
+        fail(f"--n-best {args.n_best}: give 1 to --beam ({cfg.beam}) hypotheses")
+    if args.decode_batch < 1:
+        fail(f"--decode-batch {args.decode_batch}: give at least 1")
+    for flag in ("output", "ref"):
+        if getattr(args, flag) and not args.src:
+            fail(f"--{flag} needs --src FILE (the sentences to translate)")
+    if args.src and (args.translate or args.interactive):
+        fail("--src translates a file; give it without --translate/--interactive")
     return args, cfg
 
 
 def default_out(cfg):
-    return ROOT / "runs" / "nmt_luong" / f"{cfg.lang}-{cfg.filter}"
+    return ROOT / "runs" / "nmt_luong" / (f"{cfg.lang}-{cfg.filter}"
+                                          + ("-truecase" if cfg.text == "truecase" else ""))
+
+
+def checkpoint_for(args, cfg):
+    """--ckpt, else the shipped model of --lang, else the training run of these flags; a clear error
+    naming the direction when there is none."""
+    from jaxseq.models.nmt.translate import SHIPPED
+    if args.ckpt:
+        return args.ckpt
+    if (SHIPPED / cfg.lang).is_dir():
+        return cfg.lang
+    run_dir = as_path(args.out) if args.out else default_out(cfg)
+    if run_dir.is_dir():
+        return run_dir
+    shipped = sorted(d.name for d in SHIPPED.iterdir()) if SHIPPED.is_dir() else []
+    fail(f"no {cfg.lang} model: none shipped in {SHIPPED} (shipped: {', '.join(shipped) or 'none'}) and "
+         f"no training run in {run_dir}; train one with `python experiments/nmt_luong.py --lang {cfg.lang} "
+         f"--config truecase` or give --ckpt DIR")
+
+
+def read_lines(path, what):
+    p = Path(path)
+    if not p.is_file():
+        fail(f"{what} {p} " + ("is a folder" if p.exists() else "does not exist"))
+    try:
+        return p.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as e:
+        fail(f"{what} {p} is not UTF-8 text ({e})")
+
+
+def translate_file(args, cfg, tr):
+    """--src FILE [--output FILE] [--ref FILE]: every line, batched and jitted, with a progress bar.
+    Empty lines stay empty. Prints BLEU and chrF with --ref."""
+    import time
+
+    from tqdm import tqdm
+
+    from jaxseq import metrics
+    from jaxseq.data.vocab import normalise
+    src = read_lines(args.src, "--src")
+    refs = read_lines(args.ref, "--ref") if args.ref else None
+    if refs is not None and len(refs) != len(src):
+        fail(f"--ref {args.ref} has {len(refs)} lines but --src {args.src} has {len(src)}; give one "
+             f"reference a line")
+    todo = [i for i, t in enumerate(src) if t.strip()]
+    if not todo:
+        fail(f"--src {args.src} has no text to translate")
+    for i in todo:   # a bad line is named by its number before any decoding
+        try:
+            tr.check([src[i]], cfg.beam, cfg.alpha)
+        except ValueError as e:
+            fail(f"{args.src}:{i + 1}: {e}")
+    kw = dict(beam=cfg.beam, alpha=cfg.alpha, batch_size=args.decode_batch)
+    t0 = time.perf_counter()
+    with tqdm(total=len(todo), unit="sent", desc=f"translating ({tr.lang or cfg.lang}, beam {cfg.beam})",
+              file=sys.stderr, disable=None) as bar:
+        texts = [src[i] for i in todo]
+        if args.n_best > 1:
+            nbest = tr.translate_n_best(texts, args.n_best, progress=bar.update, **kw)
+            best = [h[0][0] for h in nbest]
+        else:
+            best = tr.translate(texts, progress=bar.update, **kw)
+            nbest = [[(b, None)] for b in best]
+    secs = time.perf_counter() - t0
+    out = [[""] * args.n_best for _ in src]
+    hyps = [""] * len(src)
+    for i, b, hs in zip(todo, best, nbest):
+        hyps[i] = b
+        out[i] = [h for h, _ in hs]
+    text = "".join(h + "\n" for row in out for h in row)
+    if args.output:
+        write_atomic(args.output, text)
+    else:
+        sys.stdout.write(text)
+    msg = f"translated {len(todo)} sentences in {secs:.1f} s ({len(todo) / secs:.1f} sentences/s)"
+    print(msg + (f"; wrote {args.output}" if args.output else ""), file=sys.stderr)
+    if refs is None:
+        return {"sentences": len(todo), "seconds": secs}
+    if not tr.truecase:   # a tutorial model writes normalised words: score against normalised references
+        refs = [normalise(r) for r in refs]
+    res = {"sentences": len(src), "bleu": metrics.bleu(hyps, refs), "chrf": metrics.chrf(hyps, refs),
+           "seconds": secs, "sent_per_s": len(todo) / secs}
+    print(f"BLEU = {res['bleu']:.2f}  chrF = {res['chrf']:.2f}  ({len(src)} sentences, sacreBLEU "
+          f"defaults{'' if tr.truecase else ', references normalised like the model'})")
+    return res
 
 
 def run_translate(args, cfg):
     from jaxseq import nmt
-    from jaxseq.models.nmt.translate import SHIPPED
     from jaxseq.viz.nmt import plot_attention
-    ckpt = args.ckpt or (cfg.lang if (SHIPPED / cfg.lang).is_dir() else args.out or default_out(cfg))
+    ckpt = checkpoint_for(args, cfg)
     if args.translate and not all(t.strip() for t in args.translate):
         fail("--translate got an empty sentence; give the text to translate")
     if args.attention_dir:
         check_output_dir(args.attention_dir)
+    if args.output and not is_remote(as_path(args.output)):
+        check_output_dir(Path(args.output).parent)
     tr = nmt.load(ckpt)
     if tr.lang not in (None, cfg.lang):
         print(f"note: checkpoint {ckpt} translates {tr.lang}", file=sys.stderr)
+    if args.src:
+        return translate_file(args, cfg, tr)
 
     def lines():
         yield from args.translate or []
@@ -149,12 +263,14 @@ def test_report(params, mcfg, meta, data, cfg, out_dir, args, write=True):
     out_dir.mkdir(parents=True, exist_ok=True)   # --eval-only may name a fresh --out
     # the texts too, so BLEU can be computed elsewhere (e.g. `sacrebleu test_ref.txt < test_beam.txt`)
     n = res["test_sentences"]
-    hyps = {k: [" ".join(data.tgt_v.decode(h)) for h in v] for k, v in ids.items()}
+    hyps = {k: [data.text(h) for h in v] for k, v in ids.items()}
     for name, lines in (("test_src", data.srcs["test"][:n]), ("test_ref", data.refs["test"][:n]),
                         ("test_beam", hyps["beam"]), ("test_greedy", hyps["greedy"])):
         write_atomic(out_dir / f"{name}.txt", "\n".join(lines) + "\n")
     print(f"test BLEU ({cfg.lang}, filter {cfg.filter}, {n} sentences): beam {cfg.beam} = "
-          f"{res['bleu_beam']:.2f}, greedy = {res['bleu_greedy']:.2f}  [{res['seconds']:.1f}s]")
+          f"{res['bleu_beam']:.2f}, greedy = {res['bleu_greedy']:.2f}; chrF beam {res['chrf_beam']:.2f}, "
+          f"greedy {res['chrf_greedy']:.2f}  [{res['seconds']:.1f}s: {res['sent_per_s_beam']:.1f} "
+          f"sentences/s beam, {res['sent_per_s_greedy']:.1f} greedy]")
     examples = training.examples_from_test(data, ids["beam"])
     for _, src, ref, hyp in examples:
         print(f"  src: {src}\n  ref: {ref}\n  out: {hyp}")
@@ -162,7 +278,7 @@ def test_report(params, mcfg, meta, data, cfg, out_dir, args, write=True):
     for j, (i, src, ref, hyp) in enumerate(examples[:args.plots]):
         src_ids = data.enc["test"][i][0]
         plot_attention(out_dir / "plots" / f"attention_{j}.png", tr.attention(src_ids, ids["beam"][i]),
-                       data.src_v.decode(src_ids), hyp.split(), title=f"ref: {ref}")
+                       data.src_v.decode(src_ids), data.tgt_v.decode(ids["beam"][i]), title=f"ref: {ref}")
     if examples[:args.plots]:
         print(f"attention heatmaps in {out_dir / 'plots'}")
     write_atomic(out_dir / "test_results.json", json.dumps(res, indent=1))
@@ -178,7 +294,7 @@ def train(args, cfg, out_dir):
     from jaxseq.training.checkpoint import Checkpointer
     from jaxseq.training.loop import fit, is_main_process
     budget = time_budget_s(args)
-    data = training.prepare(cfg, args.data_dir, args.data)
+    data = training.prepare(cfg, args.data_dir, args.data, subword_for(args, cfg, out_dir))
     print(data.summary(cfg))
     mcfg = training.model_config(cfg, len(data.src_v), len(data.tgt_v))
     params = nmt.init(jax.random.PRNGKey(cfg.seed), mcfg)
@@ -234,7 +350,7 @@ def main(argv=None):
         p = eng_fra.write_cache(args.cache, args.data_dir, args.data)
         print(f"wrote {p} ({p.stat().st_size / 2**20:.2f} MiB); use it with --data {p}")
         return
-    if args.translate or args.interactive:
+    if args.translate or args.interactive or args.src:
         return run_translate(args, cfg)
     out_dir = as_path(args.out) if args.out else default_out(cfg)
     if not args.eval_only:
@@ -244,8 +360,42 @@ def main(argv=None):
     params, mcfg, meta = nmt.restore(resolve(args.ckpt or out_dir))
     cfg = training.Config.from_meta(meta["config"], beam=cfg.beam, alpha=cfg.alpha)
     from jaxseq.training.loop import is_main_process
-    return test_report(params, mcfg, meta, training.prepare(cfg, args.data_dir, args.data), cfg, out_dir,
-                       args, write=is_main_process())
+    sw = bytes_of_subword(meta)
+    return test_report(params, mcfg, meta, training.prepare(cfg, args.data_dir, args.data, sw), cfg,
+                       out_dir, args, write=is_main_process())
+
+
+def bytes_of_subword(meta):
+    """The subword model stored in a checkpoint's meta (None for a word-level model)."""
+    import base64
+    return base64.b64decode(meta["subword"]) if meta.get("subword") else None
+
+
+def subword_for(args, cfg, out_dir):
+    """The subword model of a true-case run: the one stored in a run being resumed, else
+    --subword-model, else None (train one on the training split)."""
+    if cfg.text != "truecase":
+        if args.subword_model:
+            fail("--subword-model is for --text truecase")
+        return None
+    from jaxseq.training.checkpoint import Checkpointer
+    if as_path(out_dir).is_dir():
+        ck = Checkpointer(out_dir, create=False)
+        try:
+            if ck.latest_step() is not None:
+                return bytes_of_subword(ck.read_meta())
+        finally:
+            ck.close()
+    if args.subword_model:
+        return read_model(args.subword_model)
+    return None
+
+
+def read_model(path):
+    p = Path(path)
+    if not p.is_file():
+        fail(f"--subword-model {p} " + ("is a folder" if p.exists() else "does not exist"))
+    return p.read_bytes()
 
 
 if __name__ == "__main__":

@@ -66,13 +66,14 @@ def _gather_beams(tree, idx):
     return jax.tree_util.tree_map(lambda a: a[flat], tree)
 
 
-def beam_search(step_fn, state, batch_size, max_len, beam, alpha, sos_id, eos_id, pad_id=0):
+def beam_search(step_fn, state, batch_size, max_len, beam, alpha, sos_id, eos_id, pad_id=0, n_best=False):
     """Beam search with length normalisation. ``state`` has batch ``B`` (it is expanded to ``B * beam``
     here); ``step_fn`` sees ``B * beam`` rows. The returned hypothesis maximises
     ``log p(y) / len(y) ** alpha`` (``len`` counts ``eos_id``) among the final ``beam`` hypotheses.
 
     With ``beam=1`` and ``alpha=0`` this is exactly :func:`greedy`. -> (tokens [B, max_len] int32,
-    normalised score [B]).
+    normalised score [B]); with ``n_best`` all ``beam`` final hypotheses, best first: (tokens
+    [B, beam, max_len], scores [B, beam]).
     """
     _check_sizes(max_len, beam)
     B, K = batch_size, beam
@@ -101,6 +102,9 @@ def beam_search(step_fn, state, batch_size, max_len, beam, alpha, sos_id, eos_id
             jnp.full((B, K, max_len), pad_id, jnp.int32), jnp.zeros((B, K), jnp.int32))
     (_, _, _, scores, hist, length), _ = jax.lax.scan(body, init, jnp.arange(max_len))
     norm = scores / jnp.maximum(length, 1).astype(jnp.float32) ** alpha
+    if n_best:   # all final hypotheses, best first
+        order = jnp.argsort(-norm, -1)
+        return jnp.take_along_axis(hist, order[..., None], 1), jnp.take_along_axis(norm, order, 1)
     best = jnp.argmax(norm, -1)
     return (jnp.take_along_axis(hist, best[:, None, None], 1)[:, 0],
             jnp.take_along_axis(norm, best[:, None], 1)[:, 0])

@@ -31,6 +31,7 @@ ENG_PREFIXES = ("i am ", "i m ", "he is ", "he s ", "she is ", "she s ", "you ar
                 "we are ", "we re ", "they are ", "they re ")
 TUTORIAL_MAX_LEN = 10  # the tutorial keeps pairs with fewer than MAX_LENGTH=10 words on both sides
 FILTERS = ("tutorial", "none")
+TEXTS = ("tutorial", "truecase")   # tutorial: normalised words (lower case, no accents); truecase: raw text
 log = logging.getLogger(__name__)
 
 
@@ -101,10 +102,18 @@ def _lines(data):
             yield n, None
 
 
-def parse_pairs(data, report: LoadReport | None = None):
-    """``[(english, french)]`` normalised, from the file's bytes (or text). A line is bad if it is not
-    UTF-8, has no tab or has a side that normalises to nothing; it is counted in ``report`` (the first 5
-    kept as examples, with their line numbers) and skipped. Blank lines are ignored."""
+def _raw(s):
+    return s.strip()
+
+
+def parse_pairs(data, report: LoadReport | None = None, text="tutorial"):
+    """``[(english, french)]`` from the file's bytes (or text), normalised (``text="tutorial"``) or raw
+    (``"truecase"``: stripped, otherwise as written). A line is bad if it is not UTF-8, has no tab or
+    has a side that normalises to nothing; it is counted in ``report`` (the first 5 kept as examples,
+    with their line numbers) and skipped. Blank lines are ignored."""
+    if text not in TEXTS:
+        raise ValueError(f"unknown text mode {text!r}; choose one of {TEXTS}")
+    norm = normalise if text == "tutorial" else _raw
     report = report if report is not None else LoadReport()
     pairs = []
     for n, line in _lines(data):
@@ -120,7 +129,7 @@ def parse_pairs(data, report: LoadReport | None = None):
             continue
         report.lines += 1
         parts = line.split("\t")
-        en, fr = (normalise(parts[0]), normalise(parts[1])) if len(parts) >= 2 else ("", "")
+        en, fr = (norm(parts[0]), norm(parts[1])) if len(parts) >= 2 else ("", "")
         if not en or not fr:
             report.bad += 1
             if len(report.bad_examples) < 5:
@@ -133,19 +142,24 @@ def parse_pairs(data, report: LoadReport | None = None):
 
 def filter_pairs(pairs, kind="tutorial", max_words=TUTORIAL_MAX_LEN):
     """``tutorial``: English starts with one of :data:`ENG_PREFIXES` and both sides have fewer than
-    ``max_words`` tokens. ``none``: everything."""
+    ``max_words`` tokens (judged on the normalised text, so raw pairs pass as their normalised forms
+    would). ``none``: everything."""
     if kind == "none":
         return list(pairs)
     if kind != "tutorial":
         raise ValueError(f"unknown filter {kind!r}; choose one of {FILTERS}")
-    return [(e, f) for e, f in pairs
-            if len(e.split()) < max_words and len(f.split()) < max_words and e.startswith(ENG_PREFIXES)]
+    keep = []
+    for e, f in pairs:
+        ne, nf = normalise(e), normalise(f)
+        if len(ne.split()) < max_words and len(nf.split()) < max_words and ne.startswith(ENG_PREFIXES):
+            keep.append((e, f))
+    return keep
 
 
-def load_pairs(data_dir=None, path=None, kind="tutorial"):
-    """Read, normalise and filter. Returns ``(pairs, report)``."""
+def load_pairs(data_dir=None, path=None, kind="tutorial", text="tutorial"):
+    """Read, normalise (``text``: tutorial or truecase, i.e. raw) and filter. Returns ``(pairs, report)``."""
     src = find_data(data_dir, path)
-    pairs, report = parse_pairs(read_bytes(src))
+    pairs, report = parse_pairs(read_bytes(src), text=text)
     if not pairs:
         raise DataError(f"{src}: no usable English<TAB>French pairs ({report}); it should be the "
                         f"tutorial's eng-fra.txt, UTF-8, one pair a line")
@@ -170,12 +184,46 @@ def split(n, seed=0, fractions=(0.9, 0.05, 0.05)):
     return {"train": tr, "valid": va, "test": te}
 
 
+def split_unshared(pairs, seed=0, fractions=(0.9, 0.05, 0.05)):
+    """A seeded train/valid/test split in which no valid or test pair shares a source sentence with
+    training, in either direction. Pairs are grouped by their English side compared as normalised text
+    (:func:`jaxseq.data.vocab.normalise`: case, accents and punctuation other than .!? ignored), and whole
+    groups go to one split (so every translation of "Go." lands together); then valid/test pairs whose
+    normalised French side also occurs in training are dropped. Returns ``({"train", "valid", "test"}
+    index arrays, {"dropped_valid": n, "dropped_test": n, "groups": n})``."""
+    keys = {}
+    group = np.array([keys.setdefault(normalise(e), len(keys)) for e, _ in pairs])
+    g = split(len(keys), seed, fractions)
+    where = np.empty(len(keys), np.int8)
+    for code, name in enumerate(("train", "valid", "test")):
+        where[g[name]] = code
+    side = where[group]
+    train = np.nonzero(side == 0)[0]
+    seen_fr = {normalise(pairs[i][1]) for i in train}
+    out, info = {"train": train}, {"groups": len(keys)}
+    for code, name in ((1, "valid"), (2, "test")):
+        idx = np.nonzero(side == code)[0]
+        keep = np.array([normalise(pairs[i][1]) not in seen_fr for i in idx], bool)
+        out[name] = idx[keep] if len(idx) else idx
+        info[f"dropped_{name}"] = int((~keep).sum())
+    return out, info
+
+
 def orient(pairs, lang):
     """``(source, target)`` token lists for ``lang`` ``eng-fra`` or ``fra-eng``."""
     if lang == "eng-fra":
         return [(e.split(), f.split()) for e, f in pairs]
     if lang == "fra-eng":
         return [(f.split(), e.split()) for e, f in pairs]
+    raise ValueError(f"unknown language direction {lang!r}; use eng-fra or fra-eng")
+
+
+def orient_text(pairs, lang):
+    """``(source, target)`` strings (raw text, for a subword model) for ``eng-fra`` or ``fra-eng``."""
+    if lang == "eng-fra":
+        return list(pairs)
+    if lang == "fra-eng":
+        return [(f, e) for e, f in pairs]
     raise ValueError(f"unknown language direction {lang!r}; use eng-fra or fra-eng")
 
 

@@ -159,7 +159,7 @@ def checkpoint_kind(meta) -> str:
     cfg, model = meta.get("config"), meta.get("model")
     if meta.get("family") == "seq2seq":   # jaxseq.models.seq2seq (it has NMT's vocabularies too)
         return "seq2seq"
-    if "src_vocab" in meta and isinstance(model, dict):
+    if ("src_vocab" in meta or "subword" in meta) and isinstance(model, dict):   # word or subword NMT
         return "NMT"
     if "vae" in meta:
         return "VAE"

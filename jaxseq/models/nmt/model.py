@@ -47,6 +47,8 @@ class NMTConfig:
     ss_min: float = 0.0
     compute_dtype: str = "float32"  # float32 | bfloat16 (losses stay float32)
     unroll: int = 1                 # lax.scan unroll of encoder and decoder loops (a GPU speed knob)
+    tied: bool = False              # one embedding table for source, target and output (Press & Wolf
+                                    # 2017; a joint subword vocabulary): logits = (h~ W_p) E^T + b
 
     def to_json(self):
         return dataclasses.asdict(self)
@@ -59,6 +61,9 @@ class NMTConfig:
 def init(key, cfg: NMTConfig):
     if cfg.bidirectional and cfg.hidden % 2:
         raise ValueError(f"bidirectional encoder needs an even hidden size, got {cfg.hidden}")
+    if cfg.tied and cfg.src_vocab != cfg.tgt_vocab:
+        raise ValueError(f"tied embeddings need one joint vocabulary, got source {cfg.src_vocab} and "
+                         f"target {cfg.tgt_vocab} entries")
     ks = jax.random.split(key, 8 + 2 * cfg.layers)
     enc_cell = get_cell(cfg.cell)
     H, E = cfg.hidden, cfg.emb
@@ -70,12 +75,19 @@ def init(key, cfg: NMTConfig):
                    else enc_cell.init(ks[8 + i], d, eh))
     dec_in0 = E + (H if cfg.input_feed else 0)
     dec = [LSTM.init(ks[8 + cfg.layers + i], dec_in0 if i == 0 else H, H) for i in range(cfg.layers)]
-    return {"src_emb": jax.random.normal(ks[0], (cfg.src_vocab, E)) * 0.1,
-            "tgt_emb": jax.random.normal(ks[1], (cfg.tgt_vocab, E)) * 0.1,
-            "enc": enc, "dec": dec,
-            "attn": attention.luong_init(ks[2], cfg.score, H, H),
-            "wc": dense_weight(ks[3], 2 * H, H, "uniform"),
-            "out_w": dense_weight(ks[4], H, cfg.tgt_vocab, "uniform"), "out_b": jnp.zeros((cfg.tgt_vocab,))}
+    common = {"enc": enc, "dec": dec, "attn": attention.luong_init(ks[2], cfg.score, H, H),
+              "wc": dense_weight(ks[3], 2 * H, H, "uniform"), "out_b": jnp.zeros((cfg.tgt_vocab,))}
+    if cfg.tied:
+        return dict(common, emb=jax.random.normal(ks[0], (cfg.src_vocab, E)) * 0.1,
+                    out_proj=dense_weight(ks[4], H, E, "uniform"))
+    return dict(common, src_emb=jax.random.normal(ks[0], (cfg.src_vocab, E)) * 0.1,
+                tgt_emb=jax.random.normal(ks[1], (cfg.tgt_vocab, E)) * 0.1,
+                out_w=dense_weight(ks[4], H, cfg.tgt_vocab, "uniform"))
+
+
+def _table(params, side):
+    """The embedding table of ``side`` (src_emb / tgt_emb), the shared one of a tied model."""
+    return params["emb"] if "emb" in params else params[side]
 
 
 def cast_params(params, cfg: NMTConfig):
@@ -92,7 +104,7 @@ def encode(params, cfg: NMTConfig, src, src_mask, key=None):
     """-> (enc [B, S, H], decoder initial carries: list of (h, c) per layer)."""
     cell = get_cell(cfg.cell)
     keys = [None] * (cfg.layers + 1) if key is None else list(jax.random.split(key, cfg.layers + 1))
-    x = dropout(keys[0], params["src_emb"][src], cfg.dropout)
+    x = dropout(keys[0], _table(params, "src_emb")[src], cfg.dropout)
     finals = []
     for i, p in enumerate(params["enc"]):
         if i > 0:
@@ -137,7 +149,7 @@ def _attend_step(params, cfg: NMTConfig, state, xp0, ctx, drop=None):
 def embed_project(params, cfg: NMTConfig, ids):
     """First decoder layer gates from the token embedding: ids [...] -> [..., 4H]."""
     p = params["dec"][0]
-    return jnp.dot(params["tgt_emb"][ids], p["wx"][:cfg.emb]) + p["b"]
+    return jnp.dot(_table(params, "tgt_emb")[ids], p["wx"][:cfg.emb]) + p["b"]
 
 
 def _init_state(cfg, finals, batch):
@@ -145,6 +157,9 @@ def _init_state(cfg, finals, batch):
 
 
 def logits_of(params, h_tilde):
+    if "out_proj" in params:   # tied: the output layer is the embedding table, through a projection
+        return (jnp.dot(jnp.dot(h_tilde, params["out_proj"]), params["emb"].T)
+                + params["out_b"]).astype(jnp.float32)
     return (jnp.dot(h_tilde, params["out_w"]) + params["out_b"]).astype(jnp.float32)
 
 

@@ -10,7 +10,7 @@ import jax
 import numpy as np
 
 from jaxseq import metrics
-from jaxseq.data import eng_fra
+from jaxseq.data import eng_fra, subword
 from jaxseq.data.vocab import Vocab
 from jaxseq.models.nmt import model as nmt
 from jaxseq.models.nmt import translate as decode
@@ -24,7 +24,12 @@ class Config:
     """One training run (data, model, optimiser, evaluation); saved as ``meta["config"]``."""
     lang: str = "eng-fra"           # translation direction: eng-fra or fra-eng
     filter: str = "tutorial"        # tutorial: the tutorial's short pairs (~10.5k); none: all 135k
-    min_count: int = 1
+    text: str = "tutorial"          # tutorial: normalised words, split by pair (the seed's setup);
+                                    # truecase: raw text, joint SentencePiece subwords, a split with no
+                                    # source sentence shared with training (eng_fra.split_unshared)
+    min_count: int = 1              # (tutorial text) words seen fewer times become <unk>
+    vocab_size: int = subword.VOCAB_SIZE   # (truecase text) joint subword vocabulary size
+    max_tokens: int = 64            # (truecase text) training pairs with a longer side are skipped
     split_seed: int = 0
     # model
     emb: int = 128
@@ -34,6 +39,7 @@ class Config:
     bidirectional: bool = True
     score: str = "general"
     input_feed: bool = True
+    tied: bool = False              # one embedding table for source, target and output (joint vocab)
     dropout: float = 0.2
     ss: str = "none"
     ss_k: float | None = None     # None: the schedule's own k (linear 1, exponential 0.999, inv-sigmoid 1000)
@@ -60,8 +66,12 @@ class Config:
             raise ValueError(f"lang {self.lang!r}: use eng-fra or fra-eng")
         if self.filter not in eng_fra.FILTERS:
             raise ValueError(f"filter {self.filter!r}: choose one of {eng_fra.FILTERS}")
+        if self.text not in eng_fra.TEXTS:
+            raise ValueError(f"text {self.text!r}: choose one of {eng_fra.TEXTS}")
+        if self.tied and self.text != "truecase":
+            raise ValueError("tied embeddings need the joint subword vocabulary: use text truecase")
         for name in ("min_count", "emb", "hidden", "layers", "unroll", "steps", "batch_size",
-                     "eval_sentences", "beam"):
+                     "eval_sentences", "beam", "max_tokens"):
             v = getattr(self, name)
             if v < 1:
                 raise ValueError(f"{name} = {v}: give a value of at least 1")
@@ -70,6 +80,8 @@ class Config:
                 raise ValueError(f"{name} = {getattr(self, name)}: must be >= 0")
         if not self.lr > 0:
             raise ValueError(f"lr = {self.lr}: the learning rate must be > 0")
+        if self.vocab_size < 300:   # byte fallback alone takes 256 + 4 ids
+            raise ValueError(f"vocab_size = {self.vocab_size}: give at least 300")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout = {self.dropout}: a probability in [0, 1)")
 
@@ -87,6 +99,11 @@ PRESETS = {
     # (the exported bf16 params of eng-fra on all pairs are ~20 MiB)
     "large": dict(emb=256, hidden=384, layers=2, min_count=3, batch_size=256, steps=8000, lr=1.5e-3,
                   warmup=300, eval_every=2000, ckpt_every=1000, dropout=0.3),
+    # the shipped true-case models: all pairs, raw text, an 8k joint subword vocabulary and tied
+    # embeddings (3.8M params) keep the bf16 export near 6.5 MB (GPU, ~5 min)
+    "truecase": dict(text="truecase", filter="none", tied=True, emb=192, hidden=256, layers=2,
+                     batch_size=256, steps=8000, lr=2e-3, warmup=300, eval_every=4000, ckpt_every=1000,
+                     dropout=0.2),
 }
 
 
@@ -95,7 +112,8 @@ def model_config(cfg: Config, src_vocab, tgt_vocab) -> nmt.NMTConfig:
                          layers=cfg.layers, cell=cfg.cell, bidirectional=cfg.bidirectional,
                          score=cfg.score, input_feed=cfg.input_feed, dropout=cfg.dropout, ss=cfg.ss,
                          ss_k=cfg.ss_k, ss_c=cfg.ss_c, ss_min=cfg.ss_min,
-                         compute_dtype="bfloat16" if cfg.bf16 else "float32", unroll=cfg.unroll)
+                         compute_dtype="bfloat16" if cfg.bf16 else "float32", unroll=cfg.unroll,
+                         tied=cfg.tied)
 
 
 def train_config(cfg: Config) -> TrainConfig:
@@ -106,7 +124,9 @@ def train_config(cfg: Config) -> TrainConfig:
 
 @dataclasses.dataclass
 class Data:
-    """The oriented token pairs, the fixed split and, per split, encoded pairs, sources and references."""
+    """The oriented pairs (token lists, or raw strings for true-case text), the fixed split and, per
+    split, encoded pairs, sources and references (strings: what BLEU compares). ``src_v``/``tgt_v`` are
+    word :class:`Vocab` s or one joint :class:`jaxseq.data.subword.Subword`."""
     tok: list
     split: dict
     src_v: Vocab
@@ -116,17 +136,28 @@ class Data:
     refs: dict
     bounds: list
     report: eng_fra.LoadReport
+    split_info: dict = dataclasses.field(default_factory=dict)
+
+    def text(self, ids):
+        """Output ids -> the string scored against the references."""
+        return decode.to_text(self.tgt_v, ids)
 
     def summary(self, cfg: Config):
         s = self.split
+        vocab = (f"vocab src {len(self.src_v)}, tgt {len(self.tgt_v)} (min count {cfg.min_count})"
+                 if cfg.text == "tutorial" else f"joint subword vocab {len(self.tgt_v)}")
+        extra = f" ({self.split_info})" if self.split_info else ""
         return (f"data: {self.report}; {len(self.tok)} pairs after filter {cfg.filter!r}; split "
-                f"train/valid/test = {len(s['train'])}/{len(s['valid'])}/{len(s['test'])}; vocab src "
-                f"{len(self.src_v)}, tgt {len(self.tgt_v)} (min count {cfg.min_count})")
+                f"train/valid/test = {len(s['train'])}/{len(s['valid'])}/{len(s['test'])}{extra}; {vocab}")
 
 
-def prepare(cfg: Config, data_dir=None, path=None) -> Data:
+def prepare(cfg: Config, data_dir=None, path=None, subword_model=None) -> Data:
     """Load and filter the pairs, orient them by ``cfg.lang``, split 90/5/5 with ``cfg.split_seed`` and
-    build both vocabularies from the training split."""
+    build both vocabularies from the training split. True-case text: raw pairs, the unshared split of
+    :func:`eng_fra.split_unshared` and a joint subword model (``subword_model``: its protobuf bytes or
+    a :class:`Subword`; by default one is trained on both sides of the training split)."""
+    if cfg.text == "truecase":
+        return _prepare_truecase(cfg, data_dir, path, subword_model)
     pairs, report = eng_fra.load_pairs(data_dir, path, cfg.filter)
     tok = eng_fra.orient(pairs, cfg.lang)
     sp = eng_fra.split(len(tok), cfg.split_seed, SPLIT)
@@ -140,12 +171,37 @@ def prepare(cfg: Config, data_dir=None, path=None) -> Data:
     return Data(tok, sp, src_v, tgt_v, enc, srcs, refs, bounds, report)
 
 
+def _prepare_truecase(cfg: Config, data_dir, path, subword_model) -> Data:
+    pairs, report = eng_fra.load_pairs(data_dir, path, cfg.filter, text="truecase")
+    sp, info = eng_fra.split_unshared(pairs, cfg.split_seed, SPLIT)
+    if subword_model is None:
+        subword_model = subword.train([t for i in sp["train"] for t in pairs[i]], cfg.vocab_size)
+    sw = subword_model if isinstance(subword_model, subword.Subword) else subword.Subword(subword_model)
+    if len(sw) != cfg.vocab_size:
+        raise ValueError(f"the subword model has {len(sw)} pieces but vocab_size is {cfg.vocab_size}")
+    tok = eng_fra.orient_text(pairs, cfg.lang)
+    ids_src = sw.encode_batch([s for s, _ in tok])
+    ids_tgt = sw.encode_batch([t for _, t in tok])
+    keep = np.array([max(len(ids_src[i]), len(ids_tgt[i])) <= cfg.max_tokens for i in sp["train"]], bool)
+    info = dict(info, skipped_long_train=int((~keep).sum()))
+    sp = dict(sp, train=sp["train"][keep])
+    enc = {k: [(ids_src[i], ids_tgt[i]) for i in v] for k, v in sp.items()}
+    refs = {k: [tok[i][1] for i in v] for k, v in sp.items()}
+    srcs = {k: [tok[i][0] for i in v] for k, v in sp.items()}
+    bounds = eng_fra.bucket_bounds(max(max(len(s), len(t)) for k in enc for s, t in enc[k]))
+    return Data(tok, sp, sw, sw, enc, srcs, refs, bounds, report, info)
+
+
 def make_meta(cfg: Config, mcfg: nmt.NMTConfig, data: Data) -> dict:
     """Everything a checkpoint needs to translate (and to re-create its test split)."""
-    return {"lang": cfg.lang, "config": dataclasses.asdict(cfg), "model": mcfg.to_json(),
-            "src_vocab": data.src_v.to_json(), "tgt_vocab": data.tgt_v.to_json(),
+    if cfg.text == "truecase":
+        vocab = {"text": "truecase", "subword": data.tgt_v.to_json()}
+    else:
+        vocab = {"src_vocab": data.src_v.to_json(), "tgt_vocab": data.tgt_v.to_json()}
+    return {"lang": cfg.lang, "config": dataclasses.asdict(cfg), "model": mcfg.to_json(), **vocab,
             "split": {"seed": cfg.split_seed, "fractions": list(SPLIT), "filter": cfg.filter,
-                      "n_pairs": len(data.tok), "test_indices": data.split["test"].tolist()},
+                      "text": cfg.text, "n_pairs": len(data.tok), **data.split_info,
+                      "test_indices": data.split["test"].tolist()},
             "data_report": {"lines": data.report.lines, "bad": data.report.bad}}
 
 
@@ -168,28 +224,36 @@ def make_eval_fn(cfg: Config, mcfg: nmt.NMTConfig, data: Data, bounds, n_dev=1):
         val = evaluate(eval_step, params, (b for _, b in eng_fra.eval_batches(val_enc, bs, bounds)),
                        jax.random.PRNGKey(0), step=step)
         hyp = decode.translate_ids(params, mcfg, [s for s, _ in val_enc], beam=1, batch_size=bs,
-                                   bounds=bounds, max_len=bounds[-1])
-        bleu = metrics.bleu([" ".join(data.tgt_v.decode(h)) for h in hyp], val_refs)
+                                   bounds=bounds)
+        bleu = metrics.bleu([data.text(h) for h in hyp], val_refs)
         tokens["n"], tokens["t"] = 0, time.perf_counter()
         return {"loss": val["loss"], "acc": val["acc"], "bleu": bleu, "train_tok_s": tok_s}
     return eval_fn, count
 
 
 def bleu_on_test(params, mcfg: nmt.NMTConfig, data: Data, beam=decode.BEAM, alpha=decode.ALPHA,
-              limit=None):
+                 limit=None, batch_size=128):
     """Decode the test split (the first ``limit`` pairs if given) with beam search and greedily.
     Returns ``(results dict, {"beam": hyp ids, "greedy": hyp ids})``; results hold ``bleu_beam``,
-    ``bleu_greedy``, ``test_sentences`` and ``seconds``."""
+    ``bleu_greedy``, ``chrf_beam``, ``chrf_greedy``, ``test_sentences``, ``seconds`` and the decoding
+    speed of each search (``sent_per_s_beam``/``_greedy``, compilation included)."""
     t0 = time.perf_counter()
     test = data.enc["test"][:limit]
     refs = data.refs["test"][:len(test)]
-    kw = dict(batch_size=128, bounds=data.bounds, max_len=data.bounds[-1])
     srcs = [s for s, _ in test]
-    ids = {"beam": decode.translate_ids(params, mcfg, srcs, beam=beam, alpha=alpha, **kw),
-           "greedy": decode.translate_ids(params, mcfg, srcs, beam=1, **kw)}
-    score = {k: metrics.bleu([" ".join(data.tgt_v.decode(h)) for h in v], refs) for k, v in ids.items()}
-    res = {"test_sentences": len(test), "bleu_beam": score["beam"], "beam": beam,
-           "bleu_greedy": score["greedy"], "seconds": time.perf_counter() - t0}
+    ids, secs = {}, {}
+    for name, b in (("beam", beam), ("greedy", 1)):
+        t = time.perf_counter()
+        ids[name] = decode.translate_ids(params, mcfg, srcs, beam=b, alpha=alpha, batch_size=batch_size,
+                                         bounds=data.bounds)
+        secs[name] = time.perf_counter() - t
+    res = {"test_sentences": len(test), "beam": beam}
+    for k, v in ids.items():
+        hyps = [data.text(h) for h in v]
+        res[f"bleu_{k}"] = metrics.bleu(hyps, refs)
+        res[f"chrf_{k}"] = metrics.chrf(hyps, refs)
+        res[f"sent_per_s_{k}"] = len(test) / secs[k]
+    res["seconds"] = time.perf_counter() - t0
     return res, ids
 
 
@@ -197,5 +261,4 @@ def examples_from_test(data: Data, ids, n=8, seed=0):
     """``n`` fixed random test indices with their source, reference and beam output strings."""
     rng = np.random.default_rng(seed)
     picks = rng.choice(len(ids), size=min(n, len(ids)), replace=False)
-    return [(int(i), data.srcs["test"][i], data.refs["test"][i], " ".join(data.tgt_v.decode(ids[i])))
-            for i in picks]
+    return [(int(i), data.srcs["test"][i], data.refs["test"][i], data.text(ids[i])) for i in picks]

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxseq import search
+from jaxseq.data.subword import Subword
 from jaxseq.data.vocab import EOS_ID, PAD_ID, SOS_ID, Vocab, tokenize
 from jaxseq.models.nmt import model as nmt
 from jaxseq.paths import as_path
@@ -42,12 +43,14 @@ def greedy(params, cfg, src, src_mask, max_len=20):
     return search.greedy(step, state, src.shape[0], max_len, SOS_ID, EOS_ID, PAD_ID)
 
 
-@partial(jax.jit, static_argnames=("cfg", "max_len", "beam"))
-def beam_search(params, cfg, src, src_mask, max_len=20, beam=BEAM, alpha=ALPHA):
+@partial(jax.jit, static_argnames=("cfg", "max_len", "beam", "n_best"))
+def beam_search(params, cfg, src, src_mask, max_len=20, beam=BEAM, alpha=ALPHA, n_best=False):
     """Length-normalised beam search (:func:`jaxseq.search.beam_search`); ``beam=1``, ``alpha=0`` is
-    greedy. -> (tokens [B, max_len], normalised score [B])."""
+    greedy. -> (tokens [B, max_len], normalised score [B]); with ``n_best`` every final hypothesis, best
+    first: (tokens [B, beam, max_len], scores [B, beam])."""
     _, state, step = _start(params, cfg, src, src_mask)
-    return search.beam_search(step, state, src.shape[0], max_len, beam, alpha, SOS_ID, EOS_ID, PAD_ID)
+    return search.beam_search(step, state, src.shape[0], max_len, beam, alpha, SOS_ID, EOS_ID, PAD_ID,
+                              n_best=n_best)
 
 
 def attention_for(params, cfg, src, src_mask, tokens):
@@ -71,29 +74,50 @@ def _bucket(n, bounds=BOUNDS):
 
 
 def translate_ids(params, cfg, sources, *, beam=BEAM, alpha=ALPHA, max_len=None, batch_size=64,
-                  bounds=BOUNDS):
+                  bounds=BOUNDS, n_best=0, progress=None):
     """Decode a list of source id lists (each ending with <eos>); ``beam=1`` is greedy. Sources are
-    grouped into length ``bounds`` (few compiled shapes); ``max_len`` (default about twice the source)
-    caps the output. Returns a list of output id lists (without <eos>/<pad>)."""
+    sorted by length and grouped into length ``bounds`` (few compiled shapes); ``max_len`` (default
+    about twice the source bucket) caps the output. Returns a list of output id lists (without
+    <eos>/<pad>); with ``n_best`` (<= ``beam``) a list of ``n_best`` ``(ids, normalised score)`` per
+    source, best first. ``progress(n)`` is called after each batch with the sentences it held."""
+    if n_best > max(beam, 1):
+        raise ValueError(f"n_best {n_best} is larger than the beam ({beam}): at most {beam} hypotheses")
     order = sorted(range(len(sources)), key=lambda i: len(sources[i]))
     out = [None] * len(sources)
     for j in range(0, len(order), batch_size):
         chunk = order[j:j + batch_size]
         S = _bucket(max(len(sources[i]) for i in chunk), bounds)
-        src = np.zeros((batch_size, S), np.int32)
+        rows = len(chunk) if len(order) <= batch_size else batch_size   # one short batch: no filler
+        src = np.zeros((rows, S), np.int32)
         for r, i in enumerate(chunk):
             src[r, :len(sources[i])] = sources[i]
         src[len(chunk):] = src[0]                                       # filler rows, discarded
         mask = (src != PAD_ID).astype(np.float32)
         T = max_len or _bucket(2 * S + 4)
-        if beam == 1:
-            toks = greedy(params, cfg, src, mask, max_len=T)[0]
+        if n_best:
+            toks, scores = map(np.asarray, beam_search(params, cfg, src, mask, max_len=T, beam=beam,
+                                                       alpha=alpha, n_best=True))
+            for r, i in enumerate(chunk):
+                out[i] = [(search.strip(toks[r, k], EOS_ID, PAD_ID), float(scores[r, k]))
+                          for k in range(n_best)]
         else:
-            toks = beam_search(params, cfg, src, mask, max_len=T, beam=beam, alpha=alpha)[0]
-        toks = np.asarray(toks)
-        for r, i in enumerate(chunk):
-            out[i] = search.strip(toks[r], EOS_ID, PAD_ID)
+            if beam == 1:
+                toks = greedy(params, cfg, src, mask, max_len=T)[0]
+            else:
+                toks = beam_search(params, cfg, src, mask, max_len=T, beam=beam, alpha=alpha)[0]
+            toks = np.asarray(toks)
+            for r, i in enumerate(chunk):
+                out[i] = search.strip(toks[r], EOS_ID, PAD_ID)
+        if progress is not None:
+            progress(len(chunk))
     return out
+
+
+def to_text(vocab, ids):
+    """Output ids -> text: detokenised for a subword model, words joined by spaces for a word vocab."""
+    if isinstance(vocab, Subword):
+        return vocab.detokenize(ids)
+    return " ".join(vocab.decode(ids))
 
 
 # -------------------------------------------------------------------------------------- the facade
@@ -110,28 +134,60 @@ class Translation:
 
 @dataclasses.dataclass
 class Translator:
-    """A trained model with its vocabularies. ``translate(texts)`` -> list of strings."""
+    """A trained model with its vocabularies. ``translate(texts)`` -> list of strings.
+
+    A true-case model (``truecase``: its meta holds a joint subword model) reads raw text ("I'm cold.")
+    and writes detokenised text ("J'ai froid."); a tutorial model reads text normalised as in the
+    PyTorch tutorial and writes lower-case words separated by spaces."""
     params: dict
     cfg: nmt.NMTConfig
     meta: dict
 
     def __post_init__(self):
-        self.src_vocab = Vocab.from_json(self.meta["src_vocab"])
-        self.tgt_vocab = Vocab.from_json(self.meta["tgt_vocab"])
+        self.truecase = bool(self.meta.get("subword"))
+        if self.truecase:
+            self.src_vocab = self.tgt_vocab = Subword.from_json(self.meta["subword"])
+        else:
+            self.src_vocab = Vocab.from_json(self.meta["src_vocab"])
+            self.tgt_vocab = Vocab.from_json(self.meta["tgt_vocab"])
         self.lang = self.meta.get("lang")
 
-    def translate(self, texts, beam=BEAM, alpha=ALPHA, max_len=None, return_attention=False):
-        """Translate raw strings (normalised like the training data). ``beam=1`` is greedy. Returns the
-        output strings, or with ``return_attention`` a list of :class:`Translation`."""
+    def _encode(self, toks):
+        """:meth:`check` 's tokens (subword ids of a true-case model, words otherwise) -> ids + <eos>."""
+        if self.truecase:
+            return [list(t) + [EOS_ID] for t in toks]
+        return [self.src_vocab.encode(t) for t in toks]
+
+    def translate(self, texts, beam=BEAM, alpha=ALPHA, max_len=None, return_attention=False,
+                  batch_size=64, progress=None):
+        """Translate raw strings. ``beam=1`` is greedy. Returns the output strings, or with
+        ``return_attention`` a list of :class:`Translation`. Sentences are decoded ``batch_size`` at
+        a time (sorted by length); ``progress(n)`` is called after each batch."""
         toks = self.check(texts, beam, alpha, max_len)
-        ids = [self.src_vocab.encode(t) for t in toks]
+        ids = self._encode(toks)
         out = translate_ids(self.params, self.cfg, ids, beam=beam, alpha=alpha, max_len=max_len,
-                            batch_size=max(1, len(ids)))
-        strings = [" ".join(self.tgt_vocab.decode(o)) for o in out]
+                            batch_size=max(1, min(len(ids), batch_size)), progress=progress)
+        strings = [to_text(self.tgt_vocab, o) for o in out]
         if not return_attention:
             return strings
-        return [Translation(s, k, self.tgt_vocab.decode(o), self.attention(i, o))
+        return [Translation(s, self._pieces(k), self.tgt_vocab.decode(o), self.attention(i, o))
                 for s, k, i, o in zip(strings, toks, ids, out)]
+
+    def translate_n_best(self, texts, n_best, beam=BEAM, alpha=ALPHA, max_len=None, batch_size=64,
+                         progress=None):
+        """The ``n_best`` (<= ``beam``) final beam hypotheses of each sentence, best first: a list of
+        ``[(text, normalised log-probability), ...]`` per sentence."""
+        if isinstance(n_best, bool) or not isinstance(n_best, (int, np.integer)) or n_best < 1:
+            raise ValueError(f"n_best {n_best!r}: give an integer of at least 1")
+        if n_best > beam:
+            raise ValueError(f"n_best {n_best} is larger than the beam size {beam}; raise the beam")
+        ids = self._encode(self.check(texts, beam, alpha, max_len))
+        out = translate_ids(self.params, self.cfg, ids, beam=beam, alpha=alpha, max_len=max_len,
+                            batch_size=max(1, min(len(ids), batch_size)), n_best=n_best, progress=progress)
+        return [[(to_text(self.tgt_vocab, o), s) for o, s in hyps] for hyps in out]
+
+    def _pieces(self, toks):
+        return [self.src_vocab.sp.id_to_piece(i) for i in toks] if self.truecase else toks
 
     def check(self, texts, beam=BEAM, alpha=ALPHA, max_len=None):
         """Validate :meth:`translate`'s arguments; returns the source tokens of ``texts``. Refused (a
@@ -154,6 +210,13 @@ class Translator:
         for t in texts:
             if not isinstance(t, str) or not t.strip():
                 raise ValueError(f"empty sentence {t!r}: give the text to translate")
+            if self.truecase:   # raw text; subwords (with byte fallback) encode anything
+                k = self.src_vocab.encode(t.strip(), eos=False)
+                if len(k) > MAX_WORDS:
+                    raise ValueError(f"sentence of {len(k)} subword tokens ({t[:40]!r}...) is over the "
+                                     f"limit of {MAX_WORDS}; split it into sentences")
+                out.append(k)
+                continue
             k = tokenize(t)
             if not k:
                 raise ValueError(f"nothing to translate in {t!r}: no letters or .!? left after "
