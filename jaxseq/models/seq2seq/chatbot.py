@@ -29,9 +29,9 @@ import jax.numpy as jnp
 
 from jaxseq import search
 from jaxseq.data.vocab import EOS_ID, PAD_ID, SOS_ID
+from jaxseq.models.seq2seq import common
 from jaxseq.nn import attention
 from jaxseq.nn import scan as rnn
-from jaxseq.nn import teacher_forcing
 from jaxseq.nn.cells import GRU
 from jaxseq.nn.layers import dense_weight, dropout
 
@@ -115,49 +115,31 @@ def forward(params, cfg: ChatbotConfig, batch, key=None, *, tf_ratio=1.0, return
     """Decoder logits [B, T, V] over the reply (and attention [B, T, S] with ``return_attn``).
 
     ``key`` enables dropout and, when ``tf_ratio < 1``, the teacher-forcing draws: a sequence is fed the
-    ground truth with probability ``tf_ratio``, else its own previous argmax, for the whole reply."""
-    src, src_mask, tgt_in = batch["src"], batch["src_mask"], batch["tgt_in"]
-    k_enc = k_dec = k_tf = None
+    ground truth with probability ``tf_ratio``, else its own previous argmax, for the whole reply
+    (:func:`jaxseq.models.seq2seq.common.teacher_forced`)."""
+    src, src_mask = batch["src"], batch["src_mask"]
+    k_enc = k_dec = None
     if key is not None:
-        k_enc, k_dec, k_tf = jax.random.split(key, 3)
+        k_enc, k_dec = jax.random.split(key)
     enc, finals = encode(params, cfg, src, src_mask, k_enc)
     ctx = _context(params, cfg, enc, src_mask)
-    T = tgt_in.shape[1]
-    own = k_tf is not None and tf_ratio < 1.0
-    step_keys = None if k_dec is None else jax.random.split(k_dec, T)
 
-    def body(carry, inp):
-        carries, prev = carry
-        truth, k_t, t = inp
-        tok = truth
-        if own:   # the same k_tf at every step: one ground-truth-or-own choice per sequence
-            tok = jnp.where(t == 0, truth, teacher_forcing.mix(k_tf, tf_ratio, truth, prev))
-        carries, logits, w = _step(params, cfg, carries, tok, ctx, k_t)
-        return (carries, jnp.argmax(logits, -1).astype(jnp.int32)), (logits, w)
-
-    init_prev = jnp.zeros((src.shape[0],), jnp.int32)
-    _, (logits, attn) = jax.lax.scan(body, (finals, init_prev),
-                                     (jnp.swapaxes(tgt_in, 0, 1), step_keys, jnp.arange(T)))
-    logits = jnp.swapaxes(logits, 0, 1)
-    return (logits, jnp.swapaxes(attn, 0, 1)) if return_attn else logits
+    def step(carries, tok, k):
+        return _step(params, cfg, carries, tok, ctx, k)
+    logits, attn = common.teacher_forced(step, finals, batch["tgt_in"], cfg.vocab, k_dec, tf_ratio)
+    return (logits, attn) if return_attn else logits
 
 
 def masked_nll(logits, targets, mask):
     """Mean negative log-likelihood over the real tokens (the tutorial's ``maskNLLLoss``, averaged over
     every real token of the batch). logits [B, T, V], targets [B, T] int, mask [B, T] (1 real, 0 pad)."""
-    logp = jax.nn.log_softmax(logits.astype(jnp.float32), -1)
-    nll = -jnp.take_along_axis(logp, targets[..., None], -1)[..., 0]
-    m = mask.astype(jnp.float32)
-    return (nll * m).sum() / jnp.maximum(m.sum(), 1.0)
+    return common.token_loss(logits, targets, mask)[0]
 
 
 def loss_fn(params, cfg: ChatbotConfig, batch, key=None, *, tf_ratio=1.0):
-    """-> (masked NLL, metrics)."""
+    """-> (masked NLL, metrics: nll, acc, tokens)."""
     logits = forward(params, cfg, batch, key, tf_ratio=tf_ratio)
-    loss = masked_nll(logits, batch["tgt_out"], batch["tgt_mask"])
-    m = batch["tgt_mask"].astype(jnp.float32)
-    acc = ((logits.argmax(-1) == batch["tgt_out"]) * m).sum() / jnp.maximum(m.sum(), 1.0)
-    return loss, {"nll": loss, "acc": acc}
+    return common.token_loss(logits, batch["tgt_out"], batch["tgt_mask"])
 
 
 def make_loss(cfg: ChatbotConfig, tf_ratio=1.0):

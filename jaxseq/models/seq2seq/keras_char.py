@@ -28,7 +28,7 @@ from jaxseq import metrics, search
 from jaxseq.data import batching, eng_fra
 from jaxseq.data.charset import Charset
 from jaxseq.errors import DataError
-from jaxseq.models.seq2seq.chatbot import masked_nll
+from jaxseq.models.seq2seq.common import token_loss
 from jaxseq.nn import scan as rnn
 from jaxseq.nn.cells import LSTM
 from jaxseq.nn.layers import dense, dense_init
@@ -86,11 +86,7 @@ def forward(params, cfg: KerasCharConfig, batch):
 
 def loss_fn(params, cfg: KerasCharConfig, batch):
     """Categorical cross-entropy per real target character (padding masked). -> (loss, metrics)."""
-    logits = forward(params, cfg, batch)
-    loss = masked_nll(logits, batch["tgt_out"], batch["tgt_mask"])
-    m = batch["tgt_mask"]
-    acc = ((logits.argmax(-1) == batch["tgt_out"]) * m).sum() / jnp.maximum(m.sum(), 1.0)
-    return loss, {"nll": loss, "acc": acc}
+    return token_loss(forward(params, cfg, batch), batch["tgt_out"], batch["tgt_mask"])
 
 
 def decoder_step(params, cfg: KerasCharConfig, carry, token):
