@@ -32,7 +32,7 @@ from jaxseq.data.files import check_output_dir, write_atomic
 from jaxseq.models import names
 from jaxseq.models.names import training as nt
 from jaxseq.models.names.model import CELL_NAMES
-from jaxseq.training.checkpoint import load_for_sampling
+from jaxseq.training.checkpoint import load_for_sampling, write_history
 from jaxseq.training.loop import is_main_process
 
 HELP = {"task": "classifier (language of a name) or generator (names of a language)",
@@ -71,6 +71,7 @@ def cmd_train(a):
     _, hist = names.train(cfg, data, ckpt_dir, time_budget_s=budget)
     val = [h for h in hist if any(k.startswith("val_") for k in h)]
     if is_main_process():
+        write_history(ckpt_dir, hist)
         last = {k: round(v, 4) for k, v in (val[-1] if val else {}).items()}
         print(f"{cfg.task} ({cfg.cell}): {json.dumps(last)} in {time.time() - t0:.0f}s; "
               f"checkpoint {ckpt_dir}" + (f" (stopped: {hist.stopped}; run again to resume)"

@@ -145,9 +145,12 @@ def stratified_split(labels, fractions=(0.8, 0.1, 0.1), seed=0):
     parts = [[] for _ in fractions]
     for k in np.unique(labels):
         idx = rng.permutation(np.flatnonzero(labels == k))
-        cuts = np.round(np.cumsum(fractions)[:-1] * len(idx)).astype(int)
-        if len(idx) >= len(fractions):
-            cuts = np.maximum(cuts, np.arange(1, len(cuts) + 1))
+        cuts = [int(c) for c in np.round(np.cumsum(fractions)[:-1] * len(idx))]
+        if len(idx) >= len(fractions):   # no empty part: each cut at least one past the previous one
+            for i in reversed(range(len(cuts))):
+                cuts[i] = min(cuts[i], (cuts[i + 1] if i + 1 < len(cuts) else len(idx)) - 1)
+            for i in range(len(cuts)):
+                cuts[i] = max(cuts[i], (cuts[i - 1] if i else 0) + 1)
         for p, chunk in zip(parts, np.split(idx, cuts)):
             p.append(chunk)
     return [np.sort(np.concatenate(p)) for p in parts]

@@ -59,6 +59,12 @@ def _check_positive(cfg, *names):
             raise ValueError(f"{n} = {v!r}: give a whole number >= 1")
 
 
+def _zeros(cell, p, batch):
+    """The cell's zero carry, float32 (float64 under x64 with float64 params: the gradient checks)."""
+    dt = jnp.result_type(jnp.float32, p["wh"].dtype)
+    return jax.tree_util.tree_map(lambda z: z.astype(dt), cell.zeros(batch, p["wh"].shape[0]))
+
+
 def _letters(ids):
     """Letter ids -> one-hot [..., 57]; padding (0) is the zero vector."""
     return jax.nn.one_hot(ids - 1, N_LETTERS, dtype=jnp.float32)
@@ -85,7 +91,9 @@ def classifier_init(key, cfg: ClassifierConfig):
 def classify(params, cfg: ClassifierConfig, ids, lengths):
     """Language log-probabilities ``[B, n_languages]`` from the state after each name's last letter."""
     mask = jnp.arange(ids.shape[1])[None, :] < lengths[:, None]
-    _, final = rnn.run(get_cell(cfg.cell), params["rnn"], _letters(ids), mask=mask)
+    cell = get_cell(cfg.cell)
+    _, final = rnn.run(cell, params["rnn"], _letters(ids), mask=mask,
+                       carry=_zeros(cell, params["rnn"], ids.shape[0]))
     return jax.nn.log_softmax(layers.dense(params["out"], cells.hidden_of(final)))
 
 
@@ -152,7 +160,9 @@ def name_nll(params, cfg: GeneratorConfig, ids, lengths, langs, key=None):
     """``(nll [B], n_tokens [B])``: each name's summed NLL in nats of its letters and its end, and how
     many tokens that is (letters + 1). ``key`` switches dropout on (training)."""
     inputs, targets, mask = teacher_forced(ids, lengths)
-    ys, _ = rnn.run_stacked(get_cell(cfg.cell), params["rnn"], _inputs(cfg, inputs, langs), mask=mask)
+    cell = get_cell(cfg.cell)
+    ys, _ = rnn.run_stacked(cell, params["rnn"], _inputs(cfg, inputs, langs), mask=mask,
+                            carries=[_zeros(cell, p, ids.shape[0]) for p in params["rnn"]])
     ys = layers.dropout(key, ys, cfg.dropout)
     logp = jax.nn.log_softmax(layers.dense(params["out"], ys))
     nll = -jnp.take_along_axis(logp, targets[..., None], -1)[..., 0]
@@ -187,7 +197,7 @@ def sample(params, cfg: GeneratorConfig, key, langs, prefix, prefix_len, max_len
     (a name that has not ended by ``max_len`` letters is cut there).
     """
     B = langs.shape[0]
-    carries = [get_cell(cfg.cell).zeros(B, p["wh"].shape[0]) for p in params["rnn"]]
+    carries = [_zeros(get_cell(cfg.cell), p, B) for p in params["rnn"]]
     keys = jax.random.split(key, max_len + 1)
 
     def body(state, xs):

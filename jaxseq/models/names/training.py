@@ -52,10 +52,11 @@ class NamesConfig:
             raise ValueError(f"lr = {self.lr}: the learning rate must be > 0")
         self.model_config()   # checks cell, hidden, layers, dropout
 
-    def model_config(self):
+    def model_config(self, n_languages=nd.N_LANGUAGES):
         if self.task == "classifier":
-            return nm.ClassifierConfig(self.cell, self.hidden)
-        return nm.GeneratorConfig(self.cell, self.hidden, self.layers, self.conditional, self.dropout)
+            return nm.ClassifierConfig(self.cell, self.hidden, n_languages)
+        return nm.GeneratorConfig(self.cell, self.hidden, self.layers, self.conditional, self.dropout,
+                                  n_languages)
 
 
 def model_from_meta(meta, where="the checkpoint"):
@@ -118,7 +119,7 @@ def train(cfg: NamesConfig, data: nd.Names, ckpt_dir, *, time_budget_s=None, log
     """
     train_d, val_d, test_d = nd.split(data, cfg.split_seed, FRACTIONS)
     _check_split(train_d, val_d, test_d)
-    mcfg = cfg.model_config()
+    mcfg = cfg.model_config(len(data.languages))
     init = nm.classifier_init if cfg.task == "classifier" else nm.generator_init
     params = init(jax.random.PRNGKey(cfg.seed), mcfg)
     loss = loss_fn(cfg.task, mcfg)
