@@ -117,3 +117,51 @@ def test_empty_all_bad_or_filtered_out_files_name_the_file(tmp_path):
             eng_fra.load_pairs(path=p)
     with pytest.raises(DataError, match=f"data file {tmp_path / 'nofile'} does not exist"):
         eng_fra.load_pairs(path=tmp_path / "nofile")
+
+
+# ------------------------------------------------------------------------------- true-case text
+def test_truecase_text_keeps_case_accents_and_apostrophes():
+    data = "I'm cold.\tJ'ai froid.\nGo!\tVa\u202f!\n\tvide\n"
+    pairs, rep = eng_fra.parse_pairs(data, text="truecase")
+    assert pairs == [("I'm cold.", "J'ai froid."), ("Go!", "Va\u202f!")] and rep.bad == 1
+    assert eng_fra.parse_pairs(data)[0][0] == ("i m cold .", "j ai froid .")   # the tutorial's form
+    # the tutorial filter judges raw pairs by their normalised form
+    assert eng_fra.filter_pairs([("I'm cold.", "J'ai froid."), ("Go!", "Va !")]) == [("I'm cold.",
+                                                                                       "J'ai froid.")]
+    assert eng_fra.orient_text(pairs, "fra-eng")[0] == ("J'ai froid.", "I'm cold.")
+    with pytest.raises(ValueError, match="text mode 'lower'"):
+        eng_fra.parse_pairs(data, text="lower")
+
+
+def test_unshared_split_keeps_every_source_out_of_training():
+    rng = np.random.default_rng(0)
+    def word(i):   # letters only: normalisation drops digits
+        return "".join(chr(97 + int(d)) for d in str(i))
+    en = [f"Sentence {word(i)}." for i in range(300)]
+    fr = [f"Phrase {word(i)}." for i in range(4000)]
+    # many English sentences with several translations, some French sentences shared between them,
+    # and near-duplicates that differ only in case and punctuation
+    pairs = [(str(rng.choice(en)), str(rng.choice(fr))) for _ in range(2000)]
+    pairs += [(e.upper().replace(".", "!"), f) for e, f in pairs[:50]]
+    sp, info = eng_fra.split_unshared(pairs, seed=3)
+    key = normalise
+    train_en = {key(pairs[i][0]) for i in sp["train"]}
+    train_fr = {key(pairs[i][1]) for i in sp["train"]}
+    for name in ("valid", "test"):
+        assert len(sp[name]) > 0
+        assert not {key(pairs[i][0]) for i in sp[name]} & train_en    # eng-fra sources unseen
+        assert not {key(pairs[i][1]) for i in sp[name]} & train_fr    # fra-eng sources unseen
+    n = sum(len(v) for v in sp.values()) + info["dropped_valid"] + info["dropped_test"]
+    assert n == len(pairs) and info["groups"] == len({key(e) for e, _ in pairs})
+    again, _ = eng_fra.split_unshared(pairs, seed=3)
+    assert all((again[k] == sp[k]).all() for k in sp)                  # deterministic
+
+
+def test_real_unshared_split_sizes(data_dir):
+    path = data_dir / eng_fra.RELPATH
+    if not path.exists():
+        pytest.skip(f"{path} not present")
+    pairs, _ = eng_fra.load_pairs(data_dir, None, "none", text="truecase")
+    sp, info = eng_fra.split_unshared(pairs)   # the numbers docs/results_nmt.md reports
+    assert {k: len(v) for k, v in sp.items()} == {"train": 122288, "valid": 6191, "test": 6216}
+    assert info == {"groups": 93525, "dropped_valid": 544, "dropped_test": 603}
