@@ -24,6 +24,7 @@ MAX_SKETCH_POINTS = 2_000  # raw pointer events in a started sketch (the model r
 SKETCH_RDP = 2.0           # Ramer-Douglas-Peucker tolerance in data units (the sketch-rnn data sets' 2.0)
 SKETCH_MODELS = ("sheep", "kanji")
 MAX_SEED = 2 ** 31 - 1
+SVG_PX = 7.0               # pixels per handwriting unit on the page (a line is about 40 px tall)
 
 
 class UserError(ValueError):
@@ -115,7 +116,7 @@ def handwriting(models: Models, req) -> dict:
         pg = page.write_page(hand, text, width, style=style, bias=bias, seed=_seed(req))
         dt = time.perf_counter() - t0
     notes += [str(w.message) for w in caught if "charset" not in str(w.message)]
-    return {"svg": pg.svg(), "svg_animated": pg.svg(animate=True), "lines": pg.texts,
+    return {"svg": pg.svg(px=SVG_PX), "svg_animated": pg.svg(animate=True, px=SVG_PX), "lines": pg.texts,
             "seconds": round(dt, 2), "warnings": notes}
 
 
@@ -138,7 +139,7 @@ def pad_style(models: Models, req) -> dict:
     except (ValueError, DataError) as e:
         raise UserError(str(e)) from None
     style.check(hand.charset, hand.max_chars)
-    return {"style": style.to_json(), "svg": page.Page([style.strokes], [style.text]).svg(),
+    return {"style": style.to_json(), "svg": page.Page([style.strokes], [style.text]).svg(px=SVG_PX),
             "points": len(style.strokes)}
 
 

@@ -65,17 +65,18 @@ class Page:
             y += PITCH
         return placed, max(width, 10.0), y - PITCH * 0.3
 
-    def svg(self, *, animate=False, stroke_width=1.6, color="black") -> str:
-        """The page as an SVG document (``animate``: the pen writes it, stroke by stroke)."""
+    def svg(self, *, animate=False, stroke_width=1.6, color="black", px=PX) -> str:
+        """The page as an SVG document, ``px`` pixels per unit (``animate``: the pen writes it, stroke by
+        stroke)."""
         placed, w, h = self.layout()
-        out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w * PX:.0f}" height="{h * PX:.0f}" '
-               f'viewBox="0 0 {w * PX:.1f} {h * PX:.1f}">',
+        out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w * px:.0f}" height="{h * px:.0f}" '
+               f'viewBox="0 0 {w * px:.1f} {h * px:.1f}">',
                '<rect width="100%" height="100%" fill="white"/>']
         t = 0.0
         for i, (polys, text) in enumerate(zip(placed, self.texts)):
             out.append(f'<g class="line" id="line{i}"><title>{escape(text)}</title>')
             for p in polys:
-                q = p * PX
+                q = p * px
                 d = "M" + " L".join(f"{x:.1f},{y:.1f}" for x, y in q) + (" l0.01,0" if len(q) == 1 else "")
                 attrs = (f'd="{d}" fill="none" stroke="{color}" stroke-width="{stroke_width}" '
                          f'stroke-linecap="round" stroke-linejoin="round"')
