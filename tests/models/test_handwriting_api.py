@@ -21,6 +21,6 @@ def test_shipped_checkpoints_write_from_any_folder(tmp_path, monkeypatch):
     with pytest.warns(UserWarning, match="not in the model's charset"):
         hand.write(["snow ☃"], max_steps=60)
     pred = handwriting.load(task="prediction")
-    assert [len(l) for l in pred.write(["", ""], max_steps=40)] == [40, 40]
+    assert all(len(l) >= 40 and l[-1, 2] == 1 for l in pred.write(["", ""], max_steps=40))  # at a pen-up
     with pytest.raises(ValueError, match="synthesis"):
         pred.write([""], style=0)

@@ -2,16 +2,24 @@
 
 Each line has its own text, bias (eqs 61-62), temperature, PRNG key and optional style prime. A line is a
 ``lax.scan`` over a fixed ``max_steps`` with a ``done`` flag (static shapes, no host round trip per step).
-A synthesis line stops when the window has passed its last character: phi at position U (one past the
-text) exceeds phi at every character (Graves §5.2). That rule fires while the last letter is still being
-drawn (phi one past the text overtakes the last character's phi halfway through it), so the line goes on
-until the pen next lifts, for at most ``stop_tail`` more points; points after the end are zero.
+
+Where a line ends (:func:`trim_line` finishes the job on the host). A synthesis line is *past its end*
+once the window has passed the last character: phi at position U (one past the text) beats phi at every
+character (Graves §5.2), or the window has sat on the last character for more than ``linger`` points (it
+sometimes never moves on, and the line would otherwise scribble to the step cap). The paper's rule fires
+while the last letter is still being drawn, so the line goes on until the pen next lifts: it stops at the
+first pen-up once past its end, or ``stop_tail`` points later. A prediction line is past its end after
+``max_steps`` points and stops at the next pen-up (at most ``stop_tail`` points later). A line cut by
+``stop_tail`` with the pen down is trimmed back to its last pen-up while the window was on the last
+character (else its last point lifts the pen), so every line ends with the pen up and nothing is drawn
+after its last character. :func:`stray_tail` is the check used to measure this.
 
 Speed (the sampling loop runs ``max_steps`` times, so per-step work is what counts): the step is
 :func:`jaxseq.models.handwriting.model.step`, the cell training uses, with its fast layout: each layer
 does one matmul on weights stacked once per call, and the window reads the text ids (no one-hot [U, V]
 tensor per step); phi is stacked only when asked for. ``fast=False`` is the plain layout it is tested
-against. Points come from :func:`jaxseq.nn.mixtures.sample_bivariate` on noise drawn before the loop.
+against. Points come from :func:`jaxseq.nn.mixtures.sample_bivariate` on noise drawn once per chunk of :data:`CHUNK`
+steps; the loop over chunks ends when every line is done, so bucketed (generous) step caps cost no time.
 On an H100 the float32 loop is bound by the matmuls (1024 lines: 8,979 lines/s fast step, 9,544
 reference step); bf16 matmuls (``HWConfig(bf16=True)``) reach 14,896 lines/s.
 
@@ -34,14 +42,23 @@ from jaxseq.nn import mixtures as mdn
 # Sampling defaults, shared by :func:`generate`, the ``Hand`` API and the script's ``generate`` flags.
 BIAS = 1.0            # eqs 61-62: 0 = raw samples, larger = neater
 TEMPERATURE = 1.0     # divides the mixture/pen logits, scales the variances
-PREDICTION_STEPS = 700  # points per unconditional line
+PREDICTION_STEPS = 400  # points per unconditional line, then on to the next pen-up (a typical IAM line
+                        # has ~330 points at stride 2)
+PREDICTION_TAIL = 100   # points a prediction line may run past PREDICTION_STEPS looking for a pen-up
 MAX_STEPS = 2000      # points per synthesis line at most (the default step cap)
 BATCH_SIZE = 256      # lines per jitted call (a larger n is sampled in batches: bounded memory)
+STEP_BUCKET = 64      # default step caps are rounded up to a multiple of this (few compiled shapes)
+TEXT_BUCKET = 16      # texts are padded to a multiple of this many characters
+CHUNK = 32            # sampling steps per inner scan; the loop over chunks stops when every line is done
+PRIME_BUCKET = 128    # priming lines are padded to a multiple of this many points
 
 
-def _sample_one(params, cfg, max_steps, unroll, stop_tail, return_phi, fast, key, text, bias,
-                temperature, prime, prime_len):
-    """One line (vmapped over everything but params). text: [U] ids (-1 pad); prime: [P, 3]."""
+def _sample_one(params, cfg, max_steps, unroll, stop_tail, linger, soft_steps, return_phi, fast, key, text,
+                bias, temperature, prime, prime_len):
+    """One line (vmapped over everything but params). text: [U] ids (-1 pad); prime: [P, 3].
+    Returns ``(points [S, 3], length, past_at, last_at, phi [S, U] or None)``: ``past_at`` is the step
+    at which the line got past its end, ``last_at`` the first step with the window on the last
+    character (both ``max_steps`` when never)."""
     cp = hw.compute_params(params, cfg)
     sws = hw.step_weights(cp, cfg, fast)                 # stacked once per call, outside the loop
     ids = text[None]
@@ -57,10 +74,10 @@ def _sample_one(params, cfg, max_steps, unroll, stop_tail, return_phi, fast, key
     else:
         x0 = jnp.zeros((1, 3), jnp.float32)
     U = text.shape[0]
-    noise = mdn.bivariate_noise(key, (max_steps, 1), cfg.n_mix)   # no RNG inside the loop
+    n_chunks = -(-max_steps // CHUNK)
 
     def body(carry, nz):
-        state, x, done, fired, tail, length = carry
+        state, x, done, past, tail, length, on_last, past_at, last_at = carry
         state, raw, phi = hw.step(cp, sws, cfg, state, x, text_in if cfg.synthesis else None)
         p = mdn.split_bivariate(raw, cfg.n_mix, bias=bias, temperature=temperature)
         xy, eos = mdn.sample_bivariate(None, p, noise=nz)
@@ -68,60 +85,104 @@ def _sample_one(params, cfg, max_steps, unroll, stop_tail, return_phi, fast, key
         if cfg.synthesis:
             # Graves §5.2: phi one past the text beats phi at every character (ties go to the text)
             before = jnp.where(jnp.arange(U) < text_len, phi[0], -jnp.inf).max()
-            fired_now = fired | (phi[0, text_len] > before)
+            at = jnp.argmax(jnp.where(jnp.arange(U) <= text_len, phi[0], -jnp.inf))
+            is_last = at == text_len - 1
+            on_last = on_last + is_last.astype(jnp.int32)
+            past_now = past | (phi[0, text_len] > before) | (on_last > linger)
         else:
-            fired_now = jnp.array(False)
+            is_last = length + 1 >= soft_steps
+            past_now = past | is_last
         valid = ~done
-        # after the rule fires, finish the stroke in progress: stop at the next pen lift (this point's
+        # once past the end, finish the stroke in progress: stop at the next pen lift (this point's
         # eos) or after stop_tail further points
-        stop = fired_now & ((point[0, 2] > 0) | (tail >= stop_tail))
-        new = (state, point, done | stop, fired_now, tail + fired_now.astype(jnp.int32),
-               length + valid.astype(jnp.int32))
+        stop = past_now & ((point[0, 2] > 0) | (tail >= stop_tail)) | (length + 1 >= max_steps)
+        t = length
+        new = (state, point, done | stop, past_now, tail + past_now.astype(jnp.int32),
+               length + valid.astype(jnp.int32), on_last,
+               jnp.where(valid & past_now & ~past, t, past_at),
+               jnp.where(valid & is_last & (last_at == max_steps), t, last_at))
         out = (point[0] * valid,)
         if return_phi:
             out += (phi[0] * valid if cfg.synthesis else jnp.zeros((0,), jnp.float32),)
         return new, out
 
-    zero = jnp.array(0, jnp.int32)
-    carry0 = (state, x0, jnp.array(False), jnp.array(False), zero, zero)
-    final, outs = jax.lax.scan(body, carry0, noise, unroll=unroll)
-    return outs[0], final[-1], (outs[1] if return_phi else None)
+    def chunk(c):
+        # CHUNK steps on noise drawn per chunk (a line's points do not depend on max_steps); the outer
+        # loop ends once every line is done, so a generous step cap costs nothing
+        i, carry, bufs = c
+        noise = mdn.bivariate_noise(jax.random.fold_in(key, i), (CHUNK, 1), cfg.n_mix)
+        carry, outs = jax.lax.scan(body, carry, noise, unroll=unroll)
+        return i + 1, carry, tuple(jax.lax.dynamic_update_index_in_dim(b, o, i, 0) for b, o in zip(bufs, outs))
+
+    zero, never = jnp.array(0, jnp.int32), jnp.array(max_steps, jnp.int32)
+    carry0 = (state, x0, jnp.array(False), jnp.array(False), zero, zero, zero, never, never)
+    bufs = (jnp.zeros((n_chunks, CHUNK, 3), jnp.float32),)
+    if return_phi:
+        bufs += (jnp.zeros((n_chunks, CHUNK, U if cfg.synthesis else 0), jnp.float32),)
+    _, final, bufs = jax.lax.while_loop(lambda c: (c[0] < n_chunks) & ~c[1][2], chunk, (zero, carry0, bufs))
+    bufs = [b.reshape((n_chunks * CHUNK,) + b.shape[2:])[:max_steps] for b in bufs]
+    return bufs[0], final[5], final[7], final[8], (bufs[1] if return_phi else None)
 
 
 @functools.partial(jax.jit, static_argnames=("cfg", "max_steps", "unroll", "return_phi", "fast"))
-def _sample_batch(params, cfg, keys, texts, biases, temperatures, primes, prime_lens, stop_tail, *,
-                  max_steps, unroll, return_phi, fast):
-    fn = functools.partial(_sample_one, params, cfg, max_steps, unroll, stop_tail, return_phi, fast)
+def _sample_batch(params, cfg, keys, texts, biases, temperatures, primes, prime_lens, stop_tail, linger,
+                  soft_steps, *, max_steps, unroll, return_phi, fast):
+    fn = functools.partial(_sample_one, params, cfg, max_steps, unroll, stop_tail, linger, soft_steps,
+                           return_phi, fast)
     return jax.vmap(fn)(keys, texts, biases, temperatures, primes, prime_lens)
 
 
 def sample_batch(params, cfg: hw.HWConfig, keys, texts, biases, temperatures, primes, prime_lens,
-                 max_steps=PREDICTION_STEPS, unroll=None, stop_tail=0, return_phi=True, fast=True):
+                 max_steps=PREDICTION_STEPS, unroll=None, stop_tail=0, return_phi=True, fast=True,
+                 linger=None, soft_steps=None, with_ends=False):
     """N lines in one jitted call. keys: [N, 2]; texts: [N, U] (-1 pad; U >= len + 1); biases,
     temperatures: [N]; primes: [N, P, 3] (P may be 0); prime_lens: [N]; ``unroll``: scan unroll
-    (default ``cfg.unroll``); ``stop_tail`` (traced: no recompile per value): at most this many points
-    after the stopping rule fires, to finish the last stroke (0: stop at once, as in the paper);
+    (default ``cfg.unroll``); ``stop_tail`` (traced, like ``linger`` and ``soft_steps``: no recompile
+    per value): at most this many points once a line is past its end, to finish the last stroke (0:
+    stop at once, as in the paper); ``linger``: points the window may sit on the last character
+    before the line counts as past its end (default :func:`default_linger`); ``soft_steps``
+    (prediction): points after which a line is past its end (default ``max_steps``);
     ``return_phi``: also stack the window weights; ``fast=False``: the plain reference step.
-    Returns (strokes [N, S, 3], lengths [N], phi [N, S, U] or None); strokes past a line's length
-    are zero."""
+    Returns (strokes [N, S, 3], lengths [N], phi [N, S, U] or None), plus ``(past_at [N], last_at
+    [N])`` with ``with_ends`` (see :func:`_sample_one`; for :func:`trim_line`); strokes past a line's
+    length are zero."""
     unroll = cfg.unroll if unroll is None else unroll  # fewer loop iterations: less per-step overhead
-    return _sample_batch(params, cfg, keys, texts, biases, temperatures, primes, prime_lens,
-                         jnp.asarray(stop_tail, jnp.int32), max_steps=int(max_steps), unroll=unroll,
-                         return_phi=return_phi, fast=fast)
+    linger = default_linger(cfg) if linger is None else linger
+    soft = max_steps if soft_steps is None else soft_steps
+    strokes, lengths, past_at, last_at, phi = _sample_batch(
+        params, cfg, keys, texts, biases, temperatures, primes, prime_lens, jnp.asarray(stop_tail, jnp.int32),
+        jnp.asarray(linger, jnp.int32), jnp.asarray(soft, jnp.int32), max_steps=int(max_steps),
+        unroll=unroll, return_phi=return_phi, fast=fast)
+    return (strokes, lengths, phi) + ((past_at, last_at) if with_ends else ())
+
+
+def default_linger(cfg: hw.HWConfig) -> int:
+    """Points the window may sit on the last character before the line counts as past its end: 3.5
+    characters' worth (``1 / kappa_scale`` points per character; real lines spend at most about 2.5)."""
+    return int(round(3.5 / cfg.kappa_scale)) if cfg.synthesis else 0
 
 
 def default_stop_tail(cfg: hw.HWConfig) -> int:
-    """Points allowed after the stopping rule: about one and a half characters' worth (kappa_scale is
-    characters per point), enough to finish the last letter's stroke."""
-    return int(round(1.5 / cfg.kappa_scale)) if cfg.synthesis else 0
+    """Points allowed once past the end: about one and a half characters' worth (kappa_scale is
+    characters per point), enough to finish the last letter's stroke; :data:`PREDICTION_TAIL` for a
+    prediction line (it looks for its next pen-up)."""
+    return int(round(1.5 / cfg.kappa_scale)) if cfg.synthesis else PREDICTION_TAIL
 
 
-def default_max_steps(cfg: hw.HWConfig, texts) -> int:
-    """Points per line when not given: two characters' worth per character of the longest text
-    (``1 / kappa_scale`` points per character), within [50, 2000]; :data:`PREDICTION_STEPS` unconditioned."""
+def bucket(n, size) -> int:
+    """``n`` rounded up to a multiple of ``size`` (at least ``size``): one compiled shape for many."""
+    return max(size, int(-(-int(n) // size) * size))
+
+
+def default_max_steps(cfg: hw.HWConfig, texts, text_bucket=TEXT_BUCKET) -> int:
+    """Points per line when not given: two characters' worth per character (``1 / kappa_scale`` points
+    per character) of the longest text rounded up to its text bucket, then to :data:`STEP_BUCKET`,
+    at most :data:`MAX_STEPS`; so texts of similar length share one compiled sampler.
+    :data:`PREDICTION_STEPS` plus :data:`PREDICTION_TAIL` unconditioned."""
     if not cfg.synthesis:
-        return PREDICTION_STEPS
-    return max(50, min(int(max(len(t) for t in texts) * 2.0 / cfg.kappa_scale), MAX_STEPS))
+        return bucket(PREDICTION_STEPS + PREDICTION_TAIL, STEP_BUCKET)
+    chars = bucket(max(len(t) for t in texts), text_bucket)
+    return min(bucket(chars * 2.0 / cfg.kappa_scale, STEP_BUCKET), MAX_STEPS)
 
 
 def max_line_chars(cfg: hw.HWConfig) -> int:
@@ -130,15 +191,61 @@ def max_line_chars(cfg: hw.HWConfig) -> int:
     return max(1, int(MAX_STEPS * cfg.kappa_scale / 2.0))
 
 
+def trim_line(points, past_at, last_at, synthesis=True):
+    """One sampled line ``points [L, 3]`` ended cleanly (``past_at``, ``last_at`` from
+    :func:`sample_batch`): it ends at the first pen-up once past its end, so nothing begun after that
+    is kept; a line that stopped with the pen down (its tail or step cap ran out) is cut back to its last
+    pen-up drawn while the window was on the last character (a synthesis line) or in its second half
+    (prediction), so no stray half stroke is left; without such a pen-up its last point lifts the pen.
+    Returns a new array whose last row has eos 1."""
+    pts = np.array(points, np.float32)
+    if len(pts) == 0:
+        return pts
+    ups = np.flatnonzero(pts[:, 2] > 0.5)
+    after = ups[ups >= past_at]
+    if len(after):
+        return pts[:after[0] + 1]
+    floor = last_at if synthesis else len(pts) // 2
+    keep = ups[ups >= floor]
+    if len(keep):
+        return pts[:keep[-1] + 1]
+    pts[-1, 2] = 1.0
+    return pts
+
+
+def stray_tail(points, phi, kappa_scale) -> bool:
+    """Whether a synthesis line ``points [L, 3]`` (with its window weights ``phi [L, U + 1]``) has a
+    stray tail: its window never passes the last character (Graves' criterion: phi one past the text
+    beats phi at every character), a stroke begins after it passed, or the pen stays down for more
+    than one character's worth of points (``1 / kappa_scale``) after it passed. The measure of
+    ``benchmarks/handwriting_ocr.py --tails``."""
+    phi = np.asarray(phi)
+    U = phi.shape[1] - 1
+    past = np.flatnonzero(phi[:, U] > phi[:, :U].max(1))
+    if len(past) == 0:
+        return True
+    t = past[0]
+    ups = np.flatnonzero(np.asarray(points)[:, 2] > 0.5)
+    if (ups[ups >= t] < len(points) - 1).any():
+        return True                                    # a pen-up past the end, then more ink
+    end = ups[ups >= t][0] if (ups >= t).any() else len(points) - 1
+    return bool(end - t > 1.0 / kappa_scale)
+
+
 def generate(params, cfg: hw.HWConfig, charset: Charset | None, texts, *, seed=0, bias=BIAS,
-             temperature=TEMPERATURE, max_steps=None, primes=None, text_bucket=16, stop_tail=None,
-             batch_size=BATCH_SIZE, progress=None):
+             temperature=TEMPERATURE, max_steps=None, primes=None, text_bucket=TEXT_BUCKET, stop_tail=None,
+             batch_size=BATCH_SIZE, progress=None, trim=True):
     """Host-side convenience: encode texts (with optional ``primes``: list of (stroke3 [P,3], text) or
     None per line), call :func:`sample_batch` on batches of ``batch_size`` lines (device memory stays
     bounded; the last batch is padded so one shape compiles; a tqdm bar when there are several batches,
-    or as ``progress`` says), and cut each line to its length. Line ``i`` depends only on ``seed`` and
-    ``i``, not on the batch size. ``stop_tail``: see :func:`sample_batch` (default
-    :func:`default_stop_tail`).
+    or as ``progress`` says), and cut each line to its length (and :func:`trim_line` it unless
+    ``trim`` is False). Line ``i`` depends only on ``seed`` and ``i``, not on the batch size.
+    ``max_steps``: a synthesis line's step cap (default :func:`default_max_steps`), or the points
+    after which a prediction line stops at its next pen-up (default :data:`PREDICTION_STEPS`).
+    ``stop_tail``: see :func:`sample_batch` (default :func:`default_stop_tail`). Shapes are bucketed
+    (texts to ``text_bucket`` characters, step caps to :data:`STEP_BUCKET`, primes to
+    :data:`PRIME_BUCKET` points, a small batch to a power of two) so that another call with a similar
+    text reuses the compiled sampler (and, across runs, JAX's persistent cache).
 
     Returns ``(list of stroke3 [L_i, 3] numpy arrays, list of phi [L_i, U_i+1])``.
     """
@@ -146,14 +253,19 @@ def generate(params, cfg: hw.HWConfig, charset: Charset | None, texts, *, seed=0
     primes = primes or [None] * n
     full = [(p[1] + " " + t) if p is not None else t for p, t in zip(primes, texts)]
     if cfg.synthesis:
-        longest = max(len(t) for t in full) + 1
-        U = int(np.ceil(longest / text_bucket) * text_bucket)
+        U = bucket(max(len(t) for t in full) + 1, text_bucket)
         ids, _ = encode_batch(charset, full, U)
     else:
         ids = np.full((n, 1), -1, np.int32)
-    if max_steps is None:
-        max_steps = default_max_steps(cfg, texts)
+    tail = default_stop_tail(cfg) if stop_tail is None else int(stop_tail)
+    soft = None
+    if not cfg.synthesis:
+        soft = PREDICTION_STEPS if max_steps is None else int(max_steps)
+        max_steps = bucket(soft + tail, STEP_BUCKET)
+    elif max_steps is None:
+        max_steps = default_max_steps(cfg, texts, text_bucket)
     P = max([len(p[0]) for p in primes if p is not None] or [0])
+    P = bucket(P, PRIME_BUCKET) if P else 0
     prime_arr = np.zeros((n, P, 3), np.float32)
     prime_lens = np.zeros((n,), np.int32)
     for i, p in enumerate(primes):
@@ -163,8 +275,7 @@ def generate(params, cfg: hw.HWConfig, charset: Charset | None, texts, *, seed=0
     keys = np.asarray(jax.random.split(jax.random.PRNGKey(seed), n))
     b = np.broadcast_to(np.asarray(bias, np.float32), (n,)).copy()
     tau = np.broadcast_to(np.asarray(temperature, np.float32), (n,)).copy()
-    tail = default_stop_tail(cfg) if stop_tail is None else int(stop_tail)
-    bs = max(1, min(int(batch_size), n))
+    bs = max(1, min(int(batch_size), 1 << (n - 1).bit_length()))   # 1, 2, 4, ...: few batch shapes
     starts = range(0, n, bs)
     bar = None
     if progress or (progress is None and len(starts) > 1):
@@ -173,14 +284,17 @@ def generate(params, cfg: hw.HWConfig, charset: Charset | None, texts, *, seed=0
     out, out_phi = [], []
     for s0 in starts:
         idx = np.minimum(np.arange(s0, s0 + bs), n - 1)       # the last batch repeats its last line
-        strokes, lengths, phis = jax.device_get(
+        strokes, lengths, phis, past_at, last_at = jax.device_get(
             sample_batch(params, cfg, keys[idx], jnp.asarray(ids[idx]), b[idx], tau[idx], prime_arr[idx],
-                         prime_lens[idx], max_steps=int(max_steps), stop_tail=tail))
+                         prime_lens[idx], max_steps=int(max_steps), stop_tail=tail, soft_steps=soft,
+                         with_ends=True))
         for j, i in enumerate(range(s0, min(s0 + bs, n))):
-            L = int(lengths[j])
-            out.append(np.array(strokes[j, :L]))
+            line = strokes[j, :int(lengths[j])]
+            if trim:
+                line = trim_line(line, int(past_at[j]), int(last_at[j]), cfg.synthesis)
+            out.append(np.array(line))
             u = int((ids[i] >= 0).sum()) + 1
-            out_phi.append(np.array(phis[j, :L, :u]) if cfg.synthesis else None)
+            out_phi.append(np.array(phis[j, :len(line), :u]) if cfg.synthesis else None)
         if bar is not None:
             bar.update(min(bs, n - s0))
     if bar is not None:
