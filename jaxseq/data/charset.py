@@ -8,11 +8,16 @@ carries the exact vocabulary the weights were trained with.
 from __future__ import annotations
 
 import collections
+import unicodedata
 import warnings
 
 import numpy as np
 
 UNKNOWN = "\ufffd"  # the Unicode replacement character stands for "any character not in the set"
+#: typographic characters and their plain look-alikes (tried by :meth:`Charset.substitute`)
+LOOKALIKES = {"\u2018": "'", "\u2019": "'", "\u201a": ",", "\u201c": '"', "\u201d": '"', "\u201e": '"',
+              "\u2013": "-", "\u2014": "-", "\u2212": "-", "\u00a0": " ", "\u2026": ".", "\u00b4": "'",
+              "`": "'", "\t": " "}
 
 
 class Charset:
@@ -44,6 +49,32 @@ class Charset:
             warnings.warn(f"characters {missing!r} in {text!r} are not in the model's charset; they are "
                           f"written as the unknown symbol {UNKNOWN!r} (U+FFFD)", stacklevel=2)
         return ids
+
+    def nearest(self, c) -> str:
+        """The character the model writes for ``c``: ``c`` itself when known, else the first known of
+        its other case (Q -> q), its plain look-alike (curly quotes, dashes), its letter without accents
+        (é -> e), else :data:`UNKNOWN`."""
+        if c in self.index:
+            return c
+        for cand in (c.swapcase(), LOOKALIKES.get(c, ""),
+                     unicodedata.normalize("NFKD", c).encode("ascii", "ignore").decode()):
+            if len(cand) == 1 and cand in self.index:
+                return cand
+            if len(cand) == 1 and cand.swapcase() in self.index:
+                return cand.swapcase()
+        return UNKNOWN
+
+    def substitute(self, texts):
+        """``(texts with every unknown character replaced by :meth:`nearest`, {character: replacement})``
+        for a list of texts; the dict is empty when every character is known."""
+        subs = {c: self.nearest(c) for t in texts for c in set(t) if c not in self.index}
+        return ["".join(subs.get(c, c) for c in t) for t in texts], dict(sorted(subs.items()))
+
+    @staticmethod
+    def describe(subs) -> str:
+        """One line naming the replaced characters and what they map to, e.g. ``'Q' -> 'q', 'é' -> 'e'``."""
+        return ", ".join(f"{c!r} -> {'the unknown symbol' if r == UNKNOWN else repr(r)}"
+                         for c, r in subs.items())
 
     def decode(self, ids) -> str:
         return "".join(self.chars[int(i)] for i in ids if 0 <= int(i) < self.size)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import warnings
 from pathlib import Path
 from typing import Optional
 
@@ -137,11 +138,17 @@ class Hand:
         arrays ``[L_i, 3]`` in normalised units. ``style``: prime every line with priming line ``style``
         (Graves §5.3), or with a :class:`~jaxseq.models.handwriting.style.Style` of your own strokes.
         ``max_steps`` / ``stop_tail``: see :func:`jaxseq.models.handwriting.sample.generate` (defaults
-        from the text and kappa scale). Characters outside the charset are written as the unknown symbol,
-        with a warning. ``return_phi``: also return the window weights per line
+        from the text and kappa scale). Characters outside the charset are written as their nearest known
+        character (:meth:`Charset.nearest`: Q -> q, é -> e, else the unknown symbol), with one warning
+        naming them all. ``return_phi``: also return the window weights per line
         ``[L_i, U_i + 1]``. Raises ValueError for a bad argument and DataError when the network produces
         non-finite points (a corrupted checkpoint)."""
         texts = self.check_texts(texts, n)
+        if self.charset is not None:
+            texts, subs = self.charset.substitute(texts)
+            if subs:
+                warnings.warn(f"not in the model's charset, written as their nearest: "
+                              f"{Charset.describe(subs)}", stacklevel=2)
         bias = _check_number("bias", bias, low=0.0, inclusive=True)
         temperature = _check_number("temperature", temperature, low=0.0, inclusive=False)
         max_steps = _check_count("max_steps", max_steps)
