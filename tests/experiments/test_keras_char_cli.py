@@ -1,0 +1,61 @@
+"""experiments/keras_char_seq2seq.py through its real entry point: a tiny run on the real pairs, translation
+from its export (and from the shipped checkpoint), bad input (exit 2 with one ``error:`` line, or a
+``warning:`` line and a translation)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cli_helpers import assert_user_error, run_script
+
+SCRIPT = "keras_char_seq2seq.py"
+ROOT = Path(__file__).resolve().parents[2]
+TINY = ["--num-samples", "200", "--steps", "3", "--hidden", "8", "--batch-size", "16", "--eval-every", "0",
+        "--ckpt-every", "0", "--eval-sentences", "8"]
+
+
+def _with_stdin(text, *args):
+    env = dict(os.environ, JAX_PLATFORMS="cpu")
+    env.pop("JAXSEQ_DEBUG", None)
+    return subprocess.run([sys.executable, str(ROOT / "experiments" / SCRIPT), *map(str, args)], input=text,
+                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def exported(data_dir, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("kc")
+    r = run_script(SCRIPT, "train", *TINY, "--out", tmp / "run", "--export", tmp / "exp",
+                   JAXSEQ_DATA=str(data_dir))
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "test (10 held-out pairs): CER" in r.stdout
+    res = json.loads((tmp / "run" / "test_results.json").read_text())
+    assert res["steps"] == 3 and res["cer"] >= 0 and 0 <= res["bleu"] <= 100
+    return tmp / "exp"
+
+
+def test_translate_and_bad_input(exported):
+    r = run_script(SCRIPT, "translate", "--ckpt", exported, "--text", "Go.", "--text", "Run! " * 500)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.startswith("> Go.\n= ") and r.stdout.count("\n= ") == 2
+    assert "warning: input of 2499 characters cut to its first 80" in r.stderr
+    # from stdin: a bad line is skipped with its reason, the others are translated
+    r = _with_stdin("Hi.\n@@@ ###\nGo.\n", "translate", "--ckpt", exported)
+    assert r.returncode == 0 and r.stdout.count("\n= ") == 2, r.stderr[-3000:]
+    assert "skipped: no character of '@@@ ###' is known" in r.stderr
+    assert_user_error(run_script(SCRIPT, "translate", "--ckpt", exported, "--text", "  "), "empty sentence")
+    assert_user_error(run_script(SCRIPT, "translate", "--ckpt", exported, "--text", "@@@"), "no character")
+    assert_user_error(run_script(SCRIPT, "translate", "--ckpt", exported.parent / "nope"), "nope")
+
+
+def test_train_flag_errors(tmp_path):
+    assert_user_error(run_script(SCRIPT, "train", "--steps", "0", "--out", tmp_path), "--steps", "at least 1")
+
+
+@pytest.mark.skipif(not (ROOT / "ckpt" / "keras_char" / "eng-fra").is_dir(), reason="no shipped checkpoint")
+def test_shipped_checkpoint_from_another_folder(tmp_path):
+    r = run_script(SCRIPT, "translate", "--text", "I am cold.", cwd=tmp_path)
+    assert r.returncode == 0 and r.stdout.startswith("> I am cold.\n= "), r.stderr[-3000:]
