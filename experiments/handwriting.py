@@ -36,7 +36,7 @@ from jaxseq.models.handwriting.model import HWConfig, TASKS
 from jaxseq.paths import as_path
 from jaxseq.training.checkpoint import write_history
 from jaxseq.training.loop import is_main_process
-from jaxseq.viz.strokes import MAX_GRID_CELLS as MAX_PNG_LINES, save_line_attention
+from jaxseq.viz.strokes import MAX_GRID_CELLS as MAX_PNG_LINES, X_HEIGHT_PX, save_line_attention
 
 ARCH_HELP = {
     "task": "prediction: unconditional (§4); synthesis: text-conditioned (§5)", "hidden": "LSTM units per layer",
@@ -121,7 +121,9 @@ def cmd_train(a):
 
 
 def cmd_generate(a):
-    check_positive(a, "n")
+    check_positive(a, "n", "x_height")
+    if a.width < 0 or a.line_height < 0:
+        fail(f"--width {a.width} / --line-height {a.line_height}: give a number of pixels (0: automatic)")
     out = out_path(a.out)
     attention = out_path(a.plot_attention, "--plot-attention") if a.plot_attention else None
     if out.suffix.lower() != ".svg" and a.n > MAX_PNG_LINES:
@@ -143,7 +145,8 @@ def cmd_generate(a):
     texts = hand.check_texts(texts, a.n)
     print(f"sampled {len(lines)} lines in {time.perf_counter() - t0:.2f}s (incl. compile); "
           f"lengths {[len(l) for l in lines][:64]}")
-    print(f"wrote {hand.save(lines, out, texts)}")
+    layout = {"x_height": a.x_height, "line_height": a.line_height or None, "width": a.width or None}
+    print(f"wrote {hand.save(lines, out, texts, **layout)}")
     if attention and hand.config.synthesis:
         full = (hand.prime(style)[1] + " " + texts[0]) if style is not None else texts[0]
         print(f"wrote {save_line_attention(attention, lines[0], phis[0], full + '⏎')}")
@@ -248,13 +251,22 @@ def build_parser():
     g.add_argument("--prime-text", default="", help="what the --prime-strokes line says (its transcript)")
     g.add_argument("--save-style", default="", help="also save the --prime-strokes style as JSON for reuse")
     g.add_argument("--max-steps", type=int, default=0,
-                   help=f"points per line at most (0: from the text; {sample.PREDICTION_STEPS} for prediction)")
+                   help="synthesis: points per line at most (0: two characters' worth per character); "
+                        f"prediction: points before the line ends at its next pen-up (0: "
+                        f"{sample.PREDICTION_STEPS})")
     g.add_argument("--seed", type=int, default=0, help="PRNG seed")
     g.add_argument("--bf16", action="store_true", help="bf16 matmuls while sampling (faster on GPUs)")
     g.add_argument("--stop-tail", type=int, default=-1,
                    help="points allowed after the stopping rule fires, to finish the last stroke "
                         "(-1: about 1.5 characters' worth; 0: stop at once as in Graves §5.2)")
     g.add_argument("--out", default="out/handwriting.svg", help="output .svg or .png")
+    g.add_argument("--x-height", type=float, default=X_HEIGHT_PX,
+                   help="height of a lowercase x in the output, in px (strokes are 1/20 of it)")
+    g.add_argument("--width", type=float, default=0,
+                   help="output width in px; wider lines are shrunk to fit (0: as wide as the longest line)")
+    g.add_argument("--line-height", type=float, default=0,
+                   help="least distance from one line's top to the next one's, in px (0: box height plus "
+                        "3/4 x-height)")
     g.add_argument("--plot-attention", default="",
                    help="also save the first line with its window weights phi to this .png")
     g.set_defaults(fn=cmd_generate)

@@ -177,21 +177,23 @@ class Hand:
                                  batch_size=batch_size, max_len=max_len)
 
     @staticmethod
-    def save_svg(lines, path, titles=None):
-        """One SVG with the lines stacked (``titles`` under each)."""
-        from jaxseq.viz.strokes import save_svg
-        return save_svg(path, lines, titles=titles)
+    def save_svg(lines, path, titles=None, **layout):
+        """One SVG with the lines stacked without overlap (``titles`` as their ``<title>``); ``layout``:
+        ``x_height`` (px, default 40), ``stroke_width``, ``line_height``, ``width`` (see
+        :func:`jaxseq.viz.strokes.handwriting_layout`)."""
+        from jaxseq.viz.strokes import handwriting_layout, save_svg
+        return save_svg(path, lines, titles=titles, **handwriting_layout(**layout))
 
     @staticmethod
-    def save_png(lines, path, titles=None):
-        """A PNG with one line per row."""
-        from jaxseq.viz.strokes import plot_grid
-        return plot_grid(path, lines, titles, ncols=1, cell=(8.0, 1.6))
+    def save_png(lines, path, titles=None, **layout):
+        """The PNG twin of :meth:`save_svg` (same layout, one unit per pixel; ``titles`` unused)."""
+        from jaxseq.viz.strokes import handwriting_layout, save_lines_png
+        return save_lines_png(path, lines, **handwriting_layout(**layout))
 
-    def save(self, lines, path, titles=None):
+    def save(self, lines, path, titles=None, **layout):
         """:meth:`save_svg` for ``.svg``, else :meth:`save_png`."""
         save = self.save_svg if Path(path).suffix.lower() == ".svg" else self.save_png
-        return save(lines, path, titles)
+        return save(lines, path, titles, **layout)
 
 
 def load(path=None, *, task="synthesis", step=None, bf16=False) -> Hand:
