@@ -66,8 +66,8 @@ def cmd_train(a):
     if vals:
         print(json.dumps({"step": hist.step, "val_bits_per_char": vals[-1],
                           "best_val_bits_per_char": min(vals), "stopped": hist.stopped}))
-    lm = char_lm.load(ckpt_dir)   # the best step
-    print(lm.generate("ROMEO:", n=1, length=200, temperature=0.8)[0])
+    lm = char_lm.load(ckpt_dir)   # the best step, continuing the start of the validation text
+    print("--- sample ---\n" + lm.generate(charset.decode(val_ids[:16]), n=1, length=200)[0])
 
 
 def cmd_eval(a):

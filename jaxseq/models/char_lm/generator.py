@@ -214,6 +214,8 @@ def train(cfg: GenConfig, train_ids, val_ids, charset: Charset, ckpt_dir, *, tim
         if done > start or last is None:
             metrics = evaluate(done)
             ckpt.save(done, params, (opt_state, carry), meta=meta, metrics=metrics)
+        else:   # a finished run: only evaluate it
+            evaluate(done)
         write_history(ckpt.directory, hist)
     finally:
         ckpt.close()
