@@ -22,11 +22,12 @@ import numpy as np
 from jaxseq import metrics, search
 from jaxseq.data import batching, cornell, dialogue, eng_fra
 from jaxseq.data.vocab import EOS_ID, PAD_ID, Vocab, tokenize
+from jaxseq.data.files import require_kind
 from jaxseq.errors import DataError
 from jaxseq.models.seq2seq import chatbot as model
 from jaxseq.paths import as_path
 from jaxseq.training import checkpoint
-from jaxseq.training.loop import TrainConfig, evaluate, make_eval_step
+from jaxseq.training.loop import TrainConfig
 
 SPLIT = (0.9, 0.05, 0.05)
 CORPORA = ("shakespeare", "cornell")
@@ -261,24 +262,28 @@ class Chatbot:
 
 
 def restore(directory):
+    """``(params float32, ChatbotConfig, meta)`` of a chatbot run (its best validation step) or export."""
     params, meta = checkpoint.load_for_sampling(directory, dtype="float32")
-    if meta.get("family") != FAMILY:
-        raise DataError(f"{directory} is not a chatbot checkpoint (its meta has no family 'chatbot'); "
-                        f"give a directory written by experiments/chatbot.py")
+    require_kind(directory, meta, "chatbot")
     params = jax.tree_util.tree_map(jnp.asarray, params)
     return params, model.ChatbotConfig.from_json(meta["model"]), meta
 
 
-def resolve(name_or_path="shakespeare") -> Path:
-    """A shipped model name (``ckpt/chatbot/<name>``, found from any working directory) or a directory."""
+def find_checkpoint(name_or_path, shipped: Path, what: str) -> Path:
+    """A checkpoint directory, or the name of a model shipped in ``shipped`` (``ckpt/<family>/<name>`` of
+    this repository, found from any working directory)."""
     p = as_path(name_or_path)
     if p.is_dir():
         return p
-    if (SHIPPED / str(name_or_path)).is_dir():
-        return SHIPPED / str(name_or_path)
-    have = sorted(d.name for d in SHIPPED.iterdir()) if SHIPPED.is_dir() else []
-    raise FileNotFoundError(f"no chatbot checkpoint {name_or_path!r}: not a directory, and not a shipped "
+    if (shipped / str(name_or_path)).is_dir():
+        return shipped / str(name_or_path)
+    have = sorted(d.name for d in shipped.iterdir()) if shipped.is_dir() else []
+    raise FileNotFoundError(f"no {what} checkpoint {name_or_path!r}: not a directory, and not a shipped "
                             f"model (shipped: {', '.join(have) or 'none'})")
+
+
+def resolve(name_or_path="shakespeare") -> Path:
+    return find_checkpoint(name_or_path, SHIPPED, "chatbot")
 
 
 def load(name_or_path="shakespeare") -> Chatbot:

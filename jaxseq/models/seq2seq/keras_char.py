@@ -27,12 +27,12 @@ import numpy as np
 from jaxseq import metrics, search
 from jaxseq.data import batching, eng_fra
 from jaxseq.data.charset import Charset
+from jaxseq.data.files import require_kind
 from jaxseq.errors import DataError
 from jaxseq.models.seq2seq.common import token_loss
 from jaxseq.nn import scan as rnn
 from jaxseq.nn.cells import LSTM
 from jaxseq.nn.layers import dense, dense_init
-from jaxseq.paths import as_path
 from jaxseq.training import checkpoint
 from jaxseq.training.loop import TrainConfig
 
@@ -314,22 +314,15 @@ class CharTranslator:
 
 
 def restore(directory):
+    """``(params float32, KerasCharConfig, meta)`` of a run (its best validation CER) or an export."""
     params, meta = checkpoint.load_for_sampling(directory, dtype="float32")
-    if meta.get("family") != FAMILY:
-        raise DataError(f"{directory} is not a Keras character seq2seq checkpoint (its meta has no family "
-                        f"'{FAMILY}'); give a directory written by experiments/keras_char_seq2seq.py")
+    require_kind(directory, meta, "Keras character seq2seq")
     return jax.tree_util.tree_map(jnp.asarray, params), KerasCharConfig.from_json(meta["model"]), meta
 
 
 def resolve(name_or_path="eng-fra") -> Path:
-    p = as_path(name_or_path)
-    if p.is_dir():
-        return p
-    if (SHIPPED / str(name_or_path)).is_dir():
-        return SHIPPED / str(name_or_path)
-    have = sorted(d.name for d in SHIPPED.iterdir()) if SHIPPED.is_dir() else []
-    raise FileNotFoundError(f"no Keras char checkpoint {name_or_path!r}: not a directory, and not a shipped "
-                            f"model (shipped: {', '.join(have) or 'none'})")
+    from jaxseq.models.seq2seq.chatbot_train import find_checkpoint
+    return find_checkpoint(name_or_path, SHIPPED, "Keras char")
 
 
 def load(name_or_path="eng-fra") -> CharTranslator:
