@@ -1,9 +1,9 @@
 """Greedy and beam search over a step function, knowing nothing of the model.
 
 A model supplies ``step_fn(state, token [B]) -> (state, logits [B, V])`` and an initial ``state`` (any
-pytree whose leaves have the batch on axis 0). Both searches are one ``lax.scan`` of exactly ``max_len``
-steps (static shapes): a finished hypothesis only emits ``pad_id`` at zero cost. Outputs are token ids
-``[B, max_len]`` with ``eos_id`` then ``pad_id`` after the end.
+pytree whose leaves have the batch on axis 0). Both searches are one ``lax.while_loop`` of at most
+``max_len`` steps (static shapes): a finished hypothesis only emits ``pad_id`` at zero cost, and the loop
+stops once every hypothesis has finished, which changes nothing in the output. Outputs are token ids ``[B, max_len]`` with ``eos_id`` then ``pad_id`` after the end.
 
 The functions are pure and traceable; call them inside ``jax.jit`` with ``step_fn`` and the sizes static
 (e.g. a jitted model function that builds ``step_fn`` as a closure over its params)::
@@ -36,21 +36,28 @@ def _check_sizes(max_len, beam=1):
 
 
 def greedy(step_fn, state, batch_size, max_len, sos_id, eos_id, pad_id=0):
-    """Feed the argmax back in. -> (tokens [B, max_len] int32, log-probability of the output [B])."""
+    """Feed the argmax back in. -> (tokens [B, max_len] int32, log-probability of the output [B]).
+    The loop stops as soon as every row has emitted ``eos_id`` (what is left would be padding)."""
     _check_sizes(max_len)
-    def body(carry, _):
-        state, y, done, score = carry
+    def body(carry):
+        t, state, y, done, score, toks = carry
         state, logits = step_fn(state, y)
         logp = jax.nn.log_softmax(logits.astype(jnp.float32), -1)
         nxt = jnp.argmax(logp, -1).astype(jnp.int32)
         score = score + jnp.where(done, 0.0, jnp.take_along_axis(logp, nxt[:, None], -1)[:, 0])
         nxt = jnp.where(done, pad_id, nxt)
-        return (state, nxt, done | (nxt == eos_id), score), nxt
+        return t + 1, state, nxt, done | (nxt == eos_id), score, toks.at[:, t].set(nxt)
 
     B = batch_size
-    init = (state, jnp.full((B,), sos_id, jnp.int32), jnp.zeros((B,), bool), jnp.zeros((B,)))
-    (_, _, _, score), toks = jax.lax.scan(body, init, None, length=max_len)
-    return jnp.swapaxes(toks, 0, 1), score
+    init = (jnp.int32(0), state, jnp.full((B,), sos_id, jnp.int32), jnp.zeros((B,), bool), jnp.zeros((B,)),
+            jnp.full((B, max_len), pad_id, jnp.int32))
+    _, _, _, _, score, toks = jax.lax.while_loop(_running(max_len), body, init)
+    return toks, score
+
+
+def _running(max_len):
+    """The loop condition: steps left and some hypothesis not finished (``done`` is carry[3])."""
+    return lambda carry: (carry[0] < max_len) & ~jnp.all(carry[3])
 
 
 def expand_beams(tree, beam):
@@ -81,8 +88,8 @@ def beam_search(step_fn, state, batch_size, max_len, beam, alpha, sos_id, eos_id
     # only beam 0 is live at the start so the K copies of <sos> do not fill the beam with duplicates
     scores = jnp.tile(jnp.array([0.0] + [NEG] * (K - 1)), (B, 1))           # [B, K]
 
-    def body(carry, t):
-        state, y, done, scores, hist, length = carry
+    def body(carry):
+        t, state, y, done, scores, hist, length = carry
         state, logits = step_fn(state, y)
         V = logits.shape[-1]
         logp = jax.nn.log_softmax(logits.astype(jnp.float32), -1).reshape(B, K, V)
@@ -96,11 +103,12 @@ def beam_search(step_fn, state, batch_size, max_len, beam, alpha, sos_id, eos_id
         was_done = jnp.take_along_axis(done, src_beam, 1)
         length = jnp.take_along_axis(length, src_beam, 1) + (~was_done).astype(jnp.int32)
         done = was_done | (tok == eos_id)
-        return (state, tok.reshape(-1), done, scores, hist, length), None
+        return t + 1, state, tok.reshape(-1), done, scores, hist, length
 
-    init = (state, jnp.full((B * K,), sos_id, jnp.int32), jnp.zeros((B, K), bool), scores,
+    # every beam of every row finished: later steps would only add padding at zero cost, so stop
+    init = (jnp.int32(0), state, jnp.full((B * K,), sos_id, jnp.int32), jnp.zeros((B, K), bool), scores,
             jnp.full((B, K, max_len), pad_id, jnp.int32), jnp.zeros((B, K), jnp.int32))
-    (_, _, _, scores, hist, length), _ = jax.lax.scan(body, init, jnp.arange(max_len))
+    _, _, _, _, scores, hist, length = jax.lax.while_loop(_running(max_len), body, init)
     norm = scores / jnp.maximum(length, 1).astype(jnp.float32) ** alpha
     if n_best:   # all final hypotheses, best first
         order = jnp.argsort(-norm, -1)
