@@ -151,7 +151,7 @@ def read_inkml(data, source="<inkml>") -> Ink:
             if len(v) <= max(ix, iy):
                 raise DataError(f"{source}: trace {k}, point {j} has {len(v)} values; the traceFormat "
                                 f"has {len(channels)} channels {channels}")
-            pts.append([v[ix], v[iy], v[it] if it is not None and it < len(v) else np.nan])
+            pts.append([v[ix], v[iy]] + ([v[it]] if it is not None and it < len(v) else []))
         strokes.append(pts)
     text = None
     for el in root.iter():
