@@ -56,6 +56,8 @@ def parse_args(argv=None):
     c.add_argument("--ckpt", default="shakespeare", help="checkpoint directory or shipped name")
     c.add_argument("--say", action="append", metavar="TEXT", help="a line to answer (repeatable)")
     c.add_argument("--beam", type=int, default=1, help="beam size (1: greedy, the tutorial's decoder)")
+    c.add_argument("--attention-dir", metavar="DIR", help="also save an attention heatmap per reply as "
+                   "DIR/chat_<i>.png")
     args = p.parse_args(argv)
     cfg = config_from_args(Config, args) if args.cmd == "train" else None
     if args.cmd == "chat" and args.beam < 1:
@@ -124,6 +126,9 @@ def chat(args):
     from jaxseq.models.seq2seq import chatbot_train as ct
     if args.say and not all(t.strip() for t in args.say):
         fail("--say got an empty line; give something to answer")
+    if args.attention_dir:
+        from jaxseq.data.files import check_output_dir
+        check_output_dir(args.attention_dir)
     bot = ct.load(args.ckpt)
     interactive = not args.say
     if interactive and sys.stdin.isatty():
@@ -141,15 +146,20 @@ def chat(args):
                 return
             yield line.strip()
 
-    for text in lines():
+    for i, text in enumerate(lines()):
         try:
-            (out,) = bot.reply([text], beam=args.beam)
+            ((src, out, attn),) = bot.reply([text], beam=args.beam, return_attention=True)
         except ValueError as e:
             if not interactive:
                 raise
             print(f"bot: (skipped: {e})", flush=True)
             continue
-        print(f"bot: {out or '(an empty reply)'}", flush=True)
+        print(f"bot: {' '.join(out) or '(an empty reply)'}", flush=True)
+        if args.attention_dir:
+            from jaxseq.viz.nmt import plot_attention
+            path = plot_attention(Path(args.attention_dir) / f"chat_{i}.png", attn, src, out,
+                                  title=f"chatbot ({bot.cfg.score} attention)")
+            print(f"  attention: {path}", file=sys.stderr)
 
 
 def main(argv=None):

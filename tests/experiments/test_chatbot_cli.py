@@ -39,9 +39,10 @@ def exported(data_dir, tmp_path_factory):
 
 def test_chat_and_bad_input(exported):
     r = run_script(SCRIPT, "chat", "--ckpt", exported, "--say", "my lord ?", "--say", "good " * 500,
+                   "--attention-dir", exported.parent / "att",
                    "--say", "my xyzzy lord")
     assert r.returncode == 0, r.stderr[-3000:]
-    assert r.stdout.count("bot: ") == 3
+    assert r.stdout.count("bot: ") == 3 and (exported.parent / "att" / "chat_2.png").exists()
     assert "warning: input of 500 tokens cut to its first 30" in r.stderr
     assert "warning: unknown words left out: xyzzy" in r.stderr
     r = _with_stdin("my lord ?\n\nxyzzy plugh\ngood sir .\nq\nnever read\n", "chat", "--ckpt", exported)

@@ -21,7 +21,7 @@ import numpy as np
 
 from jaxseq import metrics, search
 from jaxseq.data import batching, cornell, dialogue, eng_fra
-from jaxseq.data.vocab import EOS_ID, PAD_ID, Vocab, tokenize
+from jaxseq.data.vocab import EOS_ID, PAD_ID, SOS_ID, Vocab, tokenize
 from jaxseq.data.files import require_kind
 from jaxseq.errors import DataError
 from jaxseq.models.seq2seq import chatbot as model
@@ -249,8 +249,9 @@ class Chatbot:
             warnings.warn(f"unknown words left out: {', '.join(dict.fromkeys(unknown))}", stacklevel=3)
         return known
 
-    def reply(self, texts, beam=1):
-        """Replies to ``texts`` (a list of strings); see :meth:`check` for what is refused or warned."""
+    def reply(self, texts, beam=1, return_attention=False):
+        """Replies to ``texts`` (a list of strings); see :meth:`check` for what is refused or warned. With
+        ``return_attention``: ``(line tokens, reply tokens, attention)`` triples (see :meth:`attention`)."""
         if isinstance(texts, str):
             raise TypeError("reply takes a list of strings; wrap one line as [text]")
         srcs = [self.vocab.encode(self.check(t)) for t in texts]
@@ -258,7 +259,18 @@ class Chatbot:
         L = self.length if L <= self.length else MAX_INPUT_WORDS + 1   # two compiled shapes at most
         out = replies(self.params, self.cfg, srcs, L, beam=beam, batch_size=max(1, len(srcs)),
                       max_len=self.length)
+        if return_attention:
+            return [(self.vocab.decode(s), self.vocab.decode(o), self.attention(s, o))
+                    for s, o in zip(srcs, out)]
         return [" ".join(self.vocab.decode(o)) for o in out]
+
+    def attention(self, src_ids, out_ids):
+        """Attention [len(out_ids) + 1, len(src_ids)] of the model reading ``out_ids`` + <eos> as the reply
+        to ``src_ids`` (ending with <eos>): the weights of greedy decoding, for a greedy reply."""
+        src = np.asarray([src_ids], np.int32)
+        tgt_in = np.asarray([[SOS_ID] + list(out_ids)], np.int32)
+        batch = {"src": src, "src_mask": np.ones_like(src, np.float32), "tgt_in": tgt_in}
+        return np.asarray(model.attention_for(self.params, self.cfg, batch))[0]
 
 
 def restore(directory):
