@@ -33,7 +33,7 @@ BEST = "val_bits_per_char"
 
 @dataclasses.dataclass
 class GenConfig:
-    steps: int = 3000             # optimizer steps (one window of every stream each; 61 per pass)
+    steps: int = 4000             # optimizer steps (one window of every stream each; 61 per pass)
     batch_size: int = 128         # parallel contiguous streams of the training text
     seq_len: int = 128            # characters per truncated-BPTT window
     embed: int = 64               # character embedding size
