@@ -40,7 +40,8 @@ HELP = {"task": "classifier (language of a name) or generator (names of a langua
         "hidden": "recurrent state size", "layers": "generator: stacked layers",
         "conditional": "generator: the language one-hot joins the input at every step "
                        "(--no-conditional: the unconditional baseline)",
-        "dropout": "generator: dropout on the top layer's output", "steps": "optimizer steps",
+        "dropout": "generator: dropout on the top layer's output",
+        "balanced": "draw every batch's languages uniformly, as the tutorial samples (else: shuffled data)", "steps": "optimizer steps",
         "batch_size": "names per batch", "lr": "Adam learning rate (cosine-decayed to a tenth)",
         "clip": "global gradient-norm clip", "eval_every": "steps between validations (best kept)",
         "seed": "init, batch order and dropout", "split_seed": "seed of the stratified 80/10/10 split",
@@ -63,8 +64,8 @@ def load_data(a):
 def cmd_train(a):
     cfg = config_from_args(nt.NamesConfig, a)
     budget = time_budget_s(a)
-    ckpt_dir = a.ckpt_dir or f"runs/names/{cfg.task}_{cfg.cell}" + ("" if cfg.conditional or
-                                                                     cfg.task == "classifier" else "_uncond")
+    ckpt_dir = a.ckpt_dir or (f"runs/names/{cfg.task}_{cfg.cell}" + ("_balanced" if cfg.balanced else "") +
+                               ("" if cfg.conditional or cfg.task == "classifier" else "_uncond"))
     check_output_dir(ckpt_dir)
     data = load_data(a)
     t0 = time.time()

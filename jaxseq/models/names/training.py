@@ -33,6 +33,7 @@ class NamesConfig:
     layers: int = 1               # generator: stacked layers
     conditional: bool = True      # generator: feed the language one-hot at every step
     dropout: float = 0.1          # generator: dropout on the top layer's output
+    balanced: bool = False        # draw each batch's languages uniformly (the tutorial's sampling)
     steps: int = 3000             # optimizer steps
     batch_size: int = 64          # names per batch
     lr: float = 3e-3              # Adam learning rate (cosine-decayed to a tenth)
@@ -96,6 +97,15 @@ def batch_of(data: nd.Names, idx, max_len=MAX_LEN, rows=None):
             "labels": np.pad(data.labels[idx], (0, pad)).astype(np.int32), "weight": w}
 
 
+def balanced_indices(by_lang, step, batch_size, seed=0):
+    """``batch_size`` indices, each of a uniformly drawn language (those with examples) and then a
+    uniformly drawn name of it: the tutorial's ``randomTrainingExample``, batched and seeded by step."""
+    langs = [ix for ix in by_lang if len(ix)]
+    rng = np.random.default_rng([seed, int(step), 7])
+    pick = rng.integers(0, len(langs), batch_size)
+    return np.array([langs[k][rng.integers(len(langs[k]))] for k in pick])
+
+
 def eval_batches(data: nd.Names, batch_size=512):
     """All of ``data`` in batches of ``batch_size`` rows (the last padded with weight 0)."""
     if len(data) == 0:
@@ -124,10 +134,19 @@ def train(cfg: NamesConfig, data: nd.Names, ckpt_dir, *, time_budget_s=None, log
     params = init(jax.random.PRNGKey(cfg.seed), mcfg)
     loss = loss_fn(cfg.task, mcfg)
 
+    by_lang = [np.flatnonzero(train_d.labels == k) for k in range(len(data.languages))]
+
     def batch_fn(step):
+        if cfg.balanced:
+            return batch_of(train_d, balanced_indices(by_lang, step, cfg.batch_size, cfg.seed))
         return batch_of(train_d, batch_indices(step, len(train_d), cfg.batch_size, cfg.seed))
 
     val_b = eval_batches(val_d)
+    if cfg.balanced:   # validate on the objective: every language weighs the same (balanced accuracy)
+        freq = np.bincount(val_d.labels, minlength=len(data.languages)).astype(np.float64)
+        inv = np.where(freq > 0, len(val_d) / (np.count_nonzero(freq) * np.maximum(freq, 1)), 0.0)
+        for b in val_b:
+            b["weight"] = (b["weight"] * inv[b["labels"]]).astype(np.float32)
     val_step = jax.jit(lambda p, b: loss(p, b, None, 0))
 
     def eval_fn(params, step):
