@@ -53,8 +53,8 @@ class Config:
     lr: float = 1e-3                # the tutorial: Adam 1e-4 (decoder 5e-4); ours: one Adam rate
     clip_norm: float = 50.0         # the tutorial's clip
     seed: int = 0
-    eval_every: int = 500
-    ckpt_every: int = 500
+    eval_every: int = 100
+    ckpt_every: int = 100
 
     def __post_init__(self):
         if self.corpus not in CORPORA:
