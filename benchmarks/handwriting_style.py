@@ -16,7 +16,8 @@ per-line style features, each in units of its standard deviation over the traini
 All in normalised units, no pen pressure. A line's distance to its writer is the mean over that writer's
 other real lines (A excluded). Three ways of writing B's text are scored: unprimed, primed with A from the
 cache (the training pipeline), and primed with A read the way a user's file is (A's strokes in made-up
-pixel units, through jaxseq.data.ink: rescaled by width per character, resampled along the strokes).
+pixel units with a fixed-rate device's time stamps, through jaxseq.data.ink: rescaled by width per
+character, resampled in time to the training lines' mean step).
 Reference points: a real line of the writer vs their other lines (floor) and a real line of another
 validation writer from another recording session (ceiling).
 
@@ -59,10 +60,13 @@ def features(s3, text) -> np.ndarray:
 
 
 def as_pixels(s3, text, scale=23.0):
-    """A cache line as a user's file would hold it: absolute points in made-up pixel units, one list per
-    stroke, read back through jaxseq.data.ink (the unknown-units path)."""
+    """A cache line as a user's file would hold it: absolute points in made-up pixel units with time stamps
+    in ms of a fixed-rate device, one list per stroke, read back through jaxseq.data.ink (the
+    unknown-units path)."""
     polys = split_strokes(np.asarray(s3, np.float64))
-    pts = [(q * scale + 100.0).tolist() for q in polys]
+    t0 = np.cumsum([0] + [len(q) + 20 for q in polys])          # a device at 100 points/s, pen-ups 0.2 s
+    pts = [np.concatenate([q * scale + 100.0, (t + np.arange(len(q)))[:, None] * 10.0], 1).tolist()
+           for q, t in zip(polys, t0)]
     return handwriting.Style.from_points(pts, text)
 
 
@@ -137,13 +141,14 @@ def main(argv=None):
         others = [v for v in writers if lines.writers[picks[v][0]] != session] or [writers[(k + 1) % n]]
         Bo = picks[others[k % len(others)]][1]
         ceiling.append(dist(features(lines.strokes[Bo], lines.texts[Bo]), w, {A}))
-    wins = np.mean([np.mean(per["primed"][i * a.seeds:(i + 1) * a.seeds]) <
-                    np.mean(per["unprimed"][i * a.seeds:(i + 1) * a.seeds]) for i in range(n)])
+    def closer(cond):   # fraction of writers whose lines primed this way are nearer than unprimed ones
+        return round(float(np.mean([np.mean(per[cond][i * a.seeds:(i + 1) * a.seeds]) <
+                                    np.mean(per["unprimed"][i * a.seeds:(i + 1) * a.seeds]) for i in range(n)])), 3)
     res = {"writers": n, "seeds": a.seeds, "bias": a.bias, "generate_seconds": round(gen_s, 1),
            "distance_mean": {c: round(float(np.mean(v)), 3) for c, v in per.items()},
            "distance_sem": {c: round(float(np.std(v) / np.sqrt(len(v))), 3) for c, v in per.items()},
            "real_same_writer": round(float(np.mean(floor)), 3), "real_other_writer": round(float(np.mean(ceiling)), 3),
-           "writers_primed_closer": round(float(wins), 3),
+           "writers_closer_than_unprimed": {c: closer(c) for c in ("primed", "primed_via_ink")},
            "per_feature_abs_z": {c: dict(zip(FEATURES, np.mean(v, 0).round(3).tolist())) for c, v in per_feat.items()},
            "feature_sd": dict(zip(FEATURES, sd.round(4).tolist()))}
     print(json.dumps(res, indent=1))

@@ -19,9 +19,11 @@ stride and clips, divided by the data scale of the checkpoint. A file in any oth
 a tablet's units, millimetres) has its own size and sampling rate, and both matter to the network: it
 learned the point spacing and the letter size of the training lines. Such ink is (1) scaled uniformly so
 that its width per character of the transcript is the median of the training lines
-(:data:`WIDTH_PER_CHAR`; the aspect ratio, slant and letter shapes are kept), (2) resampled along each
-stroke at the median pen-down step of the training lines (:data:`STEP`: a pointer's event rate and
-speed no longer matter), then (3) clipped and turned into stroke-3 offsets as in training (first row
+(:data:`WIDTH_PER_CHAR`; the aspect ratio, slant and letter shapes are kept), (2) resampled so that the
+mean pen-down step is that of the training lines (:data:`STEP`): with usable time stamps at a fixed time
+interval, as the training lines' fixed-rate sensor did (slow curves keep more points, fast strokes
+fewer); without them (or with synthetic, repeated stamps) evenly along each stroke; either way a device's
+event rate no longer matters, then (3) clipped and turned into stroke-3 offsets as in training (first row
 ``(0, 0)``, ``eos`` on each stroke's last point, pen-up moves into the next stroke's first point).
 """
 from __future__ import annotations
@@ -213,6 +215,35 @@ def resample_stroke(xy, step):
     return np.stack([np.interp(t, s[keep], xy[keep, 0]), np.interp(t, s[keep], xy[keep, 1])], -1)
 
 
+def _time_step(strokes_xy, times):
+    """The time between resampled points that gives :data:`STEP` on average (pen-down length / duration
+    of the whole line), or None when the time stamps cannot be trusted (absent, decreasing, or mostly
+    repeated as with synthetic events): then :func:`resample_stroke` spaces points evenly instead."""
+    length = duration = 0.0
+    for xy, t in zip(strokes_xy, times):
+        if len(t) < 2:
+            continue
+        if not np.isfinite(t).all() or (np.diff(t) < 0).any() or len(np.unique(t)) < 0.5 * len(t):
+            return None
+        length += float(np.hypot(*np.diff(xy, axis=0).T).sum())
+        duration += float(t[-1] - t[0])
+    return duration * STEP / length if length > 0 and duration > 0 else None
+
+
+def resample_in_time(xy, t, dt):
+    """Points every ``dt`` of the stroke's time stamps ``t [n]`` (first and last kept), as a sensor with a
+    fixed rate would have recorded them: the pen's speed profile survives (slow curves keep more points),
+    as in the training lines. A stroke without duration (a dot) keeps its first point."""
+    t = np.asarray(t, np.float64)
+    if len(xy) < 2 or t[-1] <= t[0]:
+        return np.asarray(xy, np.float64)[:1]
+    last = np.concatenate([np.diff(t) > 0, [True]])          # of repeated stamps keep the last point
+    t, xy = t[last], np.asarray(xy, np.float64)[last]
+    ts = np.arange(t[0], t[-1], dt)
+    ts = np.append(ts, t[-1]) if t[-1] - ts[-1] > 1e-9 * dt else ts
+    return np.stack([np.interp(ts, t, xy[:, 0]), np.interp(ts, t, xy[:, 1])], -1)
+
+
 def normalise(ink: Ink, text=None, *, scale=IAM_SCALE, settings=None, flip_y=False) -> np.ndarray:
     """``ink`` -> stroke-3 ``[T, 3]`` float32 in the network's units (see the module docstring).
 
@@ -236,7 +267,10 @@ def normalise(ink: Ink, text=None, *, scale=IAM_SCALE, settings=None, flip_y=Fal
         k = HEIGHT / height
     else:
         k = 1.0                   # a single point or a dot: nothing to measure
-    kept = [resample_stroke((s - allp[0]) * k, STEP) for s in strokes]
+    scaled = [(s - allp[0]) * k for s in strokes]
+    dt = _time_step(scaled, [s[:, 2] for s in ink.strokes])
+    kept = [resample_stroke(xy, STEP) if dt is None else resample_in_time(xy, s[:, 2], dt)
+            for xy, s in zip(scaled, ink.strokes)]
     pts = np.concatenate(kept)
     eos = np.zeros(len(pts))
     eos[np.cumsum([len(p) for p in kept]) - 1] = 1.0
