@@ -234,7 +234,7 @@ def stray_tail(points, phi, kappa_scale) -> bool:
 
 def generate(params, cfg: hw.HWConfig, charset: Charset | None, texts, *, seed=0, bias=BIAS,
              temperature=TEMPERATURE, max_steps=None, primes=None, text_bucket=TEXT_BUCKET, stop_tail=None,
-             batch_size=BATCH_SIZE, progress=None, trim=True):
+             batch_size=BATCH_SIZE, progress=None, trim=True, linger=None):
     """Host-side convenience: encode texts (with optional ``primes``: list of (stroke3 [P,3], text) or
     None per line), call :func:`sample_batch` on batches of ``batch_size`` lines (device memory stays
     bounded; the last batch is padded so one shape compiles; a tqdm bar when there are several batches,
@@ -242,7 +242,8 @@ def generate(params, cfg: hw.HWConfig, charset: Charset | None, texts, *, seed=0
     ``trim`` is False). Line ``i`` depends only on ``seed`` and ``i``, not on the batch size.
     ``max_steps``: a synthesis line's step cap (default :func:`default_max_steps`), or the points
     after which a prediction line stops at its next pen-up (default :data:`PREDICTION_STEPS`).
-    ``stop_tail``: see :func:`sample_batch` (default :func:`default_stop_tail`). Shapes are bucketed
+    ``stop_tail``, ``linger``: see :func:`sample_batch` (defaults :func:`default_stop_tail`,
+    :func:`default_linger`). Shapes are bucketed
     (texts to ``text_bucket`` characters, step caps to :data:`STEP_BUCKET`, primes to
     :data:`PRIME_BUCKET` points, a small batch to a power of two) so that another call with a similar
     text reuses the compiled sampler (and, across runs, JAX's persistent cache).
@@ -287,7 +288,7 @@ def generate(params, cfg: hw.HWConfig, charset: Charset | None, texts, *, seed=0
         strokes, lengths, phis, past_at, last_at = jax.device_get(
             sample_batch(params, cfg, keys[idx], jnp.asarray(ids[idx]), b[idx], tau[idx], prime_arr[idx],
                          prime_lens[idx], max_steps=int(max_steps), stop_tail=tail, soft_steps=soft,
-                         with_ends=True))
+                         linger=linger, with_ends=True))
         for j, i in enumerate(range(s0, min(s0 + bs, n))):
             line = strokes[j, :int(lengths[j])]
             if trim:
