@@ -155,11 +155,13 @@ def write_atomic(path, data) -> Path:
 def checkpoint_kind(meta) -> str:
     """What a checkpoint holds, from the keys its family stores in the meta: ``"NMT"``, ``"handwriting
     synthesis"``, ``"Sketch-RNN"``, ``"VAE"``, ``"character LM"``, ``"seq2seq"``, ``"Keras character
-    seq2seq"``, ``"chatbot"``, or ``"unknown"``."""
+    seq2seq"``, ``"chatbot"``, ``"names classifier"``/``"names generator"``, or ``"unknown"``."""
     meta = meta if isinstance(meta, dict) else {}
     cfg, model = meta.get("config"), meta.get("model")
     if meta.get("family") == "seq2seq":   # jaxseq.models.seq2seq (it has NMT's vocabularies too)
         return "seq2seq"
+    if meta.get("family") == "names":   # jaxseq.models.names: "names classifier" / "names generator"
+        return f"names {meta.get('task')}"
     if meta.get("family") in ("keras_char", "chatbot"):   # seq2seq.keras_char, seq2seq.chatbot
         return {"keras_char": "Keras character seq2seq", "chatbot": "chatbot"}[meta["family"]]
     if ("src_vocab" in meta or "subword" in meta) and isinstance(model, dict):   # word or subword NMT

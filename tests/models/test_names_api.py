@@ -52,5 +52,5 @@ def test_user_errors(clf, gen):
         gen.generate("Irish", temperature=0)
     with pytest.raises(DataError, match="no names checkpoint 'nothing'"):
         names.load("nothing")
-    with pytest.raises(DataError, match="generator, not a classifier"):
+    with pytest.raises(DataError, match="names generator checkpoint, not a names classifier one"):
         names.load_classifier("generator")

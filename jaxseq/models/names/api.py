@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxseq.data import names as nd
+from jaxseq.data.files import require_kind
 from jaxseq.errors import DataError
 from jaxseq.models.names import model as nm
 from jaxseq.models.names import training as nt
@@ -139,26 +140,21 @@ def _check_sampling(n, temperature, max_letters):
         raise ValueError(f"temperature {temperature!r}: give a finite number > 0")
 
 
-def load(name_or_path="classifier", *, step=None) -> Any:
+def load(name_or_path="classifier", *, step=None, kind=None) -> Any:
     """A :class:`NameClassifier` or :class:`NameGenerator` (whichever the checkpoint holds) from a shipped
     name (``"classifier"``, ``"generator"``) or a checkpoint directory (a training run: its best
-    validated step; or an export)."""
+    validated step; or an export). ``kind`` ("classifier" / "generator") refuses the other one."""
     path = resolve_checkpoint(name_or_path)
     params, meta = checkpoint.load_for_sampling(path, step)
     task, cfg = nt.model_from_meta(meta, path)
+    if kind is not None:
+        require_kind(path, meta, f"names {kind}")
     return (NameClassifier if task == "classifier" else NameGenerator)(params, cfg, meta, path)
 
 
 def load_classifier(name_or_path="classifier", *, step=None) -> NameClassifier:
-    m = load(name_or_path, step=step)
-    if not isinstance(m, NameClassifier):
-        raise DataError(f"{m.path} holds a name generator, not a classifier")
-    return m
+    return load(name_or_path, step=step, kind="classifier")
 
 
 def load_generator(name_or_path="generator", *, step=None) -> NameGenerator:
-    m = load(name_or_path, step=step)
-    if not isinstance(m, NameGenerator):
-        raise DataError(f"{m.path} holds a name classifier, not a generator")
-    return m
-
+    return load(name_or_path, step=step, kind="generator")

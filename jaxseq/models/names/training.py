@@ -64,7 +64,9 @@ def model_from_meta(meta, where="the checkpoint"):
     """``(task, model config)`` of a names checkpoint's meta; DataError naming ``where`` otherwise."""
     if not isinstance(meta, dict) or meta.get("family") != FAMILY:
         kind = checkpoint_kind(meta)
-        raise DataError(f"{where} is {'an unrecognised' if kind == 'unknown' else 'a ' + kind} checkpoint, "
+        kind = "unrecognised" if kind == "unknown" else kind
+        art = "an" if kind[:1] in "AEIOUaeiou" or kind.startswith("NMT") else "a"
+        raise DataError(f"{where} is {art} {kind} checkpoint, "
                         f"not a names classifier or generator; give a names checkpoint directory")
     task, cfg = meta.get("task"), meta.get("model", {})
     try:
