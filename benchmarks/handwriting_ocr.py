@@ -14,9 +14,10 @@ reference length, summed over the panel. The control is :data:`N_REAL` real IAM-
 (the first whose text is 10-50 characters long, needs ``--cache``), rendered the same way: it says what
 CER a human hand gets from this OCR. ``tails``: the fraction of lines with a stray tail
 (:func:`jaxseq.models.handwriting.sample.stray_tail`) over the panel x biases x seeds; ``--old-stop``
-samples with the rule before issue 11 (no linger limit, no trimming). ``char-nll``: the shipped net's
-mean NLL per point of the points where the window is on each character (teacher-forced, validation
-lines), and how many training characters and points each character has.
+samples with the rule before issue 11 (no linger limit, no trimming). ``char-nll``: the net's mean NLL
+per point of the points where the window is on each character (teacher-forced; validation lines, or
+``--split train``, optionally only lines holding a digit), and how many training characters each
+character has (``val_*`` keys hold the chosen split).
 """
 from __future__ import annotations
 
@@ -176,6 +177,10 @@ def cmd_char_nll(a, hand):
     lines = iam.load(cache_path=a.cache, progress=False)
     cfg, cs = hand.config, hand.charset
     pool, max_len, text_len = training.validation_setup(cfg, hand.meta, lines)
+    if a.split == "train":
+        pool = training.pools(lines, max_len, True)[0]
+    if a.with_digits:
+        pool = np.asarray([i for i in pool if any(c.isdigit() for c in lines.texts[i])], pool.dtype)
     if a.max_lines:
         pool = pool[:a.max_lines]
 
@@ -218,7 +223,8 @@ def cmd_char_nll(a, hand):
     summary["digit_share_of_train_chars"] = summary["digits"]["train_chars"] / total_chars
     for g, v in summary.items():
         print(g, v, flush=True)
-    return {"val_lines": int(len(pool)), "groups": summary, "chars": rows}
+    return {"split": a.split, "with_digits": a.with_digits, "lines": int(len(pool)), "groups": summary,
+            "chars": rows}
 
 
 def main(argv=None):
@@ -229,7 +235,9 @@ def main(argv=None):
     ap.add_argument("--bias", type=float, action="append", help=f"biases (repeat; default {BIASES})")
     ap.add_argument("--seeds", type=int, default=1, help="samples of each panel text per bias")
     ap.add_argument("--old-stop", action="store_true", help="sample with the stopping rule before issue 11")
-    ap.add_argument("--max-lines", type=int, default=0, help="char-nll: validation lines (0: all)")
+    ap.add_argument("--max-lines", type=int, default=0, help="char-nll: lines (0: all)")
+    ap.add_argument("--split", choices=["valid", "train"], default="valid", help="char-nll: which lines")
+    ap.add_argument("--with-digits", action="store_true", help="char-nll: only lines holding a digit")
     ap.add_argument("--keep-images", default="", help="ocr: write one panel PNG per bias into this folder")
     ap.add_argument("--out", default="", help="JSON results")
     a = ap.parse_args(argv)
