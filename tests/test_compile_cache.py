@@ -37,3 +37,14 @@ def test_a_script_fills_the_cache_and_reuses_it(tmp_path):
     assert entries, "the first run wrote no compiled programs"
     subprocess.run(cmd, env=env, capture_output=True, timeout=300, check=True)
     assert sorted(p.name for p in cache.iterdir()) == entries   # the second run compiled nothing new
+
+
+def test_a_family_load_turns_the_cache_on(tmp_path):
+    """The Python API (not only the scripts) uses the cache: any ``load()`` reads through
+    ``checkpoint.load_for_sampling``, which enables it."""
+    env = dict(os.environ, JAXSEQ_COMPILE_CACHE=str(tmp_path / "api"))
+    code = ("import jax; from jaxseq import sketch_rnn; sketch_rnn.load('sheep'); "
+            "print(jax.config.jax_compilation_cache_dir)")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=120, check=True).stdout.strip().splitlines()[-1]
+    assert out == str(tmp_path / "api")

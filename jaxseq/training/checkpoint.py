@@ -382,7 +382,13 @@ def load_for_sampling(directory, step=None, dtype="float32"):
     """``(params, meta)`` from a checkpoint directory (a training run or an export), best step if one is
     recorded, else latest. Floating params come back as ``dtype`` (exports may store float16/bfloat16)
     numpy arrays; ``dtype=None`` keeps the stored type. Arrays are checked against their recorded hashes.
+
+    Every family's ``load()`` comes through here, so this also turns on the persistent compilation cache
+    (:mod:`jaxseq.compile_cache`; ``JAXSEQ_COMPILE_CACHE=0`` switches it off): a second Python session
+    that samples from the same checkpoint skips XLA compilation, as the scripts do.
     """
+    from jaxseq import compile_cache
+    compile_cache.enable()
     directory = _existing(directory)
     ck = Checkpointer(directory, create=False)
     try:
