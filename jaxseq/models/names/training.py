@@ -38,7 +38,7 @@ class NamesConfig:
     batch_size: int = 64          # names per batch
     lr: float = 3e-3              # Adam learning rate (cosine-decayed to a tenth)
     clip: float = 1.0             # global gradient-norm clip
-    eval_every: int = 500         # steps between validation runs (the best one is kept)
+    eval_every: int = 500         # steps between validations and checkpoints (the best one is kept)
     seed: int = 0                 # init, batch order, dropout
     split_seed: int = 0           # the stratified 80/10/10 train/val/test split
     progress: bool = True         # progress bar
@@ -160,9 +160,10 @@ def train(cfg: NamesConfig, data: nd.Names, ckpt_dir, *, time_budget_s=None, log
             out[k] = float(np.average([m[1][k] for m in ms], weights=w))
         return out
 
+    # a checkpoint at every validation, so the best validated step is among the kept ones
     tcfg = TrainConfig(steps=cfg.steps, lr=cfg.lr, schedule="cosine", min_lr=cfg.lr * 0.1,
                        clip_norm=cfg.clip, seed=cfg.seed, log_every=100, eval_every=cfg.eval_every,
-                       keep=2, progress=cfg.progress)
+                       ckpt_every=cfg.eval_every, keep=2, progress=cfg.progress)
     meta = {"family": FAMILY, "task": cfg.task, "model": dataclasses.asdict(mcfg),
             "config": {k: v for k, v in dataclasses.asdict(cfg).items() if k != "progress"}, "languages": list(data.languages), "alphabet": nd.ALPHABET,
             "max_len": MAX_LEN, "split": {"seed": cfg.split_seed, "fractions": list(FRACTIONS),
