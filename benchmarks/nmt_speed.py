@@ -1,7 +1,15 @@
-"""Training throughput (target tokens/s) of the Luong NMT model: JAX against two PyTorch peers.
+"""Training throughput (target tokens/s) of the Luong NMT model: JAX against two PyTorch peers; and
+test-set decoding speed (sentences/s) of shipped checkpoints.
 
     python benchmarks/nmt_speed.py --device cuda --out runs/bench/nmt.json
     python benchmarks/nmt_speed.py --quick                 # tiny sizes, CPU smoke run
+    python benchmarks/nmt_speed.py --decode eng-fra --decode fra-eng --out runs/bench/nmt_decode.json
+    python benchmarks/nmt_speed.py --decode eng-fra --quick     # 64 test sentences
+
+Decoding (``--decode NAME_OR_DIR``, repeatable; needs the data for the test split): the checkpoint's own
+test split, translated from raw text with ``Translator.translate`` (batched, sorted by length, jitted;
+early-stopping search), beam 5 and greedy. Each search runs twice: the first pass includes compilation
+(what a one-off ``--src`` run pays), the second is the steady state (reported as sentences/s).
 
 Same model in every row: embeddings, 1-layer bidirectional LSTM encoder (hidden/2 per direction), LSTM
 decoder with input feeding, Luong ``general`` attention, ``tanh(W_c[c; h])``, softmax output; Adam,
@@ -142,6 +150,53 @@ def bench_torch(a, batch, reps, device, batch1):
             "torch": torch.__version__}
 
 
+# -------------------------------------------------------------------------------------- decoding
+def bench_decode(a):
+    """{checkpoint: {beam: {cold_s, warm_s, sent_per_s, bleu, chrf}}} on each checkpoint's test split."""
+    import jax
+
+    from jaxseq import metrics, nmt
+    from jaxseq.data.vocab import normalise
+    from jaxseq.models.nmt import training
+    import logging
+    logging.getLogger("jaxseq").setLevel(logging.ERROR)   # no per-sentence <unk> warnings
+    out = {}
+    for name in a.decode:
+        tr = nmt.load(name)
+        cfg = training.Config.from_meta(tr.meta["config"])
+        data = training.prepare(cfg, a.data_dir, None, tr.src_vocab if tr.truecase else None)
+        srcs, refs = data.srcs["test"], data.refs["test"]
+        if a.sentences:
+            srcs, refs = srcs[:a.sentences], refs[:a.sentences]
+        skipped = 0
+        if not tr.truecase:   # a word model refuses sentences with no known word: leave them out
+            keep = []
+            for s_, r_ in zip(srcs, refs):
+                try:
+                    tr.check([s_])
+                    keep.append((s_, normalise(r_)))
+                except ValueError:
+                    skipped += 1
+            srcs, refs = [k for k, _ in keep], [r for _, r in keep]
+        rows = {"lang": tr.lang, "text": cfg.text, "sentences": len(srcs), "skipped": skipped,
+                "device": str(jax.devices()[0]), "decode_batch": a.decode_batch}
+        for beam in a.beams:
+            t0 = time.perf_counter()
+            tr.translate(srcs, beam=beam, batch_size=a.decode_batch)
+            cold = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            hyps = tr.translate(srcs, beam=beam, batch_size=a.decode_batch)
+            warm = time.perf_counter() - t0
+            r = {"cold_s": cold, "warm_s": warm, "sent_per_s": len(srcs) / warm,
+                 "bleu": metrics.bleu(hyps, refs), "chrf": metrics.chrf(hyps, refs)}
+            rows[f"beam{beam}"] = r
+            print(f"{name:10s} beam {beam}: {r['sent_per_s']:8.1f} sentences/s warm ({warm:.1f} s; first pass "
+                  f"with compilation {cold:.1f} s), {len(srcs)} sentences, BLEU {r['bleu']:.2f}, chrF "
+                  f"{r['chrf']:.2f}  [{rows['device']}]", flush=True)
+        out[name] = rows
+    return out
+
+
 def check_args(p, a):
     """Every size must be positive (an empty batch or sentence has no tokens to time); ``p.error`` exits."""
     for name in ("batch_size", "src_len", "tgt_len", "emb", "hidden", "layers", "unroll", "reps",
@@ -174,8 +229,28 @@ def main(argv=None):
     p.add_argument("--steps-per-rep", type=int, default=20, help="batched train steps per timed rep")
     p.add_argument("--batch1-sentences", type=int, default=200, help="sentences per timed rep, batch-1 row")
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch rows")
+    p.add_argument("--decode", action="append", metavar="CKPT", help="time test-set decoding of this "
+                   "shipped model name or checkpoint dir instead of training (repeatable)")
+    p.add_argument("--beams", default="5,1", help="with --decode: beam sizes to time (1: greedy)")
+    p.add_argument("--sentences", type=int, default=0, help="with --decode: the first N test sentences "
+                   "(0: all; --quick: 64)")
+    p.add_argument("--decode-batch", type=int, default=64, help="with --decode: sentences per batch")
+    p.add_argument("--data-dir", help="with --decode: data root holding pytorch-tutorial/data.zip")
     p.add_argument("--out", help="write the results as JSON here")
     a = p.parse_args(argv)
+    if a.decode:
+        a.beams = [int(b) for b in a.beams.split(",")]
+        if a.quick and not a.sentences:
+            a.sentences = 64
+        if a.sentences < 0 or a.decode_batch < 1 or min(a.beams) < 1:
+            p.error("--sentences >= 0, --decode-batch >= 1 and beams >= 1")
+        rows = bench_decode(a)
+        if a.out:
+            Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+            Path(a.out).write_text(json.dumps({"args": vars(a), "host": platform.node(), "decode": rows},
+                                              indent=1))
+            print(f"wrote {a.out}")
+        return
     if a.quick:
         a.device, a.batch_size, a.vocab, a.emb, a.hidden = "cpu", 16, 500, 32, 64
         # more batch-1 sentences than the batch holds, so the wrap-around of the batch-1 row is exercised

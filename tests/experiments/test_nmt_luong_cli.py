@@ -63,17 +63,59 @@ def test_scheduled_sampling_beam_and_export(data_dir, tmp_path):
     assert t.returncode == 0 and t.stdout.startswith("> i am cold .\n= "), t.stderr[-3000:]
 
 
-def test_translate_with_the_shipped_checkpoint(tmp_path):
-    p = _run(["--interactive", "--translate", "i am cold ."], tmp_path, stdin="you are tall .\n\n")
+TC_TINY = ["--config", "truecase", "--filter", "tutorial", "--vocab-size", "400", "--steps", "3",
+           "--hidden", "16", "--emb", "8", "--layers", "1", "--batch-size", "8", "--no-bidirectional",
+           "--eval-every", "0", "--ckpt-every", "0", "--eval-sentences", "8", "--test-sentences", "8",
+           "--beam", "2", "--plots", "1"]
+
+
+def test_truecase_tiny_run_then_translate_a_file(data_dir, tmp_path):
+    out = tmp_path / "run"
+    p = _run([*TC_TINY, "--out", str(out)], tmp_path, data_dir=data_dir)
     assert p.returncode == 0, p.stderr[-3000:]
-    assert p.stdout.splitlines() == ["> i am cold .", "= je suis froid .",
-                                     "> you are tall .", "= vous etes grandes ."]
+    res = json.loads((out / "test_results.json").read_text())
+    assert res["test_sentences"] == 8 and 0.0 <= res["chrf_beam"] <= 100.0 and res["sent_per_s_beam"] > 0
+    refs = (out / "test_ref.txt").read_text()
+    assert any(c.isupper() for c in refs) and "'" in (out / "test_src.txt").read_text() + refs  # raw text
+    (tmp_path / "src.txt").write_text("I'm cold.\n\nWhere is the station?\n")
+    (tmp_path / "ref.txt").write_text("J'ai froid.\n\nOù est la gare ?\n")
+    t = _run(["--ckpt", str(out), "--src", "src.txt", "--ref", "ref.txt", "--output", "hyp.txt", "--beam", "2",
+              "--n-best", "2"], tmp_path)
+    assert t.returncode == 0, t.stderr[-3000:]
+    lines = (tmp_path / "hyp.txt").read_text().split("\n")
+    assert len(lines) == 3 * 2 + 1 and lines[2:4] == ["", ""] and lines[-1] == ""   # 2 per source
+    assert "BLEU = " in t.stdout and "chrF = " in t.stdout and "sentences/s" in t.stderr
+
+
+def test_translate_with_the_shipped_checkpoints(tmp_path):
+    p = _run(["--interactive", "--translate", "I'm cold."], tmp_path, stdin="Where is the station?\n\n")
+    assert p.returncode == 0, p.stderr[-3000:]
+    out = p.stdout.splitlines()
+    assert out[:2] == ["> I'm cold.", "= J'ai froid."] and out[2] == "> Where is the station?"
+    p = _run(["--lang", "fra-eng", "--translate", "J'ai froid."], tmp_path)
+    assert p.returncode == 0 and p.stdout.splitlines() == ["> J'ai froid.", "= I'm cold."], p.stderr[-3000:]
+
+
+def test_translate_a_file_with_the_shipped_model(tmp_path):
+    (tmp_path / "src.txt").write_text("Je suis très fatigué aujourd'hui.\nOù est la gare ?\n")
+    (tmp_path / "ref.txt").write_text("I'm very tired today.\nWhere is the station?\n")
+    p = _run(["--lang", "fra-eng", "--src", "src.txt", "--ref", "ref.txt", "--beam", "3"], tmp_path)
+    assert p.returncode == 0, p.stderr[-3000:]
+    hyps = p.stdout.splitlines()[:2]
+    assert all(h[:1].isupper() for h in hyps) and p.stdout.splitlines()[2].startswith("BLEU = ")
+    (tmp_path / "short.txt").write_text("One line.\n")
+    p = _run(["--lang", "fra-eng", "--src", "src.txt", "--ref", "short.txt"], tmp_path)
+    assert p.returncode == 2 and _errors(p) == [
+        "error: --ref short.txt has 1 lines but --src src.txt has 2; give one reference a line"]
 
 
 @pytest.mark.parametrize("args, says", [
     (["--translate", "hi", "--beam", "0"], "--beam 0"),   # the flag and its value
     (["--translate", ""], "empty sentence"),
-    (["--translate", "123"], "nothing to translate in '123'"),
+    (["--output", "out.txt"], "--output needs --src FILE"),
+    (["--src", "missing.txt"], "--src missing.txt does not exist"),
+    (["--src", "x.txt", "--n-best", "6"], "--n-best 6: give 1 to --beam (5)"),
+    (["--src", "x.txt", "--translate", "hi"], "--src translates a file"),
     (["--translate", "hi", "--ckpt", "no/such/dir"], "no/such/dir"),
     (["--steps", "2", "--time-budget", "-1", "--data", "missing.txt"], "--time-budget -1"),
 ])
