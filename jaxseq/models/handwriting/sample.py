@@ -48,7 +48,8 @@ PREDICTION_TAIL = 100   # points a prediction line may run past PREDICTION_STEPS
 MAX_STEPS = 2000      # points per synthesis line at most (the default step cap)
 BATCH_SIZE = 256      # lines per jitted call (a larger n is sampled in batches: bounded memory)
 STEP_BUCKET = 64      # default step caps are rounded up to a multiple of this (few compiled shapes)
-TEXT_BUCKET = 16      # texts are padded to a multiple of this many characters
+TEXT_BUCKET = 32      # texts are padded to a multiple of this many characters ("hello world" and
+                      # "the quick brown fox jumps" share one compiled sampler)
 CHUNK = 32            # sampling steps per inner scan; the loop over chunks stops when every line is done
 PRIME_BUCKET = 128    # priming lines are padded to a multiple of this many points
 
