@@ -143,3 +143,12 @@ def test_sampling_forces_the_start_and_ends():
     np.testing.assert_array_equal(out, same)
     cold = [np.asarray(run(p, g, jax.random.PRNGKey(k), langs, prefix, plen, 10, 1e-3)) for k in (2, 3)]
     np.testing.assert_array_equal(cold[0], cold[1])   # temperature -> 0: the argmax, whatever the seed
+
+
+def test_balanced_batches_draw_languages_uniformly():
+    by_lang = [np.arange(0, 900), np.arange(900, 990), np.arange(990, 1000), np.array([], int)]
+    idx = np.concatenate([nt.balanced_indices(by_lang, s, 300, seed=1) for s in range(10)])
+    lang = np.searchsorted([900, 990, 1000], idx, side="right")
+    counts = np.bincount(lang, minlength=4)
+    assert counts[3] == 0 and (abs(counts[:3] - 1000) < 120).all()   # the empty language is skipped
+    np.testing.assert_array_equal(nt.balanced_indices(by_lang, 4, 8, seed=1), nt.balanced_indices(by_lang, 4, 8, 1))
