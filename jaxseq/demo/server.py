@@ -100,7 +100,8 @@ def warm_up(models: service.Models):
     """Load the checkpoints and compile the common shapes in the background, so the first clicks are
     fast (errors are logged: a broken checkpoint shows up when its tab is used)."""
     def run():
-        for name, req in (("handwriting", {"text": "hello world"}), ("sketch_sample", {"model": "sheep"}),
+        for name, req in (("handwriting", {"text": "hello world, this is jaxseq", "style": 0}),   # the page's
+                          ("sketch_sample", {"model": "sheep", "n": 6}),                            # defaults
                           ("translate", {"text": "I am cold."})):
             try:
                 service.ACTIONS[name](models, req)

@@ -96,4 +96,4 @@ def test_unknown_characters_are_written_with_a_warning(url):
     status, out = post(url, "handwriting", {"text": "Zoë", "style": 0})
     assert status == 200, out
     assert "<path" in out["svg"] and "animate" in out["svg_animated"]
-    assert any("'ë'" in w and "never seen" in w for w in out["warnings"]), out["warnings"]
+    assert any("'ë' -> 'e'" in w and "charset" in w for w in out["warnings"]), out["warnings"]
