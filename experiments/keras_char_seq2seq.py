@@ -110,6 +110,9 @@ def evaluate(args):
     params, mcfg, meta = kc.restore(kc.resolve(args.ckpt))
     c = kc.Config.from_meta(meta["config"])
     data = kc.prepare(c.num_samples, c.split_seed, args.data_dir, args.data)
+    if (data.src_cs.to_json(), data.tgt_cs.to_json()) != (meta["src_charset"], meta["tgt_charset"]):
+        fail(f"the data gives other character sets than checkpoint {args.ckpt} was trained with; evaluate "
+             f"on the same eng-fra.txt")
     res, hyps = kc.evaluate_split(params, mcfg, data, "test")
     report(res, hyps, data, args.out)
 
