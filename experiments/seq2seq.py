@@ -91,6 +91,7 @@ def parse_args(argv=None):
     r.add_argument("--ref", metavar="FILE", help="with --src: references, one a line: print BLEU and chrF")
     r.add_argument("--beam", type=int, default=5, help="beam size (1: greedy)")
     r.add_argument("--alpha", type=float, default=1.0, help="length normalisation")
+    r.add_argument("--decode-batch", type=int, default=64, help="with --src: sentences decoded at once")
     g = sub.add_parser("plot-attention", help="the tutorial decoder's location-based weights beside Luong's "
                        "global attention for one sentence")
     g.add_argument("--tutorial", required=True, help="a tutorial-attn checkpoint directory")
@@ -108,6 +109,8 @@ def parse_args(argv=None):
             fail("nothing to translate: give --text TEXT, --interactive or --src FILE")
         if (args.output or args.ref) and not args.src:
             fail("--output/--ref need --src FILE (the sentences to translate)")
+        if args.decode_batch < 1:
+            fail(f"--decode-batch {args.decode_batch}: give at least 1")
     return args
 
 
@@ -215,43 +218,14 @@ def cmd_translate(args):
 
 
 def translate_file(args, tr):
-    """--src FILE [--output FILE] [--ref FILE]: every non-empty line, batched; BLEU/chrF with --ref."""
-    from jaxseq import metrics
-    from jaxseq.data.vocab import normalise
+    """--src FILE [--output FILE] [--ref FILE]: NMT's file translation (``nmt_luong.translate_file``:
+    batched, empty lines kept, a bad line named by its number, BLEU/chrF against the references)."""
+    from types import SimpleNamespace
 
-    def read(path, what):
-        p = Path(path)
-        if not p.is_file():
-            fail(f"{what} {p} " + ("is a folder" if p.exists() else "does not exist"))
-        try:
-            return p.read_text(encoding="utf-8").splitlines()
-        except UnicodeDecodeError as e:
-            fail(f"{what} {p} is not UTF-8 text ({e})")
-    src = read(args.src, "--src")
-    refs = read(args.ref, "--ref") if args.ref else None
-    if refs is not None and len(refs) != len(src):
-        fail(f"--ref {args.ref} has {len(refs)} lines but --src {args.src} has {len(src)}")
-    todo = [i for i, t in enumerate(src) if t.strip()]
-    if not todo:
-        fail(f"--src {args.src} has no text to translate")
-    for i in todo:   # a bad line is named by its number before any decoding
-        try:
-            tr.check([src[i]], args.beam, args.alpha)
-        except ValueError as e:
-            fail(f"{args.src}:{i + 1}: {e}")
-    hyps = [""] * len(src)
-    for i, h in zip(todo, tr.translate([src[i] for i in todo], beam=args.beam, alpha=args.alpha)):
-        hyps[i] = h
-    text = "".join(h + "\n" for h in hyps)
-    if args.output:
-        write_atomic(args.output, text)
-        print(f"wrote {len(todo)} translations to {args.output}", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
-    if refs is not None:
-        refs = [normalise(x) for x in refs]   # the model writes normalised words
-        print(f"BLEU = {metrics.bleu(hyps, refs):.2f}  chrF = {metrics.chrf(hyps, refs):.2f}  "
-              f"({len(src)} sentences, references normalised like the model)")
+    from nmt_luong import translate_file as nmt_translate_file
+    opts = SimpleNamespace(src=args.src, ref=args.ref, output=args.output, n_best=1,
+                           decode_batch=args.decode_batch)
+    return nmt_translate_file(opts, SimpleNamespace(beam=args.beam, alpha=args.alpha, lang=tr.lang), tr)
 
 
 def cmd_plot_attention(args):

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxseq.data.files import require_kind
-from jaxseq.models.nmt.translate import ALPHA, BEAM, Translation
+from jaxseq.models.nmt.translate import ALPHA, BEAM, Translation, to_text
 from jaxseq.models.nmt.translate import Translator as _NMTTranslator
 from jaxseq.models.seq2seq import common, decode, training
 from jaxseq.paths import as_path
@@ -47,18 +47,24 @@ class Translator(_NMTTranslator):
             out.append(t)
         return out
 
-    def translate(self, texts, beam=BEAM, alpha=ALPHA, max_len=None, return_attention=False):
+    def translate(self, texts, beam=BEAM, alpha=ALPHA, max_len=None, return_attention=False,
+                  batch_size=64, progress=None):
         """Translate raw strings (normalised like the training data); ``beam=1`` is greedy. Returns the
         output strings, or with ``return_attention`` a list of :class:`Translation` (attention None for
-        the simple model, which has none)."""
+        the simple model, which has none). ``batch_size`` sentences at a time; ``progress(n)`` after
+        each batch."""
         toks = self.check(texts, beam, alpha, max_len)
-        ids = [self.src_vocab.encode(t) for t in toks]
-        out = decode.translate_ids(self.params, self.cfg, ids, beam=beam, alpha=alpha, max_len=max_len)
-        strings = [" ".join(self.tgt_vocab.decode(o)) for o in out]
+        ids = self._encode(toks)
+        out = decode.translate_ids(self.params, self.cfg, ids, beam=beam, alpha=alpha, max_len=max_len,
+                                   batch_size=max(1, min(len(ids), batch_size)), progress=progress)
+        strings = [to_text(self.tgt_vocab, o) for o in out]
         if not return_attention:
             return strings
         return [Translation(s, k, self.tgt_vocab.decode(o), self.attention(i, o))
                 for s, k, i, o in zip(strings, toks, ids, out)]
+
+    def translate_n_best(self, texts, n_best, **kw):
+        raise ValueError("n-best lists are not offered for the seq2seq models; ask for the best (n_best 1)")
 
     def attention(self, src_ids, out_ids):
         """Teacher-forced attention [len(out_ids) + 1, positions] (None for the simple model)."""

@@ -32,9 +32,11 @@ def output_length(src_len):
     return 2 * src_len + 4
 
 
-def translate_ids(params, cfg, sources, *, beam=1, alpha=1.0, batch_size=128, bounds=None, max_len=None):
+def translate_ids(params, cfg, sources, *, beam=1, alpha=1.0, batch_size=128, bounds=None, max_len=None,
+                  progress=None):
     """Decode source id lists (each ending with <eos>) in length buckets ``bounds`` (default
-    :func:`jaxseq.data.eng_fra.bucket_bounds` of the longest). -> output id lists (no <eos>/<pad>)."""
+    :func:`jaxseq.data.eng_fra.bucket_bounds` of the longest), ``batch_size`` at a time;
+    ``progress(n)`` is called after each batch. -> output id lists (no <eos>/<pad>)."""
     if not sources:
         return []
     bounds = bounds or eng_fra.bucket_bounds(max(len(s) for s in sources))
@@ -46,6 +48,8 @@ def translate_ids(params, cfg, sources, *, beam=1, alpha=1.0, batch_size=128, bo
                                      beam, alpha)[0])
         for r, i in enumerate(idx):
             out[i] = search.strip(toks[r], EOS_ID, PAD_ID)
+        if progress is not None:
+            progress(len(idx))
     return out
 
 
