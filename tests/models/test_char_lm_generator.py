@@ -119,6 +119,8 @@ def test_config_and_corpus_checks():
         gen.check_corpus(cfg, np.arange(40), np.arange(100), "play.txt")
     with pytest.raises(DataError, match="validation part"):
         gen.check_corpus(cfg, np.arange(400), np.arange(3), "play.txt")
+    with pytest.raises(DataError, match="'no_such_model': not a directory and not a shipped name"):
+        char_lm.load("no_such_model")
 
 
 TINY = dict(batch_size=4, seq_len=16, embed=8, hidden=32, layers=1, dropout=0.0, lr=3e-2, warmup=0,

@@ -22,6 +22,7 @@ import numpy as np
 
 from jaxseq.data.charset import Charset
 from jaxseq.data.files import require_kind
+from jaxseq.errors import DataError
 from jaxseq.models.char_lm import generator, model
 from jaxseq.models.char_lm.generator import GenConfig
 from jaxseq.models.char_lm.model import CharRNNConfig, init, make_ss_loss, ss_loss, tf_loss
@@ -110,8 +111,12 @@ def resolve_checkpoint(name_or_path=DEFAULT_CHECKPOINT):
     """A shipped name (``"shakespeare"``: ``ckpt/char_lm/shakespeare`` of this checkout, found from any
     working directory) or a checkpoint directory."""
     name = str(name_or_path)
-    if "/" not in name and os.sep not in name and (SHIPPED_ROOT / name).is_dir():
-        return SHIPPED_ROOT / name
+    if "/" not in name and os.sep not in name and not Path(name).is_dir():
+        if (SHIPPED_ROOT / name).is_dir():
+            return SHIPPED_ROOT / name
+        have = sorted(p.name for p in SHIPPED_ROOT.iterdir() if p.is_dir()) if SHIPPED_ROOT.is_dir() else []
+        raise DataError(f"no character LM checkpoint {name!r}: not a directory and not a shipped name "
+                        f"(shipped: {', '.join(have) or 'none'} in {SHIPPED_ROOT}); give a checkpoint folder")
     return name_or_path
 
 
