@@ -51,6 +51,13 @@ def test_translate_and_bad_input(exported):
     assert_user_error(run_script(SCRIPT, "translate", "--ckpt", exported.parent / "nope"), "nope")
 
 
+def test_eval(exported, data_dir, tmp_path):
+    r = run_script(SCRIPT, "eval", "--ckpt", exported, "--out", tmp_path, JAXSEQ_DATA=str(data_dir))
+    assert r.returncode == 0, r.stderr[-3000:]
+    res = json.loads((tmp_path / "test_results.json").read_text())
+    assert res["sentences"] == 10 and (tmp_path / "test_outputs.txt").read_text().count("\n") == 10
+
+
 def test_train_flag_errors(tmp_path):
     assert_user_error(run_script(SCRIPT, "train", "--steps", "0", "--out", tmp_path), "--steps", "at least 1")
 
