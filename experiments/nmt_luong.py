@@ -83,6 +83,9 @@ def parse_args(argv=None):
     a("--out", help="training output / checkpoint dir (default runs/nmt_luong/<lang>-<filter>)")
     a("--ckpt", help="checkpoint dir or shipped name for --translate/--interactive/--eval-only "
       "(default: the shipped ckpt/nmt_luong/<lang>, else --out)")
+    a("--init-from", metavar="CKPT", help="start a new run from the params of this checkpoint (an export "
+      "or run dir, or a shipped name; same model config; fresh optimizer, step 0): training continued on "
+      "another device lease. A run already in --out resumes instead")
     a("--subword-model", metavar="FILE", help="(truecase text) a SentencePiece model to use instead of "
       "training one on the training split (train it on that split only: jaxseq.data.subword.train)")
     a("--translate", metavar="TEXT", action="append", help="translate TEXT (repeatable) and exit")
@@ -298,6 +301,12 @@ def train(args, cfg, out_dir):
     print(data.summary(cfg))
     mcfg = training.model_config(cfg, len(data.src_v), len(data.tgt_v))
     params = nmt.init(jax.random.PRNGKey(cfg.seed), mcfg)
+    meta = training.make_meta(cfg, mcfg, data)
+    init = init_params(args, mcfg, out_dir)
+    if init is not None:
+        params, meta["init_from"] = init
+        print(f"initialised from {meta['init_from']['dir']} (step {meta['init_from']['step']}); fresh "
+              f"optimizer, step 0")
     n_params = sum(int(np.prod(a.shape)) for a in jax.tree_util.tree_leaves(params))
     print(f"model: {n_params / 1e6:.2f}M params, {mcfg}")
     n_dev = jax.device_count()   # every host's: --batch-size is the global batch
@@ -307,7 +316,6 @@ def train(args, cfg, out_dir):
     print(f"{batches.batches_per_epoch()} batches/epoch, buckets {batches.bounds}; "
           f"{cfg.steps} steps = {cfg.steps / batches.batches_per_epoch():.1f} epochs")
     eval_fn, count = training.make_eval_fn(cfg, mcfg, data, batches.bounds, n_dev)
-    meta = training.make_meta(cfg, mcfg, data)
     ck = Checkpointer(out_dir, keep=2, best_metric="val_bleu", best_mode="max")
     start = ck.latest_step() or 0
     try:
@@ -365,6 +373,38 @@ def main(argv=None):
                        out_dir, args, write=is_main_process())
 
 
+def has_run(out_dir):
+    from jaxseq.training.checkpoint import Checkpointer
+    if not as_path(out_dir).is_dir():
+        return None
+    ck = Checkpointer(out_dir, create=False)
+    try:
+        return ck.read_meta() if ck.latest_step() is not None else None
+    finally:
+        ck.close()
+
+
+def init_params(args, mcfg, out_dir):
+    """``(params, {"dir", "step"})`` from --init-from for a new run (None without it, or when --out
+    already holds a run, which resumes). The model config must be the same (dropout and speed knobs
+    aside)."""
+    if not args.init_from or has_run(out_dir) is not None:
+        return None
+    import dataclasses
+
+    from jaxseq.models.nmt import model as nmt
+    from jaxseq.models.nmt.translate import resolve
+    src = resolve(args.init_from)
+    params, cfg0, meta0 = nmt.restore(src)
+    loose = dict(dropout=mcfg.dropout, unroll=mcfg.unroll, compute_dtype=mcfg.compute_dtype)
+    if dataclasses.replace(cfg0, **loose) != mcfg:
+        diff = [f"{k}: {v!r} there, {getattr(mcfg, k)!r} here" for k, v in dataclasses.asdict(cfg0).items()
+                if k not in loose and getattr(mcfg, k) != v]
+        fail(f"--init-from {src}: its model differs from this run's ({'; '.join(diff)}); give the flags "
+             f"it was trained with")
+    return params, {"dir": str(src), "step": int(meta0.get("step", 0))}
+
+
 def bytes_of_subword(meta):
     """The subword model stored in a checkpoint's meta (None for a word-level model)."""
     import base64
@@ -378,14 +418,20 @@ def subword_for(args, cfg, out_dir):
         if args.subword_model:
             fail("--subword-model is for --text truecase")
         return None
-    from jaxseq.training.checkpoint import Checkpointer
-    if as_path(out_dir).is_dir():
-        ck = Checkpointer(out_dir, create=False)
+    old = has_run(out_dir)
+    if old is not None:
+        return bytes_of_subword(old)
+    if args.init_from:   # the subwords the params were trained with
+        from jaxseq.models.nmt.translate import resolve
+        from jaxseq.training.checkpoint import Checkpointer
+        ck = Checkpointer(resolve(args.init_from), create=False)
         try:
-            if ck.latest_step() is not None:
-                return bytes_of_subword(ck.read_meta())
+            sw = bytes_of_subword(ck.read_meta())
         finally:
             ck.close()
+        if sw is None:
+            fail(f"--init-from {args.init_from} is not a true-case (subword) checkpoint")
+        return sw
     if args.subword_model:
         return read_model(args.subword_model)
     return None
