@@ -1,7 +1,8 @@
 """The demo in a real browser: headless Chromium (Debian's ``chromium`` + ``chromium-driver``) driven by
 Selenium, against ``python -m jaxseq.demo`` started on a free port. Writes text, draws a line on the pad
 with synthetic pointer events (a real handwritten line: one of the checkpoint's priming lines, replayed
-as pen moves) and writes in that hand, completes a started sheep, translates a sentence, checks bad input
+as pen moves) and writes in that hand, completes a started sheep, samples and interpolates, translates a
+sentence, checks bad input
 shows a message, and takes screenshots (``$JAXSEQ_DEMO_SCREENSHOTS`` or the test's tmp folder).
 
 Slow (model compilation on a CPU: about two minutes): ``pytest -m slow tests/demo/test_browser.py``;
@@ -186,6 +187,10 @@ def test_demo_in_chromium(demo_url, browser, shots):
     b.find_element("id", "sk-sample").click()
     wait_for(b, "#sk-samples svg", 6)
     wait_idle(b, "sk-sample")
+    b.find_element("id", "sk-interp").click()
+    wait_for(b, "#sk-interp-out svg", 7)
+    wait_idle(b, "sk-interp")
+    assert message(b, "sk-msg") == ""
     b.save_screenshot(str(shots / "demo_sketch.png"))
 
     # 5. translate one sentence, with its attention heatmap
