@@ -125,3 +125,17 @@ def test_user_errors_exit_2_with_one_error_line(args, says, tmp_path):
     errs = _errors(p)
     assert len(errs) == 1 and says in errs[0], p.stderr[-3000:]
     assert "Traceback" not in p.stderr
+
+
+@pytest.mark.slow
+def test_truecase_init_from_continues_with_the_same_subwords(data_dir, tmp_path):
+    exp = tmp_path / "exp"
+    p = _run([*TC_TINY, "--out", str(tmp_path / "a"), "--export", str(exp)], tmp_path, data_dir=data_dir)
+    assert p.returncode == 0, p.stderr[-3000:]
+    q = _run([*TC_TINY, "--out", str(tmp_path / "b"), "--init-from", str(exp)], tmp_path, data_dir=data_dir)
+    assert q.returncode == 0 and f"initialised from {exp} (step 3)" in q.stdout, q.stderr[-3000:]
+    a, b = (json.loads((tmp_path / d / "3" / "meta" / "metadata").read_text()) for d in ("a", "b"))
+    assert a["subword"] == b["subword"] and b["init_from"] == {"dir": str(exp), "step": 3}
+    r = _run([*TC_TINY, "--hidden", "32", "--out", str(tmp_path / "c"), "--init-from", str(exp)], tmp_path,
+             data_dir=data_dir)
+    assert r.returncode == 2 and "hidden: 16 there, 32 here" in _errors(r)[0]
