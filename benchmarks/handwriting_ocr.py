@@ -14,7 +14,7 @@ reference length, summed over the panel. The control is :data:`N_REAL` real IAM-
 (the first whose text is 10-50 characters long, needs ``--cache``), rendered the same way: it says what
 CER a human hand gets from this OCR. ``tails``: the fraction of lines with a stray tail
 (:func:`jaxseq.models.handwriting.sample.stray_tail`) over the panel x biases x seeds; ``--old-stop``
-samples with the rule before issue 11 (no linger limit, no trimming). ``char-nll``: the net's mean NLL
+samples with the rule before issue 11 (no linger limit, no trimming, no redraws). ``char-nll``: the net's mean NLL
 per point of the points where the window is on each character (teacher-forced; validation lines, or
 ``--split train``, optionally only lines holding a digit), and how many training characters each
 character has (``val_*`` keys hold the chosen split).
@@ -107,11 +107,11 @@ def real_lines(cache, n=N_REAL):
 
 def sample_panel(a, hand, bias, seed):
     """``(lines, phis)`` of the panel; ``--old-stop``: the stopping rule before issue 11 (no linger
-    limit, no trimming; the panel needs no character substitution)."""
+    limit, no trimming, no redraw of stalled lines; the panel needs no character substitution)."""
     if a.old_stop:
         from jaxseq.models.handwriting import sample as S
         return S.generate(hand.params, hand.config, hand.charset, PANEL, seed=seed, bias=bias, trim=False,
-                          linger=10 ** 6)
+                          linger=10 ** 6, retries=0)
     return hand.write(PANEL, bias=bias, seed=seed, return_phi=True)
 
 

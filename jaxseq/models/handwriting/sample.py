@@ -51,6 +51,7 @@ STEP_BUCKET = 64      # default step caps are rounded up to a multiple of this (
 TEXT_BUCKET = 32      # texts are padded to a multiple of this many characters ("hello world" and
                       # "the quick brown fox jumps" share one compiled sampler)
 CHUNK = 32            # sampling steps per inner scan; the loop over chunks stops when every line is done
+RETRIES = 2           # redraws of a line whose window never passes its text (generate)
 PRIME_BUCKET = 128    # priming lines are padded to a multiple of this many points
 
 
@@ -235,7 +236,7 @@ def stray_tail(points, phi, kappa_scale) -> bool:
 
 def generate(params, cfg: hw.HWConfig, charset: Charset | None, texts, *, seed=0, bias=BIAS,
              temperature=TEMPERATURE, max_steps=None, primes=None, text_bucket=TEXT_BUCKET, stop_tail=None,
-             batch_size=BATCH_SIZE, progress=None, trim=True, linger=None):
+             batch_size=BATCH_SIZE, progress=None, trim=True, linger=None, retries=RETRIES):
     """Host-side convenience: encode texts (with optional ``primes``: list of (stroke3 [P,3], text) or
     None per line), call :func:`sample_batch` on batches of ``batch_size`` lines (device memory stays
     bounded; the last batch is padded so one shape compiles; a tqdm bar when there are several batches,
@@ -249,7 +250,10 @@ def generate(params, cfg: hw.HWConfig, charset: Charset | None, texts, *, seed=0
     :data:`PRIME_BUCKET` points, a small batch to a power of two) so that another call with a similar
     text reuses the compiled sampler (and, across runs, JAX's persistent cache).
 
-    Returns ``(list of stroke3 [L_i, 3] numpy arrays, list of phi [L_i, U_i+1])``.
+    ``retries``: a synthesis line whose window never passes its text (it stalls, or lingers on the last
+    character until :func:`default_linger` ends it) is drawn again with the next key of its own, up to
+    this many times (the first that passes is kept, else the first draw). Returns ``(list of stroke3
+    [L_i, 3] numpy arrays, list of phi [L_i, U_i+1])``.
     """
     n = len(texts)
     primes = primes or [None] * n
@@ -278,27 +282,45 @@ def generate(params, cfg: hw.HWConfig, charset: Charset | None, texts, *, seed=0
     b = np.broadcast_to(np.asarray(bias, np.float32), (n,)).copy()
     tau = np.broadcast_to(np.asarray(temperature, np.float32), (n,)).copy()
     bs = max(1, min(int(batch_size), 1 << (n - 1).bit_length()))   # 1, 2, 4, ...: few batch shapes
-    starts = range(0, n, bs)
     bar = None
-    if progress or (progress is None and len(starts) > 1):
+    if progress or (progress is None and n > bs):
         from tqdm import tqdm
         bar = tqdm(total=n, desc="lines", unit="line")
-    out, out_phi = [], []
-    for s0 in starts:
-        idx = np.minimum(np.arange(s0, s0 + bs), n - 1)       # the last batch repeats its last line
-        strokes, lengths, phis, past_at, last_at = jax.device_get(
-            sample_batch(params, cfg, keys[idx], jnp.asarray(ids[idx]), b[idx], tau[idx], prime_arr[idx],
-                         prime_lens[idx], max_steps=int(max_steps), stop_tail=tail, soft_steps=soft,
-                         linger=linger, with_ends=True))
-        for j, i in enumerate(range(s0, min(s0 + bs, n))):
-            line = strokes[j, :int(lengths[j])]
-            if trim:
-                line = trim_line(line, int(past_at[j]), int(last_at[j]), cfg.synthesis)
-            out.append(np.array(line))
-            u = int((ids[i] >= 0).sum()) + 1
-            out_phi.append(np.array(phis[j, :len(line), :u]) if cfg.synthesis else None)
-        if bar is not None:
-            bar.update(min(bs, n - s0))
+    def run(rows, line_keys, count=True):
+        """Sample lines ``rows`` (indices into texts) with ``line_keys``, in padded batches of ``bs``:
+        ``[(line, phi, passed)]`` where ``passed``: the window passed the text (Graves' criterion)."""
+        got = []
+        for s0 in range(0, len(rows), bs):
+            sel = np.asarray(rows[s0:s0 + bs])
+            pad = np.concatenate([np.arange(len(sel)), np.full(bs - len(sel), len(sel) - 1)])
+            idx, k = sel[pad], line_keys[s0:s0 + bs][pad]
+            strokes, lengths, phis, past_at, last_at = jax.device_get(
+                sample_batch(params, cfg, k, jnp.asarray(ids[idx]), b[idx], tau[idx], prime_arr[idx],
+                             prime_lens[idx], max_steps=int(max_steps), stop_tail=tail, soft_steps=soft,
+                             linger=linger, with_ends=True))
+            for j, i in enumerate(sel):
+                line = strokes[j, :int(lengths[j])]
+                if trim:
+                    line = trim_line(line, int(past_at[j]), int(last_at[j]), cfg.synthesis)
+                u = int((ids[i] >= 0).sum()) + 1
+                phi = np.array(phis[j, :len(line), :u]) if cfg.synthesis else None
+                passed = (not cfg.synthesis or len(line) == 0 or
+                          bool((phis[j, :int(lengths[j]), u - 1] >
+                                phis[j, :int(lengths[j]), :u - 1].max(1)).any()))
+                got.append((np.array(line), phi, passed))
+            if bar is not None and count:
+                bar.update(len(sel))
+        return got
+
+    got = run(list(range(n)), keys)
+    for attempt in range(1, retries + 1 if cfg.synthesis else 1):
+        failed = [i for i in range(n) if not got[i][2]]
+        if not failed:
+            break
+        again = run(failed, np.asarray([jax.random.fold_in(keys[i], attempt) for i in failed]), False)
+        for i, g in zip(failed, again):
+            if g[2]:
+                got[i] = g
     if bar is not None:
         bar.close()
-    return out, out_phi
+    return [g[0] for g in got], [g[1] for g in got]
