@@ -102,6 +102,8 @@ def test_generate_and_its_bad_inputs(model):
     assert lm.generate("abc", n=3, length=8, temperature=0.8, seed=1) == out
     greedy = lm.generate("abc", n=2, length=8, temperature=0)
     assert greedy[0] == greedy[1]
+    hot = "".join(lm.generate("abc", n=8, length=40, temperature=3.0))   # never the unknown symbol
+    assert "\ufffd" not in hot and len(hot) == 8 * 43
     for kw, what in ((dict(prime="abz"), "characters 'z' are not in the model's vocabulary"),
                      (dict(prime=""), "give at least one character"), (dict(n=0), "n 0"),
                      (dict(length=0), "length 0"), (dict(temperature=-1.0), "temperature -1.0"),

@@ -69,7 +69,7 @@ class CharLM:
         check_generate_args(self.charset, prime, n, length, temperature)
         ids = jnp.asarray(np.tile(self.charset.encode(prime), (int(n), 1)))
         toks = model.sample_jit(self.params, jax.random.PRNGKey(seed), ids, int(length),
-                                jnp.float32(temperature))
+                                jnp.float32(temperature), allow_unknown=False)
         return [prime + self.charset.decode(t) for t in np.asarray(toks)]
 
     def bits_per_char(self, text):

@@ -128,11 +128,12 @@ def stream_loss(params, batch, key, step=0, *, dropout=0.0, unroll=1):
     return nll, {"bits_per_char": nll / math.log(2.0), "carry": jax.lax.stop_gradient(finals)}
 
 
-def sample(params, key, prefix, length, temperature=1.0):
+def sample(params, key, prefix, length, temperature=1.0, allow_unknown=True):
     """Free-running generation: read ``prefix [B, P]`` (P >= 1), then feed back ``length`` characters,
     each drawn from softmax(logits / temperature), or the most likely one (greedy) where
     ``temperature`` is 0. ``temperature`` may be traced (a scalar, or one per row ``[B]``), so one
-    compilation serves every temperature.
+    compilation serves every temperature. ``allow_unknown=False`` never emits id 0 (the charset's
+    unknown symbol).
 
     Returns ``[B, length]`` int32 tokens.
     """
@@ -149,6 +150,8 @@ def sample(params, key, prefix, length, temperature=1.0):
 
     def gen(carry, k):
         c, logits = carry
+        if not allow_unknown:
+            logits = logits.at[:, 0].set(-jnp.inf)
         drawn = jax.random.categorical(k, logits / jnp.where(greedy, 1.0, temp), axis=-1)
         tok = jnp.where(greedy[:, 0], jnp.argmax(logits, -1), drawn).astype(jnp.int32)
         c, logits = step(params, c, tok)
@@ -157,4 +160,4 @@ def sample(params, key, prefix, length, temperature=1.0):
     return toks.T
 
 
-sample_jit = jax.jit(sample, static_argnames=("length",))   # one compilation per (shape, length)
+sample_jit = jax.jit(sample, static_argnames=("length", "allow_unknown"))   # one compilation per (shape, length)
