@@ -249,8 +249,12 @@ def translate(models: Models, req) -> dict:
         warnings.simplefilter("always")
         t = tr.translate([text], beam=beam, return_attention=True)[0]
     att = np.asarray(t.attention, np.float64)
-    return {"translation": t.text, "source": list(t.source_tokens) + ["<eos>"],
-            "target": list(t.target_tokens) + ["<eos>"], "attention": np.round(att, 4).tolist(),
+
+    def labels(tokens, n):        # tokens then <eos>, one per attention row / column
+        out = [str(x) for x in tokens][:n - 1] + ["<eos>"]
+        return out + [""] * (n - len(out))
+    return {"translation": t.text, "source": labels(t.source_tokens, att.shape[1]),
+            "target": labels(t.target_tokens, att.shape[0]), "attention": np.round(att, 4).tolist(),
             "warnings": [str(w.message) for w in caught]}
 
 
