@@ -17,6 +17,11 @@ with a Python loop over rows; (c) cuDNN ``nn.LSTM`` batched. Every row: warm-up,
 """
 from __future__ import annotations
 
+import os
+
+# Grow GPU memory on demand instead of grabbing 75% of it: other jobs may share the GPU.
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+
 import argparse
 import json
 import platform

@@ -14,6 +14,11 @@ else ~/.cache/jaxseq). From Python: ``from jaxseq import row_lstm; row_lstm.load
 """
 from __future__ import annotations
 
+import os
+
+# Grow GPU memory on demand instead of grabbing 75% of it: other jobs may share the GPU.
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+
 import argparse
 import json
 
