@@ -258,7 +258,7 @@ def build_parser():
     g.add_argument("--bf16", action="store_true", help="bf16 matmuls while sampling (faster on GPUs)")
     g.add_argument("--stop-tail", type=int, default=-1,
                    help="points allowed after the stopping rule fires, to finish the last stroke "
-                        "(-1: about 1.5 characters' worth; 0: stop at once as in Graves §5.2)")
+                        "(-1: two characters' worth; 0: stop at once as in Graves §5.2)")
     g.add_argument("--out", default="out/handwriting.svg", help="output .svg or .png")
     g.add_argument("--x-height", type=float, default=X_HEIGHT_PX,
                    help="height of a lowercase x in the output, in px (strokes are 1/20 of it)")

@@ -276,7 +276,7 @@ def test_stopping_rule_and_tail():
     np.testing.assert_array_equal(ld, l0)           # pen lifts at once: stops where the rule fired
     for i in range(3):                               # the tail only appends points
         np.testing.assert_array_equal(st[i, :l0[i]], s0[i, :l0[i]])
-    assert hw_sample.default_stop_tail(cfg) == 5
+    assert hw_sample.default_stop_tail(cfg) == 7
     assert hw_sample.default_stop_tail(tiny("prediction")) == hw_sample.PREDICTION_TAIL
 
 

@@ -67,15 +67,11 @@ def test_similar_texts_reuse_the_compiled_sampler():
 
 def test_trim_line():
     up = lambda *eos: np.array([[1.0, 0.0, e] for e in eos], np.float32)
-    # ended with the pen down: cut back to the last pen-up drawn on the last character (step >= 2)
-    np.testing.assert_array_equal(hw_sample.trim_line(up(0, 1, 0, 1, 0, 0), 4, 2)[:, 2], [0, 1, 0, 1])
-    # no pen-up since the window reached the last character: keep it all, lift the pen at the end
-    np.testing.assert_array_equal(hw_sample.trim_line(up(1, 0, 0, 0), 3, 1)[:, 2], [1, 0, 0, 1])
+    # ended with the pen down: kept whole (the last letter's stroke), the pen lifts at the end
+    np.testing.assert_array_equal(hw_sample.trim_line(up(0, 1, 0, 1, 0, 0), 4)[:, 2], [0, 1, 0, 1, 0, 1])
     # a pen-up past the end and a stroke after it: the stroke goes
-    np.testing.assert_array_equal(hw_sample.trim_line(up(0, 0, 1, 0, 0, 1), 1, 0)[:, 2], [0, 0, 1])
-    # prediction: back to the last pen-up in the second half
-    np.testing.assert_array_equal(hw_sample.trim_line(up(0, 1, 0, 1, 0, 0), 6, 6, False)[:, 2], [0, 1, 0, 1])
-    assert len(hw_sample.trim_line(np.zeros((0, 3)), 0, 0)) == 0
+    np.testing.assert_array_equal(hw_sample.trim_line(up(0, 0, 1, 0, 0, 1), 1)[:, 2], [0, 0, 1])
+    assert len(hw_sample.trim_line(np.zeros((0, 3)), 0)) == 0
 
 
 def test_stray_tail_measure():

@@ -10,9 +10,9 @@ sometimes never moves on, and the line would otherwise scribble to the step cap)
 while the last letter is still being drawn, so the line goes on until the pen next lifts: it stops at the
 first pen-up once past its end, or ``stop_tail`` points later. A prediction line is past its end after
 ``max_steps`` points and stops at the next pen-up (at most ``stop_tail`` points later). A line cut by
-``stop_tail`` with the pen down is trimmed back to its last pen-up while the window was on the last
-character (else its last point lifts the pen), so every line ends with the pen up and nothing is drawn
-after its last character. :func:`stray_tail` is the check used to measure this.
+``stop_tail`` with the pen down lifts the pen at its last point (:func:`trim_line`), so every line ends
+with the pen up and no stroke begins after its last character; :func:`generate` draws a line whose
+window never passes its text again. :func:`stray_tail` is the check used to measure this.
 
 Speed (the sampling loop runs ``max_steps`` times, so per-step work is what counts): the step is
 :func:`jaxseq.models.handwriting.model.step`, the cell training uses, with its fast layout: each layer
@@ -165,10 +165,10 @@ def default_linger(cfg: hw.HWConfig) -> int:
 
 
 def default_stop_tail(cfg: hw.HWConfig) -> int:
-    """Points allowed once past the end: about one and a half characters' worth (kappa_scale is
-    characters per point), enough to finish the last letter's stroke; :data:`PREDICTION_TAIL` for a
+    """Points allowed once past the end: two characters' worth (kappa_scale is characters per point),
+    enough to finish the last letter's stroke (a descender takes up to 17 points past the rule); :data:`PREDICTION_TAIL` for a
     prediction line (it looks for its next pen-up)."""
-    return int(round(1.5 / cfg.kappa_scale)) if cfg.synthesis else PREDICTION_TAIL
+    return int(round(2.0 / cfg.kappa_scale)) if cfg.synthesis else PREDICTION_TAIL
 
 
 def bucket(n, size) -> int:
@@ -193,13 +193,13 @@ def max_line_chars(cfg: hw.HWConfig) -> int:
     return max(1, int(MAX_STEPS * cfg.kappa_scale / 2.0))
 
 
-def trim_line(points, past_at, last_at, synthesis=True):
-    """One sampled line ``points [L, 3]`` ended cleanly (``past_at``, ``last_at`` from
-    :func:`sample_batch`): it ends at the first pen-up once past its end, so nothing begun after that
-    is kept; a line that stopped with the pen down (its tail or step cap ran out) is cut back to its last
-    pen-up drawn while the window was on the last character (a synthesis line) or in its second half
-    (prediction), so no stray half stroke is left; without such a pen-up its last point lifts the pen.
-    Returns a new array whose last row has eos 1."""
+def trim_line(points, past_at, last_at=None, synthesis=True):
+    """One sampled line ``points [L, 3]`` ended cleanly (``past_at`` from :func:`sample_batch`): cut at
+    the first pen-up once past its end (nothing begun after it is kept), and a line that stopped with
+    the pen down (its tail or step cap ran out) lifts the pen at its last point. Its strokes are not cut
+    back: the stroke in progress when the window passes the text is usually the last letter's (a
+    descender, a cursive word). ``last_at`` and ``synthesis`` are unused (kept for callers). Returns a
+    new array whose last row has eos 1."""
     pts = np.array(points, np.float32)
     if len(pts) == 0:
         return pts
@@ -207,10 +207,6 @@ def trim_line(points, past_at, last_at, synthesis=True):
     after = ups[ups >= past_at]
     if len(after):
         return pts[:after[0] + 1]
-    floor = last_at if synthesis else len(pts) // 2
-    keep = ups[ups >= floor]
-    if len(keep):
-        return pts[:keep[-1] + 1]
     pts[-1, 2] = 1.0
     return pts
 
