@@ -13,7 +13,7 @@ of images, ``--psm 7``: one text line). The score is the character error rate: e
 reference length, summed over the panel. The control is :data:`N_REAL` real IAM-OnDB validation lines
 (the first whose text is 10-50 characters long, needs ``--cache``), rendered the same way: it says what
 CER a human hand gets from this OCR. ``tails``: the fraction of lines with a stray tail
-(:func:`jaxseq.models.handwriting.sample.stray_tail`) over the panel x biases x seeds; ``--old-stop``
+(:func:`jaxseq.models.handwriting.sample.stray_reason`) over the panel x biases x seeds, by reason; ``--old-stop``
 samples with the rule before issue 11 (no linger limit, no trimming, no redraws). ``char-nll``: the net's mean NLL
 per point of the points where the window is on each character (teacher-forced; validation lines, or
 ``--split train``, optionally only lines holding a digit), and how many training characters each
@@ -107,11 +107,12 @@ def real_lines(cache, n=N_REAL):
 
 def sample_panel(a, hand, bias, seed):
     """``(lines, phis)`` of the panel; ``--old-stop``: the stopping rule before issue 11 (no linger
-    limit, no trimming, no redraw of stalled lines; the panel needs no character substitution)."""
+    limit, no trimming, no redraw of stalled lines, a stop tail of 1.5 characters' worth; the panel
+    needs no character substitution)."""
     if a.old_stop:
         from jaxseq.models.handwriting import sample as S
         return S.generate(hand.params, hand.config, hand.charset, PANEL, seed=seed, bias=bias, trim=False,
-                          linger=10 ** 6, retries=0)
+                          linger=10 ** 6, retries=0, stop_tail=round(1.5 / hand.config.kappa_scale))
     return hand.write(PANEL, bias=bias, seed=seed, return_phi=True)
 
 
@@ -152,19 +153,24 @@ def cmd_ocr(a, hand):
 
 def cmd_tails(a, hand):
     from jaxseq.models.handwriting import sample as S
-    n = bad = 0
-    per_bias = {}
+    per_bias, reasons, flagged = {}, collections.Counter(), []
     for bias in a.bias:
         k = 0
         for seed in range(a.seeds):
             lines, phis = sample_panel(a, hand, bias, seed)
-            k += sum(S.stray_tail(l, p, hand.config.kappa_scale) for l, p in zip(lines, phis))
+            for text, line, phi in zip(PANEL, lines, phis):
+                why = S.stray_reason(line, phi, hand.config.kappa_scale)
+                if why:
+                    k += 1
+                    reasons[why] += 1
+                    flagged.append({"bias": bias, "seed": seed, "text": text, "reason": why, "points": len(line)})
         per_bias[str(bias)] = k / (a.seeds * len(PANEL))
-        n += a.seeds * len(PANEL)
-        bad += k
         print(bias, per_bias[str(bias)], flush=True)
-    return {"rule": "before (no linger limit, no trim)" if a.old_stop else "after", "lines": n,
-            "stray": bad, "fraction": bad / n, "per_bias": per_bias}
+    n = len(a.bias) * a.seeds * len(PANEL)
+    print(dict(reasons), flush=True)
+    return {"rule": "before (no linger limit, no trim, no redraws)" if a.old_stop else "after", "lines": n,
+            "stray": sum(reasons.values()), "fraction": sum(reasons.values()) / n, "reasons": dict(reasons),
+            "per_bias": per_bias, "flagged": flagged}
 
 
 def cmd_char_nll(a, hand):

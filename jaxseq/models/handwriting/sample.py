@@ -211,23 +211,30 @@ def trim_line(points, past_at, last_at=None, synthesis=True):
     return pts
 
 
-def stray_tail(points, phi, kappa_scale) -> bool:
-    """Whether a synthesis line ``points [L, 3]`` (with its window weights ``phi [L, U + 1]``) has a
-    stray tail: its window never passes the last character (Graves' criterion: phi one past the text
-    beats phi at every character), a stroke begins after it passed, or the pen stays down for more
-    than one character's worth of points (``1 / kappa_scale``) after it passed. The measure of
-    ``benchmarks/handwriting_ocr.py --tails``."""
+def stray_reason(points, phi, kappa_scale) -> str:
+    """Why a synthesis line ``points [L, 3]`` (with its window weights ``phi [L, U + 1]``) has a stray
+    tail, or ``""``: ``"never passed"`` (its window never passes the last character by Graves'
+    criterion, phi one past the text beating phi at every character), ``"new stroke"`` (a stroke
+    begins after it passed) or ``"pen down"`` (the pen stays down for more than one character's worth
+    of points, ``1 / kappa_scale``, after it passed: an extra squiggle, or a long last letter such as
+    a descender, which this measure cannot tell apart)."""
     phi = np.asarray(phi)
     U = phi.shape[1] - 1
     past = np.flatnonzero(phi[:, U] > phi[:, :U].max(1))
     if len(past) == 0:
-        return True
+        return "never passed"
     t = past[0]
     ups = np.flatnonzero(np.asarray(points)[:, 2] > 0.5)
     if (ups[ups >= t] < len(points) - 1).any():
-        return True                                    # a pen-up past the end, then more ink
+        return "new stroke"                            # a pen-up past the end, then more ink
     end = ups[ups >= t][0] if (ups >= t).any() else len(points) - 1
-    return bool(end - t > 1.0 / kappa_scale)
+    return "pen down" if end - t > 1.0 / kappa_scale else ""
+
+
+def stray_tail(points, phi, kappa_scale) -> bool:
+    """Whether :func:`stray_reason` finds a stray tail: the measure of ``benchmarks/handwriting_ocr.py
+    tails``."""
+    return bool(stray_reason(points, phi, kappa_scale))
 
 
 def generate(params, cfg: hw.HWConfig, charset: Charset | None, texts, *, seed=0, bias=BIAS,
