@@ -43,7 +43,7 @@ def test_shipped_predict_and_generate(tmp_path):
     assert lines[4] == "Nakamura" and lines[5].endswith("Japanese")
     r = cli("generate", "--language", "Russian", "--start", "RUS", cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
-    out = r.stdout.split()
+    out = r.stdout.splitlines()
     assert [n[0] for n in out] == ["R", "U", "S"] and all(len(n) > 1 for n in out)
 
 
@@ -87,4 +87,4 @@ def test_generators_compare(tmp_path):
     assert set(res["cond"]["per_language"]) == {"Japanese", "Polish", "Scottish"}
     assert (tmp_path / "ev" / "nll_per_language.png").exists()
     r = cli("generate", "--language", "polish", "--start", "KW", "--n", "2", "--ckpt", tmp_path / "cond")
-    assert r.returncode == 0 and len(r.stdout.split()) == 4, r.stderr[-3000:]
+    assert r.returncode == 0 and len(r.stdout.splitlines()) == 4, r.stderr[-3000:]
