@@ -19,11 +19,16 @@ def _where(m, new, old):
 
 
 def run(cell: Cell, params, xs, *, mask=None, carry=None, reverse=False, time_major=False,
-        unroll=1, dropout_mask=None):
+        unroll=1, dropout_mask=None, fused=None):
     """Run one layer. Returns ``(ys, final_carry)`` with ``ys`` in the layout of ``xs``.
 
     ``reverse=True`` runs from the last step to the first; with a mask, padded steps (which sit at the
     end) are skipped, so the reverse pass starts at each sequence's own last real step.
+
+    ``fused`` picks the recurrence for a plain LSTM layer: ``None`` (default) uses the fused Pallas
+    kernel of :mod:`jaxseq.nn.fused_lstm` only where :func:`~jaxseq.nn.fused_lstm.auto_select` says it
+    was measured faster, else ``lax.scan``; ``True`` forces the kernel (through Pallas' interpreter off
+    a GPU: slow, for tests); ``False`` forces the scan.
     """
     if not time_major:
         xs = jnp.swapaxes(xs, 0, 1)
@@ -33,6 +38,11 @@ def run(cell: Cell, params, xs, *, mask=None, carry=None, reverse=False, time_ma
     if carry is None:
         carry = cell.zeros(B, hidden)
     xp = cell.project(params, xs)  # hoisted: one matmul over all T steps
+    if fused is not False and _use_fused(cell, params, xp, dropout_mask, fused):
+        from jaxseq.nn import fused_lstm
+        ys, final = fused_lstm.lstm_run(params, xp, mask=mask, carry=carry, reverse=reverse,
+                                        interpret=not fused_lstm.supported(params))
+        return (ys if time_major else jnp.swapaxes(ys, 0, 1)), final
     kw = {} if dropout_mask is None else {"dropout_mask": dropout_mask}
 
     if mask is None:
@@ -50,6 +60,20 @@ def run(cell: Cell, params, xs, *, mask=None, carry=None, reverse=False, time_ma
     if not time_major:
         ys = jnp.swapaxes(ys, 0, 1)
     return ys, final
+
+
+def _use_fused(cell, params, xp, dropout_mask, fused):
+    from jaxseq.nn import cells, fused_lstm
+    if cell.step_projected is not cells.lstm_step_projected:
+        if fused:
+            raise ValueError("fused=True needs the LSTM cell")
+        return False
+    if fused:
+        if dropout_mask is not None or "ln_g_scale" in params:
+            raise ValueError("fused=True supports a plain LSTM (no layer norm, no recurrent dropout)")
+        return True
+    return (fused_lstm.supported(params, dropout_mask=dropout_mask)
+            and fused_lstm.auto_select(xp.shape, params["wh"].dtype))
 
 
 def stacked_init(cell: Cell, key, in_dim, hidden, num_layers, **kw):

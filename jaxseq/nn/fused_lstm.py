@@ -1,0 +1,305 @@
+"""A fused LSTM recurrence in one GPU launch, written with Pallas (Triton lowering). Experimental.
+
+What it computes is exactly :func:`jaxseq.nn.scan.run` with the :data:`~jaxseq.nn.cells.LSTM` cell (no
+layer norm, no recurrent dropout): given the hoisted input projection ``xp = x W_x + b`` it runs the
+``T`` dependent steps ``gates = xp_t + h_{t-1} W_h``; ``c, h`` update; mask (frozen carry past a
+sequence's end); optional reverse time order.
+
+**Design: a persistent, column-split kernel with a software grid barrier.** The per-step matmul
+``[B, H] x [H, 4H]`` is split over ``P = ceil(H / U)`` programs, each owning ``U`` hidden units (the
+i, f, g, o columns of those units), and, for a large batch, over ``G`` batch groups. Each program loops
+over all ``T`` steps inside the kernel (``lax.fori_loop``); its cell state ``c`` stays in registers.
+Every step a program needs the *whole* ``h_{t-1}``, written by all ``P`` programs of its batch group, so
+the programs exchange ``h`` through a small double-buffered global (L2-resident) buffer and meet at a
+grid barrier built from an atomic counter (``atomic_add`` on a monotonic counter + a spin loop reading it
+through an atomic). One launch replaces the scan's several launches and its global round trips per step.
+
+Why not "W_h resident in shared memory of one SM": ``W_h`` is ``H x 4H`` = 2.56 MB in float32 and
+1.28 MB in bfloat16 for H = 400, and one Hopper SM has 228 KB of shared memory. A single program that
+owns the whole batch row-block must stream all of ``W_h`` from L2 every step (~20 us at one SM's L2
+bandwidth), slower than the scan. Splitting the columns over ``P`` programs gives each a
+``4 x H x U`` slice (e.g. 64 KB in bf16 for U = 16), which it can hold in registers across steps
+(``w_resident=True``) or re-read from L2 each step; the price is the barrier and the ``h`` exchange.
+
+**Limits.**
+
+- GPUs only (Triton lowering: NVIDIA compute capability >= 8.0; written for Hopper, H100/H200). On other
+  back ends :func:`supported` is False and callers use the scan. ``interpret=True`` runs the same kernel
+  through Pallas' interpreter on any back end (tests use it on the CPU).
+- The grid barrier assumes that all ``G * P`` programs are resident at once. Triton gives no such
+  guarantee; the wrapper keeps ``G * P`` at or under the device's SM count, and the spin loop gives up
+  after ``SPIN_CAP`` polls (the result is then wrong, never a hang; the benchmark checks values). A GPU
+  shared through MPS with other processes may break the residency assumption. In interpreter mode the
+  programs run one after another, so a grid of more than one program per batch group only works for
+  ``T = 1`` (the tests use that to check the indexing).
+- Shapes: any ``B``, ``H``; the batch is padded to a power of two >= 16 (``Bt`` rows per group), ``H``
+  to a multiple of ``U`` (U a power of two >= 16) and the contraction to a power of two. Larger padding
+  costs proportionally. Float32 (TF32 matmul, as XLA's default on GPU) or bfloat16 weights (bf16
+  operands, float32 accumulation and gate math, as :mod:`jaxseq.nn.precision`).
+- Backward: a ``custom_vjp``. The forward kernel saves the carries (h, c per step); the backward is a
+  hand-written reverse ``lax.scan`` with the gate recomputation and the weight gradient hoisted into two
+  big matmuls, so each backward step is one ``[B, 4H] x [4H, H]`` matmul plus elementwise work. It is
+  not fused: a fused backward needs the same barrier with a 4x larger exchange (the gate gradients,
+  ``4H`` wide, instead of ``h``); see docs/benchmarks.md for the measurements that decide whether that
+  is worth building.
+"""
+from __future__ import annotations
+
+import functools
+import math
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+from jax.experimental import pallas as pl
+
+try:  # the Triton-specific primitives (atomics, cache modifiers); present in jax 0.4.3x .. 0.11
+    from jax.experimental.pallas import triton as plgpu
+except ImportError:  # pragma: no cover - a jax without Pallas/Triton
+    plgpu = None
+
+SPIN_CAP = 1 << 16  # polls of the barrier counter before a program gives up (no hang, wrong result)
+
+
+def _pow2(n, lo=1):
+    return max(lo, 1 << max(0, math.ceil(math.log2(max(1, n)))))
+
+
+def supported(params, *, dropout_mask=None, backend=None) -> bool:
+    """True where the fused kernel can run: a plain LSTM layer (no layer norm, no recurrent dropout) on
+    a CUDA GPU with Pallas' Triton lowering available."""
+    if plgpu is None or dropout_mask is not None or "ln_g_scale" in params:
+        return False
+    backend = backend or jax.default_backend()
+    return backend in ("gpu", "cuda")
+
+
+# Shapes (T, B, H, weight dtype) where the kernel was measured faster than the scan on an H100, as
+# predicates; empty until a measurement shows a win (docs/benchmarks.md, "Fused LSTM kernel (Pallas)").
+AUTO_RULES: tuple = ()
+
+
+def auto_select(xp_shape, w_dtype) -> bool:
+    """Whether :func:`jaxseq.nn.scan.run` should pick the kernel by itself for this shape (GPU only)."""
+    T, B, G4 = xp_shape
+    return any(rule(T, B, G4 // 4, jnp.dtype(w_dtype)) for rule in AUTO_RULES)
+
+
+def _sm_count():
+    try:
+        return int(getattr(jax.devices()[0], "core_count", 0)) or 132
+    except Exception:  # pragma: no cover
+        return 132
+
+
+def _config(B, H, units, batch_tile):
+    U = _pow2(units, 16)
+    Hu = -(-H // U) * U
+    P = Hu // U
+    Hk = _pow2(Hu, 16)  # contraction width of the in-kernel dot (power of two)
+    Bp = _pow2(B, 16)
+    Bt = min(Bp, _pow2(batch_tile, 16)) if batch_tile else Bp
+    G = Bp // Bt
+    return U, Hu, P, Hk, Bp, Bt, G
+
+
+def _barrier(ctr_ref, g, target):
+    """All P programs of batch group g meet here: count in, spin until the count reaches ``target``."""
+    plgpu.debug_barrier()  # every thread of this program has issued its stores of h
+    plgpu.atomic_add(ctr_ref, g, jnp.int32(1))  # acq_rel at GPU scope: our stores are visible before the count
+
+    def cond(carry):
+        v, i = carry
+        return (v < target) & (i < SPIN_CAP)
+
+    def body(carry):
+        _, i = carry
+        return plgpu.atomic_add(ctr_ref, g, jnp.int32(0)), i + 1  # an atomic read: always from L2
+
+    lax.while_loop(cond, body, (plgpu.atomic_add(ctr_ref, g, jnp.int32(0)), jnp.int32(0)))
+    plgpu.debug_barrier()
+
+
+def _fwd_kernel(xp_ref, m_ref, h0_ref, c0_ref, w_ref, ctr_in, ex_in, hs_ref, cs_ref, ctr_ref, ex_ref, *,
+                T, U, P, Bt, reverse, masked, w_resident, sync):
+    del ctr_in, ex_in  # aliased to ctr_ref / ex_ref
+    g = pl.program_id(0)
+    p = pl.program_id(1)
+    rows = pl.ds(g * Bt, Bt)
+    cols = pl.ds(p * U, U)
+    wdt = w_ref.dtype
+
+    def load_w():
+        return [w_ref[k, :, cols] for k in range(4)]
+
+    w_res = load_w() if w_resident else None
+
+    def step(s, carry):
+        c, h_own = carry
+        te = (T - 1 - s) if reverse else s
+        if sync:
+            @pl.when(s > 0)
+            def _():
+                _barrier(ctr_ref, g, s * P)
+        h = plgpu.load(ex_ref.at[lax.rem(s, 2), rows, :], volatile=True)  # past L1: written by others
+        ws = w_res if w_resident else load_w()
+        a = [xp_ref[te, rows, k, cols].astype(jnp.float32)
+             + jnp.dot(h, ws[k], preferred_element_type=jnp.float32) for k in range(4)]
+        i, f, gg, o = (jax.nn.sigmoid(a[0]), jax.nn.sigmoid(a[1]), jnp.tanh(a[2]),
+                       jax.nn.sigmoid(a[3]))
+        c_new = f * c + i * gg
+        h_new = o * jnp.tanh(c_new)
+        if masked:
+            m = m_ref[te, rows, :]  # [Bt, 1]
+            keep = m > 0
+            c_new = jnp.where(keep, c_new, c)
+            h_new = jnp.where(keep, h_new, h_own)
+        hs_ref[te, rows, cols] = h_new
+        cs_ref[te, rows, cols] = c_new
+        ex_ref[lax.rem(s + 1, 2), rows, cols] = h_new.astype(wdt)
+        return c_new, h_new
+
+    lax.fori_loop(0, T, step, (c0_ref[rows, cols], h0_ref[rows, cols]))
+
+
+def _forward(xp, mask, h0, c0, wh, *, reverse, units, batch_tile, w_resident, interpret, num_warps):
+    """xp: [T, B, 4H] (time-major, bias included); mask [T, B] or None; h0, c0 [B, H]; wh [H, 4H].
+    Returns (hs, cs): the carries after every step, [T, B, H] float32, in natural time order."""
+    T, B, G4 = xp.shape
+    H = G4 // 4
+    U, Hu, P, Hk, Bp, Bt, G = _config(B, H, units, batch_tile)
+    if not interpret and G * P > _sm_count():
+        raise ValueError(f"fused LSTM grid {G}x{P} exceeds the {_sm_count()} SMs; raise units or "
+                         f"batch_tile")
+    if interpret and P > 1 and T > 1:
+        raise ValueError("interpret mode runs programs one after another: P > 1 needs T == 1")
+    wdt = wh.dtype
+    xp4 = xp.reshape(T, B, 4, H)
+    if Bp != B or Hu != H:
+        xp4 = jnp.pad(xp4, ((0, 0), (0, Bp - B), (0, 0), (0, Hu - H)))
+    w4 = jnp.transpose(wh.reshape(H, 4, H), (1, 0, 2))  # [4, H_in, H_out]
+    w4 = jnp.pad(w4, ((0, 0), (0, Hk - H), (0, Hu - H)))
+    m = jnp.ones((T, Bp, 1), jnp.float32) if mask is None else jnp.pad(
+        mask.astype(jnp.float32), ((0, 0), (0, Bp - B)))[..., None]
+    c0p = jnp.pad(c0.astype(jnp.float32), ((0, Bp - B), (0, Hu - H)))
+    h0p = jnp.pad(h0.astype(jnp.float32), ((0, Bp - B), (0, Hu - H)))
+    ex = jnp.zeros((2, Bp, Hk), wdt).at[0, :B, :H].set(h0.astype(wdt))
+    ctr = jnp.zeros((G,), jnp.int32)
+    kernel = functools.partial(_fwd_kernel, T=T, U=U, P=P, Bt=Bt, reverse=reverse,
+                               masked=mask is not None, w_resident=w_resident,
+                               sync=P > 1 and not interpret)
+    kw = {}
+    if not interpret:
+        kw["compiler_params"] = plgpu.CompilerParams(num_warps=num_warps, num_stages=1)
+    hs, cs, _, _ = pl.pallas_call(
+        kernel,
+        out_shape=(jax.ShapeDtypeStruct((T, Bp, Hu), jnp.float32),
+                   jax.ShapeDtypeStruct((T, Bp, Hu), jnp.float32),
+                   jax.ShapeDtypeStruct(ctr.shape, ctr.dtype),
+                   jax.ShapeDtypeStruct(ex.shape, ex.dtype)),
+        grid=(G, P),
+        input_output_aliases={5: 2, 6: 3},
+        interpret=interpret,
+        **kw,
+    )(xp4, m, h0p, c0p, w4, ctr, ex)
+    return hs[:, :B, :H], cs[:, :B, :H]
+
+
+def _prev(seq, first, reverse):
+    """The carry before each step, in natural time order: h0 then seq[:-1] (or seq[1:] then h0)."""
+    if reverse:
+        return jnp.concatenate([seq[1:], first[None]], axis=0)
+    return jnp.concatenate([first[None], seq[:-1]], axis=0)
+
+
+def _backward(res, g, *, reverse):
+    """VJP of (hs, cs) w.r.t. (xp, h0, c0, wh) given the saved carries: one reverse lax.scan whose body
+    is the cell's elementwise backward plus one [B,4H]x[4H,H] matmul; the gate recomputation and dW are
+    single matmuls outside the loop."""
+    xp, mask, h0, c0, wh, hs, cs = res
+    dhs, dcs = g
+    T, B, G4 = xp.shape
+    H = G4 // 4
+    hprev = _prev(hs, h0.astype(jnp.float32), reverse)
+    cprev = _prev(cs, c0.astype(jnp.float32), reverse)
+    a = xp.astype(jnp.float32) + jnp.dot(hprev.astype(wh.dtype), wh,
+                                         preferred_element_type=jnp.float32)
+    ai, af, ag, ao = jnp.split(a, 4, axis=-1)
+    i, f, gg, o = jax.nn.sigmoid(ai), jax.nn.sigmoid(af), jnp.tanh(ag), jax.nn.sigmoid(ao)
+    tc = jnp.tanh(cs)
+    m = jnp.ones((T, B), jnp.float32) if mask is None else mask.astype(jnp.float32)
+    whT = wh.T
+
+    def body(carry, inp):
+        dh_n, dc_n = carry  # gradient reaching this step's outputs from later steps
+        dh_s, dc_s, i_, f_, g_, o_, tc_, cp_, m_ = inp
+        keep = m_[:, None] > 0
+        dh = dh_n + dh_s
+        dc = dc_n + dc_s
+        do = dh * tc_
+        dct = dc + dh * o_ * (1.0 - tc_ * tc_)
+        di, df, dg = dct * g_, dct * cp_, dct * i_
+        da = jnp.concatenate([di * i_ * (1.0 - i_), df * f_ * (1.0 - f_), dg * (1.0 - g_ * g_),
+                              do * o_ * (1.0 - o_)], axis=-1)
+        da = jnp.where(keep, da, 0.0)
+        dh_p = jnp.dot(da.astype(wh.dtype), whT, preferred_element_type=jnp.float32)
+        dc_p = dct * f_
+        return (jnp.where(keep, dh_p, dh), jnp.where(keep, dc_p, dc)), da
+
+    zero = jnp.zeros((B, H), jnp.float32)
+    (dh0, dc0), da = lax.scan(body, (zero, zero),
+                              (dhs, dcs, i, f, gg, o, tc, cprev, m), reverse=not reverse)
+    dwh = jnp.dot(hprev.reshape(T * B, H).astype(wh.dtype).T, da.reshape(T * B, G4).astype(wh.dtype),
+                  preferred_element_type=jnp.float32).astype(wh.dtype)
+    return (da.astype(xp.dtype), None if mask is None else jnp.zeros_like(mask),
+            dh0.astype(h0.dtype), dc0.astype(c0.dtype), dwh)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(5, 6, 7, 8, 9, 10))
+def _carries(xp, mask, h0, c0, wh, reverse, units, batch_tile, w_resident, interpret, num_warps):
+    return _forward(xp, mask, h0, c0, wh, reverse=reverse, units=units, batch_tile=batch_tile,
+                    w_resident=w_resident, interpret=interpret, num_warps=num_warps)
+
+
+def _carries_fwd(xp, mask, h0, c0, wh, reverse, units, batch_tile, w_resident, interpret, num_warps):
+    hs, cs = _forward(xp, mask, h0, c0, wh, reverse=reverse, units=units, batch_tile=batch_tile,
+                      w_resident=w_resident, interpret=interpret, num_warps=num_warps)
+    return (hs, cs), (xp, mask, h0, c0, wh, hs, cs)
+
+
+def _carries_bwd(reverse, units, batch_tile, w_resident, interpret, num_warps, res, g):
+    return _backward(res, g, reverse=reverse)
+
+
+_carries.defvjp(_carries_fwd, _carries_bwd)
+
+
+def lstm_run(params, xp, *, mask=None, carry=None, reverse=False, units=None, batch_tile=None,
+             w_resident=None, interpret=False, num_warps=4):
+    """The LSTM recurrence over a time-major projected input ``xp [T, B, 4H]``.
+
+    Same contract as :func:`jaxseq.nn.scan.run` after its projection: returns ``(ys [T, B, H],
+    (h, c))`` with ``ys`` zero at masked steps and the carry frozen there. ``units`` hidden units per
+    program (default 16 on a GPU; all of ``H`` in interpreter mode, one program per batch group),
+    ``batch_tile`` rows per batch group (default: the whole padded batch), ``w_resident`` keeps each
+    program's weight slice in registers across steps (default: only for 2-byte weights).
+    """
+    wh = params["wh"]
+    T, B, _ = xp.shape
+    H = wh.shape[0]
+    if units is None:
+        units = H if interpret else 16
+    if carry is None:
+        carry = (jnp.zeros((B, H), jnp.float32), jnp.zeros((B, H), jnp.float32))
+    h0, c0 = carry
+    if w_resident is None:
+        w_resident = jnp.dtype(wh.dtype).itemsize == 2
+    if mask is not None:
+        mask = mask.astype(jnp.float32)
+    hs, cs = _carries(xp, mask, h0, c0, wh, bool(reverse), int(units),
+                      None if batch_tile is None else int(batch_tile), bool(w_resident),
+                      bool(interpret), int(num_warps))
+    last = 0 if reverse else T - 1
+    final = (hs[last], cs[last])
+    ys = hs if mask is None else hs * mask[..., None]
+    return ys, final
