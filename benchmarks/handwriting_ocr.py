@@ -51,17 +51,6 @@ BIASES = (0.0, 0.5, 1.0, 2.0)
 N_REAL = 32
 
 
-def edit_distance(a: str, b: str) -> int:
-    """Levenshtein distance (insertions, deletions, substitutions all cost 1)."""
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
-
-
 def norm(text: str) -> str:
     """Whitespace collapsed, no space before , . ; : ? ! or around an apostrophe (IAM-OnDB transcripts
     are partly tokenised: "Foot ' s line ." is "Foot's line."); applied to references and OCR alike."""
@@ -70,9 +59,10 @@ def norm(text: str) -> str:
 
 
 def cer(hyps, refs, fold_case=False):
-    f = (lambda s: norm(s).lower()) if fold_case else norm
-    errs = sum(edit_distance(f(h), f(r)) for h, r in zip(hyps, refs))
-    return errs / max(sum(len(f(r)) for r in refs), 1)
+    """Corpus character error rate (:func:`jaxseq.metrics.char_error_rate`) after :func:`norm`."""
+    from jaxseq.metrics import char_error_rate
+    f = (lambda t: norm(t).lower()) if fold_case else norm
+    return char_error_rate([f(h) for h in hyps], [f(r) for r in refs])
 
 
 def tesseract(pngs, psm=7):
