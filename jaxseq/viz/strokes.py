@@ -57,6 +57,15 @@ def layout_lines(strokes, *, scale=1.0, margin=10.0, line_gap=None, line_height=
     return out, (max(canvas_w, 1.0), y0 - (gap if items else 0.0) + margin)
 
 
+def _finite_lines(path, strokes):
+    """``strokes`` as a list of stroke-3 arrays, refused (naming ``path``) if any point is not finite."""
+    if isinstance(strokes, np.ndarray) and strokes.ndim == 2:
+        strokes = [strokes]
+    if not all(np.isfinite(np.asarray(s, np.float64)).all() for s in strokes):
+        raise ValueError(f"{path}: the drawings hold non-finite points (NaN/inf); nothing written")
+    return strokes
+
+
 def save_svg(path, strokes, *, stroke_width=1.5, color="black", margin=10.0, line_gap=None,
              scale=1.0, titles=None, line_height=None, width=None):
     """Write a dependency-free SVG: one ``<path>`` per pen-down stroke.
@@ -66,10 +75,7 @@ def save_svg(path, strokes, *, stroke_width=1.5, color="black", margin=10.0, lin
     ``titles`` (optional, one per line) are written as ``<title>`` elements for screen readers.
     Returns the path.
     """
-    if isinstance(strokes, np.ndarray) and strokes.ndim == 2:
-        strokes = [strokes]
-    if not all(np.isfinite(np.asarray(s, np.float64)).all() for s in strokes):
-        raise ValueError(f"{path}: the drawings hold non-finite points (NaN/inf); nothing written")
+    strokes = _finite_lines(path, strokes)
     placed, (width, total) = layout_lines(strokes, scale=scale, margin=margin, line_gap=line_gap,
                                           line_height=line_height, width=width)
     head = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.1f}" height="{total:.1f}" '
@@ -96,10 +102,7 @@ def save_lines_png(path, strokes, *, stroke_width=1.5, color="black", margin=10.
     """The PNG twin of :func:`save_svg`: the same layout, one output unit per pixel, pen strokes
     ``stroke_width`` px wide, anti-aliased on white. Returns the path."""
     from matplotlib.figure import Figure
-    if isinstance(strokes, np.ndarray) and strokes.ndim == 2:
-        strokes = [strokes]
-    if not all(np.isfinite(np.asarray(s, np.float64)).all() for s in strokes):
-        raise ValueError(f"{path}: the drawings hold non-finite points (NaN/inf); nothing written")
+    strokes = _finite_lines(path, strokes)
     placed, (w, h) = layout_lines(strokes, scale=scale, margin=margin, line_gap=line_gap,
                                   line_height=line_height, width=width)
     w, h, dpi = int(np.ceil(w)), int(np.ceil(h)), 100
