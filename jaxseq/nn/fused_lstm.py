@@ -121,7 +121,7 @@ def _barrier(ctr_ref, g, target):
 
 
 def _fwd_kernel(xp_ref, m_ref, h0_ref, c0_ref, w_ref, ctr_in, ex_in, hs_ref, cs_ref, ctr_ref, ex_ref, *,
-                T, U, P, Bt, reverse, masked, w_resident, sync):
+                T, U, P, Bt, Kc, nk, reverse, masked, w_resident, sync):
     del ctr_in, ex_in  # aliased to ctr_ref / ex_ref
     g = pl.program_id(0)
     p = pl.program_id(1)
@@ -129,8 +129,8 @@ def _fwd_kernel(xp_ref, m_ref, h0_ref, c0_ref, w_ref, ctr_in, ex_in, hs_ref, cs_
     cols = pl.ds(p * U, U)
     wdt = w_ref.dtype
 
-    def load_w():
-        return [w_ref[k, :, cols] for k in range(4)]
+    def load_w():  # [gate][k-chunk] -> [Kc, U]
+        return [[w_ref[k, pl.ds(j * Kc, Kc), cols] for j in range(nk)] for k in range(4)]
 
     w_res = load_w() if w_resident else None
 
@@ -141,17 +141,18 @@ def _fwd_kernel(xp_ref, m_ref, h0_ref, c0_ref, w_ref, ctr_in, ex_in, hs_ref, cs_
             @pl.when(s > 0)
             def _():
                 _barrier(ctr_ref, g, s * P)
-        h = plgpu.load(ex_ref.at[lax.rem(s, 2), rows, :], volatile=True)  # past L1: written by others
         ws = w_res if w_resident else load_w()
-        a = [xp_ref[te, rows, k, cols].astype(jnp.float32)
-             + jnp.dot(h, ws[k], preferred_element_type=jnp.float32) for k in range(4)]
+        a = [xp_ref[te, rows, k, cols].astype(jnp.float32) for k in range(4)]
+        slot = lax.rem(s, 2)
+        for j in range(nk):  # the contraction in chunks: bounded registers for h
+            hj = plgpu.load(ex_ref.at[slot, rows, pl.ds(j * Kc, Kc)], volatile=True)  # past L1
+            a = [a[k] + jnp.dot(hj, ws[k][j], preferred_element_type=jnp.float32) for k in range(4)]
         i, f, gg, o = (jax.nn.sigmoid(a[0]), jax.nn.sigmoid(a[1]), jnp.tanh(a[2]),
                        jax.nn.sigmoid(a[3]))
         c_new = f * c + i * gg
         h_new = o * jnp.tanh(c_new)
         if masked:
-            m = m_ref[te, rows, :]  # [Bt, 1]
-            keep = m > 0
+            keep = m_ref[te, rows, :] > 0  # [Bt, 1]
             c_new = jnp.where(keep, c_new, c)
             h_new = jnp.where(keep, h_new, h_own)
         hs_ref[te, rows, cols] = h_new
@@ -162,7 +163,8 @@ def _fwd_kernel(xp_ref, m_ref, h0_ref, c0_ref, w_ref, ctr_in, ex_in, hs_ref, cs_
     lax.fori_loop(0, T, step, (c0_ref[rows, cols], h0_ref[rows, cols]))
 
 
-def _forward(xp, mask, h0, c0, wh, *, reverse, units, batch_tile, w_resident, interpret, num_warps):
+def _forward(xp, mask, h0, c0, wh, *, reverse, units, batch_tile, w_resident, interpret, num_warps,
+             k_chunk=128):
     """xp: [T, B, 4H] (time-major, bias included); mask [T, B] or None; h0, c0 [B, H]; wh [H, 4H].
     Returns (hs, cs): the carries after every step, [T, B, H] float32, in natural time order."""
     T, B, G4 = xp.shape
@@ -185,12 +187,14 @@ def _forward(xp, mask, h0, c0, wh, *, reverse, units, batch_tile, w_resident, in
     h0p = jnp.pad(h0.astype(jnp.float32), ((0, Bp - B), (0, Hu - H)))
     ex = jnp.zeros((2, Bp, Hk), wdt).at[0, :B, :H].set(h0.astype(wdt))
     ctr = jnp.zeros((G,), jnp.int32)
-    kernel = functools.partial(_fwd_kernel, T=T, U=U, P=P, Bt=Bt, reverse=reverse,
+    Kc = min(Hk, _pow2(k_chunk, 16))
+    kernel = functools.partial(_fwd_kernel, T=T, U=U, P=P, Bt=Bt, Kc=Kc, nk=Hk // Kc, reverse=reverse,
                                masked=mask is not None, w_resident=w_resident,
                                sync=P > 1 and not interpret)
     kw = {}
     if not interpret:
-        kw["compiler_params"] = plgpu.CompilerParams(num_warps=num_warps, num_stages=1)
+        params_cls = getattr(plgpu, "CompilerParams", None) or getattr(plgpu, "TritonCompilerParams")
+        kw["compiler_params"] = params_cls(num_warps=num_warps, num_stages=1)
     hs, cs, _, _ = pl.pallas_call(
         kernel,
         out_shape=(jax.ShapeDtypeStruct((T, Bp, Hu), jnp.float32),
@@ -255,34 +259,33 @@ def _backward(res, g, *, reverse):
             dh0.astype(h0.dtype), dc0.astype(c0.dtype), dwh)
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(5, 6, 7, 8, 9, 10))
-def _carries(xp, mask, h0, c0, wh, reverse, units, batch_tile, w_resident, interpret, num_warps):
-    return _forward(xp, mask, h0, c0, wh, reverse=reverse, units=units, batch_tile=batch_tile,
-                    w_resident=w_resident, interpret=interpret, num_warps=num_warps)
+@functools.partial(jax.custom_vjp, nondiff_argnums=(5,))
+def _carries(xp, mask, h0, c0, wh, cfg):
+    return _forward(xp, mask, h0, c0, wh, **dict(cfg))
 
 
-def _carries_fwd(xp, mask, h0, c0, wh, reverse, units, batch_tile, w_resident, interpret, num_warps):
-    hs, cs = _forward(xp, mask, h0, c0, wh, reverse=reverse, units=units, batch_tile=batch_tile,
-                      w_resident=w_resident, interpret=interpret, num_warps=num_warps)
+def _carries_fwd(xp, mask, h0, c0, wh, cfg):
+    hs, cs = _forward(xp, mask, h0, c0, wh, **dict(cfg))
     return (hs, cs), (xp, mask, h0, c0, wh, hs, cs)
 
 
-def _carries_bwd(reverse, units, batch_tile, w_resident, interpret, num_warps, res, g):
-    return _backward(res, g, reverse=reverse)
+def _carries_bwd(cfg, res, g):
+    return _backward(res, g, reverse=dict(cfg)["reverse"])
 
 
 _carries.defvjp(_carries_fwd, _carries_bwd)
 
 
 def lstm_run(params, xp, *, mask=None, carry=None, reverse=False, units=None, batch_tile=None,
-             w_resident=None, interpret=False, num_warps=4):
+             w_resident=None, interpret=False, num_warps=4, k_chunk=128):
     """The LSTM recurrence over a time-major projected input ``xp [T, B, 4H]``.
 
     Same contract as :func:`jaxseq.nn.scan.run` after its projection: returns ``(ys [T, B, H],
     (h, c))`` with ``ys`` zero at masked steps and the carry frozen there. ``units`` hidden units per
     program (default 16 on a GPU; all of ``H`` in interpreter mode, one program per batch group),
     ``batch_tile`` rows per batch group (default: the whole padded batch), ``w_resident`` keeps each
-    program's weight slice in registers across steps (default: only for 2-byte weights).
+    program's weight slice in registers across steps (default: only for 2-byte weights), ``num_warps``
+    per program, ``k_chunk`` the contraction chunk of the in-kernel matmul (bounds registers).
     """
     wh = params["wh"]
     T, B, _ = xp.shape
@@ -296,9 +299,11 @@ def lstm_run(params, xp, *, mask=None, carry=None, reverse=False, units=None, ba
         w_resident = jnp.dtype(wh.dtype).itemsize == 2
     if mask is not None:
         mask = mask.astype(jnp.float32)
-    hs, cs = _carries(xp, mask, h0, c0, wh, bool(reverse), int(units),
-                      None if batch_tile is None else int(batch_tile), bool(w_resident),
-                      bool(interpret), int(num_warps))
+    cfg = (("reverse", bool(reverse)), ("units", int(units)),
+           ("batch_tile", None if batch_tile is None else int(batch_tile)),
+           ("w_resident", bool(w_resident)), ("interpret", bool(interpret)),
+           ("num_warps", int(num_warps)), ("k_chunk", int(k_chunk)))
+    hs, cs = _carries(xp, mask, h0, c0, wh, cfg)
     last = 0 if reverse else T - 1
     final = (hs[last], cs[last])
     ys = hs if mask is None else hs * mask[..., None]

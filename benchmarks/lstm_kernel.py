@@ -1,0 +1,286 @@
+"""One LSTM layer: ``lax.scan`` (jaxseq ``scan.run``) against the fused Pallas kernel (``jaxseq.nn.fused_lstm``).
+
+    python benchmarks/lstm_kernel.py --part scan  --out runs/bench/lstm_scan.json    # GPU
+    python benchmarks/lstm_kernel.py --part fused --out runs/bench/lstm_fused.json   # GPU
+    python benchmarks/lstm_kernel.py --part torch --out runs/bench/lstm_torch.json   # GPU, cuDNN peer
+    python benchmarks/lstm_kernel.py --quick --part all                               # CPU smoke run
+
+The shape of issue 15: H = 400, input 403, batch 64, 700 steps; "fwd+bwd" is the gradient of
+``sum(ys * w)`` with respect to the layer's params and its input (the input projection included), "fwd"
+is ``ys``. Also a sampling-like shape (batch ``--big-batch``, forward only), bf16 weights, the
+"matmul + tanh" scan floor, a T sweep (per-step cost = slope) and, for every fused variant, its error
+on the GPU against a float32-HIGHEST scan (TF32 rounding lands near 1e-3 after 700 steps; a race in the
+grid barrier gives O(1)). Timings: warm-up, then the median of ``--reps`` synchronised calls, two input
+sets alternated. Parts run separately so that a hung kernel costs only its part (the job wraps each in
+``timeout``); ``--part canary`` runs the smallest fused case once and fails loudly.
+With ``--quick`` the fused kernel runs in Pallas' interpreter (CPU): values only, timings meaningless.
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # the GPU is shared
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+
+def _median_ms(fn, args_sets, reps, warmup=3):
+    import jax
+    for i in range(warmup):
+        jax.block_until_ready(fn(*args_sets[i % len(args_sets)]))
+    ts = []
+    for i in range(reps):
+        a = args_sets[i % len(args_sets)]
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn(*a))
+        ts.append(time.perf_counter() - t0)
+    return 1e3 * statistics.median(ts), 1e3 * (max(ts) - min(ts))
+
+
+class Bench:
+    def __init__(self, a):
+        import jax
+        import jax.numpy as jnp
+
+        from jaxseq.nn import cells, fused_lstm, scan
+        self.a, self.jax, self.jnp = a, jax, jnp
+        self.cells, self.scan, self.fl = cells, scan, fused_lstm
+        self.rows = {}
+        self._refs = {}
+        self.interpret = jax.default_backend() not in ("gpu", "cuda")
+
+    def inputs(self, B, T, seed, dtype="float32"):
+        jax, jnp = self.jax, self.jnp
+        ks = jax.random.split(jax.random.PRNGKey(seed), 4)
+        p = self.cells.LSTM.init(ks[0], self.a.input, self.a.hidden)
+        p["b"] = 0.5 * jax.random.normal(ks[1], p["b"].shape)
+        if dtype == "bfloat16":
+            p = {k: v.astype(jnp.bfloat16) for k, v in p.items()}
+        xs = jax.random.normal(ks[2], (B, T, self.a.input))
+        w = jax.random.normal(ks[3], (B, T, self.a.hidden))
+        return p, xs, w
+
+    def fns(self, fused, unroll=1, **kw):
+        jax, jnp, scan, cells = self.jax, self.jnp, self.scan, self.cells
+        if fused:
+            def layer(p, xs):
+                xp = cells.LSTM.project(p, jnp.swapaxes(xs, 0, 1))
+                ys, _ = self.fl.lstm_run(p, xp, interpret=self.interpret, **kw)
+                return jnp.swapaxes(ys, 0, 1)
+        else:
+            def layer(p, xs):
+                return scan.run(cells.LSTM, p, xs, unroll=unroll, fused=False)[0]
+        fwd = jax.jit(layer)
+        grad = jax.jit(jax.grad(lambda p, xs, w: jnp.sum(layer(p, xs) * w), argnums=(0, 1)))
+        return fwd, grad
+
+    def record(self, name, ms, spread, **extra):
+        self.rows[name] = {"ms": round(ms, 4), "spread_ms": round(spread, 4), **extra}
+        print(f"{name}: {ms:.3f} ms (spread {spread:.3f})" + "".join(f" {k}={v}" for k, v in extra.items()),
+              flush=True)
+        self.flush()
+
+    def flush(self):
+        if self.a.out:
+            Path(self.a.out).parent.mkdir(parents=True, exist_ok=True)
+            Path(self.a.out).write_text(json.dumps({"meta": self.meta(), "rows": self.rows}, indent=1))
+
+    def meta(self):
+        jax = self.jax
+        d = jax.devices()[0]
+        return {"jax": jax.__version__, "device": getattr(d, "device_kind", str(d)),
+                "backend": jax.default_backend(), "T": self.a.T, "B": self.a.B, "H": self.a.hidden,
+                "input": self.a.input, "big_batch": self.a.big_batch, "reps": self.a.reps}
+
+    def time_pair(self, tag, fused, B, T, dtype="float32", modes=("fwd", "fwdbwd"), **kw):
+        sets = [self.inputs(B, T, s, dtype) for s in (1, 2)]
+        fwd, grad = self.fns(fused, **kw)
+        out = {}
+        for mode in modes:
+            if mode == "fwd":
+                ms, sp = _median_ms(fwd, [(p, x) for p, x, _ in sets], self.a.reps)
+            else:
+                ms, sp = _median_ms(grad, sets, self.a.reps)
+            out[mode] = ms
+            self.record(f"{tag}_{mode}", ms, sp, us_per_step=round(1e3 * ms / T, 3))
+        return out
+
+    # ------------------------------------------------------------------------------------- checks
+    def check(self, tag, B, T, dtype="float32", grads=True, **kw):
+        """Relative errors of the fused kernel and of the default scan against a HIGHEST scan."""
+        jax, jnp = self.jax, self.jnp
+        p, xs, w = self.inputs(B, T, 3, dtype)
+        f_fwd, f_grad = self.fns(True, **kw)
+        key = (B, T, dtype, grads)
+        if key not in self._refs:  # the references, computed once per shape
+            s_fwd, s_grad = self.fns(False, unroll=1)
+            with jax.default_matmul_precision("highest"):
+                r_fwd, r_grad = self.fns(False, unroll=1)
+                ref = r_fwd(p, xs)
+                gref = r_grad(p, xs, w) if grads else None
+            self._refs[key] = (ref, gref, s_fwd(p, xs), s_grad(p, xs, w) if grads else None)
+        ref, gref, sout, gs = self._refs[key]
+
+        def rel(a, b):
+            a, b = jnp.asarray(a, jnp.float32), jnp.asarray(b, jnp.float32)
+            return float(jnp.linalg.norm((a - b).ravel()) / jnp.linalg.norm(b.ravel()))
+
+        t0 = time.perf_counter()
+        out = jax.block_until_ready(f_fwd(p, xs))
+        first_s = time.perf_counter() - t0
+        res = {"rel_fused": rel(out, ref), "rel_scan": rel(sout, ref),
+               "finite": bool(jnp.all(jnp.isfinite(out))), "first_call_s": round(first_s, 2)}
+        if grads:
+            gf = f_grad(p, xs, w)
+            res["rel_grad_wh_fused"] = rel(gf[0]["wh"], gref[0]["wh"])
+            res["rel_grad_xs_fused"] = rel(gf[1], gref[1])
+            res["rel_grad_wh_scan"] = rel(gs[0]["wh"], gref[0]["wh"])
+        tol = 5e-2 if dtype == "bfloat16" else 2e-2
+        res["ok"] = bool(res["finite"] and res["rel_fused"] < tol
+                         and res.get("rel_grad_wh_fused", 0) < 10 * tol)
+        self.rows[f"check_{tag}"] = res
+        print(f"check_{tag}: " + " ".join(f"{k}={v:.2e}" if isinstance(v, float) else f"{k}={v}"
+                                          for k, v in res.items()), flush=True)
+        self.flush()
+        return res["ok"]
+
+
+def part_scan(b):
+    a = b.a
+    jax, jnp = b.jax, b.jnp
+    for u in a.unrolls:
+        b.time_pair(f"scan_u{u}_f32_B{a.B}", False, a.B, a.T, unroll=u)
+    for u in a.unrolls:
+        b.time_pair(f"scan_u{u}_bf16_B{a.B}", False, a.B, a.T, dtype="bfloat16", unroll=u)
+    for u in a.unrolls:
+        b.time_pair(f"scan_u{u}_f32_B{a.big_batch}", False, a.big_batch, a.T, modes=("fwd",), unroll=u)
+    # the floor of issue 15: T dependent [B,H]x[H,4H] matmul + tanh steps, forward only
+    H = a.hidden
+    k1, k2 = jax.random.split(jax.random.PRNGKey(0))
+    w = jax.random.normal(k1, (H, 4 * H)) / H ** 0.5
+
+    @jax.jit
+    def floor(w, h0):
+        def body(h, _):
+            return jnp.tanh(jnp.dot(h, w)[:, :H]), None
+        return jax.lax.scan(body, h0, None, length=a.T)[0]
+    ms, sp = _median_ms(floor, [(w, jax.random.normal(k2, (a.B, H)))], a.reps)
+    b.record(f"floor_matmul_tanh_B{a.B}_fwd", ms, sp, us_per_step=round(1e3 * ms / a.T, 3))
+
+
+def _variants(a):
+    f32 = [dict(units=16, w_resident=False, num_warps=4), dict(units=16, w_resident=False, num_warps=8),
+           dict(units=32, w_resident=False, num_warps=8)]
+    bf16 = [dict(units=16, w_resident=True, num_warps=4), dict(units=16, w_resident=False, num_warps=4),
+            dict(units=16, w_resident=True, num_warps=8)]
+    big = [dict(units=32, batch_tile=128, w_resident=False, num_warps=8),
+           dict(units=64, batch_tile=64, w_resident=False, num_warps=8)]
+    if a.quick:
+        return f32[:1], bf16[:1], big[:1]
+    return f32, bf16, big
+
+
+def _name(kw):
+    return "_".join(f"{k[0]}{int(v) if isinstance(v, bool) else v}" for k, v in kw.items())
+
+
+def part_fused(b):
+    a = b.a
+    f32, bf16, big = _variants(a)
+    if b.interpret:  # the interpreter runs one program per batch group: U = H, no barrier
+        f32 = bf16 = [dict()]
+        big = [dict(batch_tile=max(16, a.big_batch // 2))]
+    best = {}
+    for dtype, vs in (("f32", f32), ("bf16", bf16)):
+        dt = "float32" if dtype == "f32" else "bfloat16"
+        for kw in vs:
+            tag = f"fused_{dtype}_B{a.B}_{_name(kw)}"
+            if not b.check(tag, a.B, a.T, dtype=dt, grads=False, **kw):
+                continue
+            ms = b.time_pair(tag, True, a.B, a.T, dtype=dt, modes=("fwd",), **kw)["fwd"]
+            if ms < best.get(dtype, (1e9,))[0]:
+                best[dtype] = (ms, kw)
+        if dtype in best:  # fwd+bwd (the backward is a scan: same for every variant) + gradient check
+            kw = best[dtype][1]
+            tag = f"fused_{dtype}_B{a.B}_{_name(kw)}"
+            b.check(tag + "_grad", a.B, a.T, dtype=dt, grads=True, **kw)
+            b.time_pair(tag, True, a.B, a.T, dtype=dt, modes=("fwdbwd",), **kw)
+            if dtype == "f32":  # per-step cost: the slope between T/4 and T
+                b.time_pair(f"{tag}_T{a.T // 4}", True, a.B, a.T // 4, modes=("fwd",), **kw)
+    for kw in big:
+        tag = f"fused_f32_B{a.big_batch}_{_name(kw)}"
+        if b.check(tag, a.big_batch, a.T, grads=False, **kw):
+            b.time_pair(tag, True, a.big_batch, a.T, modes=("fwd",), **kw)
+    b.rows["best"] = {k: {"ms": v[0], "variant": v[1]} for k, v in best.items()}
+    b.flush()
+
+
+def part_canary(b):
+    kw = {} if b.interpret else dict(units=16, num_warps=4)
+    ok = b.check("canary", b.a.B, 8, grads=True, **kw)
+    if not ok:
+        raise SystemExit("canary: the fused kernel gives wrong values")
+
+
+def part_torch(b):
+    import torch
+    a = b.a
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+    dev = "cuda"
+    lstm = torch.nn.LSTM(a.input, a.hidden, batch_first=True).to(dev)
+    for B, modes in ((a.B, ("fwd", "fwdbwd")), (a.big_batch, ("fwd",))):
+        xs = torch.randn(B, a.T, a.input, device=dev, requires_grad=True)
+        w = torch.randn(B, a.T, a.hidden, device=dev)
+        for mode in modes:
+            def run():
+                if mode == "fwd":
+                    with torch.no_grad():
+                        lstm(xs)
+                else:
+                    (lstm(xs)[0] * w).sum().backward()
+            for _ in range(3):
+                run()
+            torch.cuda.synchronize()
+            ts = []
+            for _ in range(a.reps):
+                t0 = time.perf_counter()
+                run()
+                torch.cuda.synchronize()
+                ts.append(time.perf_counter() - t0)
+            ms = 1e3 * statistics.median(ts)
+            b.record(f"torch_cudnn_B{B}_{mode}", ms, 1e3 * (max(ts) - min(ts)),
+                     us_per_step=round(1e3 * ms / a.T, 3))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--part", default="all", choices=["all", "scan", "fused", "canary", "torch"],
+                    help="which rows to run (all = scan, canary, fused; torch only when named)")
+    ap.add_argument("--quick", action="store_true", help="tiny sizes, CPU interpreter: a smoke run")
+    ap.add_argument("--T", type=int, default=700, help="time steps")
+    ap.add_argument("--B", type=int, default=64, help="batch of the training row")
+    ap.add_argument("--big-batch", type=int, default=1024, help="batch of the sampling-like row (fwd)")
+    ap.add_argument("--input", type=int, default=403)
+    ap.add_argument("--hidden", type=int, default=400)
+    ap.add_argument("--unrolls", default="1,4", help="scan unrolls to time")
+    ap.add_argument("--reps", type=int, default=15)
+    ap.add_argument("--out", help="write the rows as JSON here (rewritten after every row)")
+    a = ap.parse_args(argv)
+    a.unrolls = [int(u) for u in a.unrolls.split(",")]
+    if a.quick:
+        a.T, a.B, a.big_batch, a.input, a.hidden, a.reps = 6, 4, 8, 5, 12, 2
+    b = Bench(a)
+    print(json.dumps(b.meta()), flush=True)
+    parts = ["scan", "canary", "fused"] if a.part == "all" else [a.part]
+    for part in parts:
+        {"scan": part_scan, "fused": part_fused, "canary": part_canary, "torch": part_torch}[part](b)
+    print("\n".join(f"{k:55s} {v.get('ms', '')}" for k, v in b.rows.items() if "ms" in v))
+
+
+if __name__ == "__main__":
+    main()
