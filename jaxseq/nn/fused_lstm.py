@@ -36,12 +36,12 @@ bandwidth), slower than the scan. Splitting the columns over ``P`` programs give
   to a multiple of ``U`` (U a power of two >= 16) and the contraction to a power of two. Larger padding
   costs proportionally. Float32 (TF32 matmul, as XLA's default on GPU) or bfloat16 weights (bf16
   operands, float32 accumulation and gate math, as :mod:`jaxseq.nn.precision`).
-- Backward: a ``custom_vjp``. The forward kernel saves the carries (h, c per step); the backward is a
-  hand-written reverse ``lax.scan`` with the gate recomputation and the weight gradient hoisted into two
-  big matmuls, so each backward step is one ``[B, 4H] x [4H, H]`` matmul plus elementwise work. It is
-  not fused: a fused backward needs the same barrier with a 4x larger exchange (the gate gradients,
-  ``4H`` wide, instead of ``h``); see docs/benchmarks.md for the measurements that decide whether that
-  is worth building.
+- Backward: a ``custom_vjp``. The forward kernel saves the carries (h, c per step); the gate
+  activations are recomputed outside in one big matmul, then a reverse-time twin of the kernel
+  (:func:`_bwd_kernel`, same grid and barrier) runs the recurrence ``dh_{t-1} = dA_t W_h^T``,
+  exchanging the gate gradients dA (4H wide, so 4x the forward's exchange); ``dW_h`` is one big matmul
+  after it. ``bwd_kernel=False`` uses a hand-written reverse ``lax.scan`` instead (one
+  ``[B, 4H] x [4H, H]`` matmul per step).
 """
 from __future__ import annotations
 
@@ -259,25 +259,136 @@ def _backward(res, g, *, reverse):
             dh0.astype(h0.dtype), dc0.astype(c0.dtype), dwh)
 
 
+def _bwd_kernel(act_ref, tc_ref, cp_ref, dhs_ref, dcs_ref, m_ref, wt_ref, ctr_in, ex_in,
+                da_ref, dh0_ref, dc0_ref, ctr_ref, ex_ref, *, T, U, P, Bt, Kc, nk, Hk, reverse, sync):
+    """Reverse-time twin of :func:`_fwd_kernel`: each program owns U hidden units, computes their gate
+    gradients dA [Bt, 4, U] per step, publishes them through the exchange buffer and, after the grid
+    barrier, forms its slice of ``dh_{t-1} = dA W_h^T`` from every program's dA."""
+    del ctr_in, ex_in
+    g = pl.program_id(0)
+    p = pl.program_id(1)
+    rows = pl.ds(g * Bt, Bt)
+    cols = pl.ds(p * U, U)
+    wdt = wt_ref.dtype
+
+    def recurrent(s):  # dA (published at step s - 1) times W_h^T, our columns
+        if sync:
+            _barrier(ctr_ref, g, s * P)
+        slot = lax.rem(s, 2)
+        acc = jnp.zeros((Bt, U), jnp.float32)
+        for k in range(4):
+            for j in range(nk):
+                dj = plgpu.load(ex_ref.at[slot, rows, pl.ds(k * Hk + j * Kc, Kc)], volatile=True)
+                acc = acc + jnp.dot(dj, wt_ref[k, pl.ds(j * Kc, Kc), cols],
+                                    preferred_element_type=jnp.float32)
+        return acc
+
+    def step(s, carry):
+        dh_prev, keep_prev, dc_n = carry
+        te = s if reverse else T - 1 - s
+        dh_n = lax.cond(s > 0, lambda: jnp.where(keep_prev > 0, recurrent(s), dh_prev),
+                        lambda: jnp.zeros((Bt, U), jnp.float32))
+        keep = m_ref[te, rows, :]  # [Bt, 1]
+        dh = dh_n + dhs_ref[te, rows, cols]
+        dc = dc_n + dcs_ref[te, rows, cols]
+        i, f, gg, o = (act_ref[te, rows, k, cols] for k in range(4))
+        tc = tc_ref[te, rows, cols]
+        dct = dc + dh * o * (1.0 - tc * tc)
+        da = [dct * gg * i * (1.0 - i), dct * cp_ref[te, rows, cols] * f * (1.0 - f),
+              dct * i * (1.0 - gg * gg), dh * tc * o * (1.0 - o)]
+        on = keep > 0
+        nxt = lax.rem(s + 1, 2)
+        for k in range(4):
+            dak = jnp.where(on, da[k], 0.0)
+            da_ref[te, rows, k, cols] = dak
+            ex_ref[nxt, rows, pl.ds(k * Hk + p * U, U)] = dak.astype(wdt)
+        return dh, keep, jnp.where(on, dct * f, dc)
+
+    zero = jnp.zeros((Bt, U), jnp.float32)
+    dh_last, keep_last, dc_n = lax.fori_loop(0, T, step, (zero, jnp.zeros((Bt, 1), jnp.float32), zero))
+    dh0_ref[rows, cols] = jnp.where(keep_last > 0, recurrent(T), dh_last)
+    dc0_ref[rows, cols] = dc_n
+
+
+def _backward_fused(res, g, *, reverse, units, batch_tile, interpret, num_warps, k_chunk=128,
+                    **unused):
+    """Like :func:`_backward`, with the reverse-time loop in one launch (:func:`_bwd_kernel`)."""
+    xp, mask, h0, c0, wh, hs, cs = res
+    dhs, dcs = g
+    T, B, G4 = xp.shape
+    H = G4 // 4
+    U, Hu, P, Hk, Bp, Bt, G = _config(B, H, units, batch_tile)
+    if interpret and P > 1:
+        raise ValueError("interpret mode runs programs one after another: the backward needs P == 1")
+    hprev = _prev(hs, h0.astype(jnp.float32), reverse)
+    cprev = _prev(cs, c0.astype(jnp.float32), reverse)
+    a = (xp.astype(jnp.float32) + jnp.dot(hprev.astype(wh.dtype), wh, preferred_element_type=jnp.float32)
+         ).reshape(T, B, 4, H)
+    act = jnp.concatenate([jax.nn.sigmoid(a[:, :, :2]), jnp.tanh(a[:, :, 2:3]),
+                           jax.nn.sigmoid(a[:, :, 3:])], axis=2)
+
+    def pad(x):  # [T, B, ..., H] -> [T, Bp, ..., Hu]
+        return jnp.pad(x, ((0, 0), (0, Bp - B)) + ((0, 0),) * (x.ndim - 3) + ((0, Hu - H),))
+
+    m = jnp.ones((T, Bp, 1), jnp.float32) if mask is None else jnp.pad(
+        mask.astype(jnp.float32), ((0, 0), (0, Bp - B)))[..., None]
+    wt = jnp.transpose(wh.reshape(H, 4, H), (1, 2, 0))  # [4, H_out (u), H_in (j)]
+    wt = jnp.pad(wt, ((0, 0), (0, Hk - H), (0, Hu - H)))
+    ex = jnp.zeros((2, Bp, 4 * Hk), wh.dtype)  # gate-major: [i | f | g | o], each Hk wide
+    ctr = jnp.zeros((G,), jnp.int32)
+    Kc = min(Hk, _pow2(k_chunk, 16))
+    kernel = functools.partial(_bwd_kernel, T=T, U=U, P=P, Bt=Bt, Kc=Kc, nk=Hk // Kc, Hk=Hk,
+                               reverse=reverse, sync=P > 1 and not interpret)
+    kw = {}
+    if not interpret:
+        params_cls = getattr(plgpu, "CompilerParams", None) or getattr(plgpu, "TritonCompilerParams")
+        kw["compiler_params"] = params_cls(num_warps=num_warps, num_stages=1)
+    da, dh0, dc0, _, _ = pl.pallas_call(
+        kernel,
+        out_shape=(jax.ShapeDtypeStruct((T, Bp, 4, Hu), jnp.float32),
+                   jax.ShapeDtypeStruct((Bp, Hu), jnp.float32),
+                   jax.ShapeDtypeStruct((Bp, Hu), jnp.float32),
+                   jax.ShapeDtypeStruct(ctr.shape, ctr.dtype),
+                   jax.ShapeDtypeStruct(ex.shape, ex.dtype)),
+        grid=(G, P),
+        input_output_aliases={7: 3, 8: 4},
+        interpret=interpret,
+        **kw,
+    )(pad(act), pad(jnp.tanh(cs)), pad(cprev), pad(dhs.astype(jnp.float32)),
+      pad(dcs.astype(jnp.float32)), m, wt, ctr, ex)
+    da = da[:, :B, :, :H].reshape(T, B, G4)
+    dwh = jnp.dot(hprev.reshape(T * B, H).astype(wh.dtype).T, da.reshape(T * B, G4).astype(wh.dtype),
+                  preferred_element_type=jnp.float32).astype(wh.dtype)
+    return (da.astype(xp.dtype), None if mask is None else jnp.zeros_like(mask),
+            dh0[:B, :H].astype(h0.dtype), dc0[:B, :H].astype(c0.dtype), dwh)
+
+
 @functools.partial(jax.custom_vjp, nondiff_argnums=(5,))
 def _carries(xp, mask, h0, c0, wh, cfg):
-    return _forward(xp, mask, h0, c0, wh, **dict(cfg))
+    return _forward(xp, mask, h0, c0, wh, **_fwd_cfg(cfg))
+
+
+def _fwd_cfg(cfg):
+    return {k: v for k, v in cfg if k != "bwd_kernel"}
 
 
 def _carries_fwd(xp, mask, h0, c0, wh, cfg):
-    hs, cs = _forward(xp, mask, h0, c0, wh, **dict(cfg))
+    hs, cs = _forward(xp, mask, h0, c0, wh, **_fwd_cfg(cfg))
     return (hs, cs), (xp, mask, h0, c0, wh, hs, cs)
 
 
 def _carries_bwd(cfg, res, g):
-    return _backward(res, g, reverse=dict(cfg)["reverse"])
+    cfg = dict(cfg)
+    if cfg.pop("bwd_kernel"):
+        return _backward_fused(res, g, **cfg)
+    return _backward(res, g, reverse=cfg["reverse"])
 
 
 _carries.defvjp(_carries_fwd, _carries_bwd)
 
 
 def lstm_run(params, xp, *, mask=None, carry=None, reverse=False, units=None, batch_tile=None,
-             w_resident=None, interpret=False, num_warps=4, k_chunk=128):
+             w_resident=None, interpret=False, num_warps=4, k_chunk=128, bwd_kernel=True):
     """The LSTM recurrence over a time-major projected input ``xp [T, B, 4H]``.
 
     Same contract as :func:`jaxseq.nn.scan.run` after its projection: returns ``(ys [T, B, H],
@@ -285,7 +396,8 @@ def lstm_run(params, xp, *, mask=None, carry=None, reverse=False, units=None, ba
     program (default 16 on a GPU; all of ``H`` in interpreter mode, one program per batch group),
     ``batch_tile`` rows per batch group (default: the whole padded batch), ``w_resident`` keeps each
     program's weight slice in registers across steps (default: only for 2-byte weights), ``num_warps``
-    per program, ``k_chunk`` the contraction chunk of the in-kernel matmul (bounds registers).
+    per program, ``k_chunk`` the contraction chunk of the in-kernel matmul (bounds registers);
+    ``bwd_kernel`` runs the backward as the fused reverse-time kernel (else a ``lax.scan``).
     """
     wh = params["wh"]
     T, B, _ = xp.shape
@@ -302,7 +414,7 @@ def lstm_run(params, xp, *, mask=None, carry=None, reverse=False, units=None, ba
     cfg = (("reverse", bool(reverse)), ("units", int(units)),
            ("batch_tile", None if batch_tile is None else int(batch_tile)),
            ("w_resident", bool(w_resident)), ("interpret", bool(interpret)),
-           ("num_warps", int(num_warps)), ("k_chunk", int(k_chunk)))
+           ("num_warps", int(num_warps)), ("k_chunk", int(k_chunk)), ("bwd_kernel", bool(bwd_kernel)))
     hs, cs = _carries(xp, mask, h0, c0, wh, cfg)
     last = 0 if reverse else T - 1
     final = (hs[last], cs[last])
