@@ -1,4 +1,4 @@
-"""One LSTM layer: ``lax.scan`` (jaxseq ``scan.run``) against the fused Pallas kernel (``jaxseq.nn.fused_lstm``).
+"""One LSTM layer: ``lax.scan`` (``scan.run``) against the fused Pallas kernel (``jaxseq.nn.fused_lstm``).
 
     python benchmarks/lstm_kernel.py --part scan  --out runs/bench/lstm_scan.json    # GPU
     python benchmarks/lstm_kernel.py --part fused --out runs/bench/lstm_fused.json   # GPU
@@ -174,9 +174,11 @@ def part_scan(b):
 
 def _variants(a):
     f32 = [dict(units=16, w_resident=False, num_warps=4), dict(units=16, w_resident=False, num_warps=8),
-           dict(units=32, w_resident=False, num_warps=8)]
+           dict(units=32, w_resident=False, num_warps=8),
+           dict(units=16, w_resident=False, num_warps=4, poll="volatile")]
     bf16 = [dict(units=16, w_resident=True, num_warps=4), dict(units=16, w_resident=False, num_warps=4),
-            dict(units=16, w_resident=True, num_warps=8)]
+            dict(units=16, w_resident=True, num_warps=8),
+            dict(units=16, w_resident=True, num_warps=4, poll="volatile")]
     big = [dict(units=32, batch_tile=128, w_resident=False, num_warps=8),
            dict(units=64, batch_tile=64, w_resident=False, num_warps=8)]
     if a.quick:
@@ -185,7 +187,7 @@ def _variants(a):
 
 
 def _name(kw):
-    return "_".join(f"{k[0]}{int(v) if isinstance(v, bool) else v}" for k, v in kw.items())
+    return "_".join(f"{k[0]}{int(v) if isinstance(v, bool) else str(v)[:3]}" for k, v in kw.items())
 
 
 def part_fused(b):

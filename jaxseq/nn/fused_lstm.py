@@ -103,25 +103,43 @@ def _config(B, H, units, batch_tile):
     return U, Hu, P, Hk, Bp, Bt, G
 
 
-def _barrier(ctr_ref, g, target):
-    """All P programs of batch group g meet here: count in, spin until the count reaches ``target``."""
-    plgpu.debug_barrier()  # every thread of this program has issued its stores of h
-    plgpu.atomic_add(ctr_ref, g, jnp.int32(1))  # acq_rel at GPU scope: our stores are visible before the count
+def _load_l2(ref):
+    """A load that bypasses L1 (the data was written by other programs of this launch)."""
+    try:
+        return plgpu.load(ref, volatile=True)
+    except TypeError:  # pragma: no cover - a Pallas without the flag
+        return plgpu.load(ref, cache_modifier=".cg")
+
+
+def _barrier(ctr_ref, g, target, poll):
+    """All P programs of batch group g meet here: count in, spin until the count reaches ``target``.
+
+    The stores of this step are ordered before the count by the CTA barrier plus the atomic's
+    acquire-release semantics at GPU scope (the pattern of CUDA's cooperative grid sync); readers then
+    load the exchanged data past L1 (:func:`_load_l2`). ``poll``: "atomic" reads the counter with
+    atomic adds of 0; "volatile" with plain L2 loads, then one atomic (acquire) at the end."""
+    plgpu.debug_barrier()  # every thread of this program has issued its stores
+    plgpu.atomic_add(ctr_ref, g, jnp.int32(1))
 
     def cond(carry):
         v, i = carry
         return (v < target) & (i < SPIN_CAP)
 
-    def body(carry):
-        _, i = carry
-        return plgpu.atomic_add(ctr_ref, g, jnp.int32(0)), i + 1  # an atomic read: always from L2
+    if poll == "volatile":  # plain L2 reads while waiting, one atomic (acquire) after
+        def body(carry):
+            return _load_l2(ctr_ref.at[g]), carry[1] + 1
+    else:
+        def body(carry):
+            return plgpu.atomic_add(ctr_ref, g, jnp.int32(0)), carry[1] + 1
 
     lax.while_loop(cond, body, (plgpu.atomic_add(ctr_ref, g, jnp.int32(0)), jnp.int32(0)))
+    if poll == "volatile":
+        plgpu.atomic_add(ctr_ref, g, jnp.int32(0))
     plgpu.debug_barrier()
 
 
 def _fwd_kernel(xp_ref, m_ref, h0_ref, c0_ref, w_ref, ctr_in, ex_in, hs_ref, cs_ref, ctr_ref, ex_ref, *,
-                T, U, P, Bt, Kc, nk, reverse, masked, w_resident, sync):
+                T, U, P, Bt, Kc, nk, reverse, masked, w_resident, sync, poll):
     del ctr_in, ex_in  # aliased to ctr_ref / ex_ref
     g = pl.program_id(0)
     p = pl.program_id(1)
@@ -140,12 +158,12 @@ def _fwd_kernel(xp_ref, m_ref, h0_ref, c0_ref, w_ref, ctr_in, ex_in, hs_ref, cs_
         if sync:
             @pl.when(s > 0)
             def _():
-                _barrier(ctr_ref, g, s * P)
+                _barrier(ctr_ref, g, s * P, poll)
         ws = w_res if w_resident else load_w()
         a = [xp_ref[te, rows, k, cols].astype(jnp.float32) for k in range(4)]
         slot = lax.rem(s, 2)
         for j in range(nk):  # the contraction in chunks: bounded registers for h
-            hj = plgpu.load(ex_ref.at[slot, rows, pl.ds(j * Kc, Kc)], volatile=True)  # past L1
+            hj = _load_l2(ex_ref.at[slot, rows, pl.ds(j * Kc, Kc)])
             a = [a[k] + jnp.dot(hj, ws[k][j], preferred_element_type=jnp.float32) for k in range(4)]
         i, f, gg, o = (jax.nn.sigmoid(a[0]), jax.nn.sigmoid(a[1]), jnp.tanh(a[2]),
                        jax.nn.sigmoid(a[3]))
@@ -164,7 +182,7 @@ def _fwd_kernel(xp_ref, m_ref, h0_ref, c0_ref, w_ref, ctr_in, ex_in, hs_ref, cs_
 
 
 def _forward(xp, mask, h0, c0, wh, *, reverse, units, batch_tile, w_resident, interpret, num_warps,
-             k_chunk=128):
+             k_chunk=128, poll="atomic"):
     """xp: [T, B, 4H] (time-major, bias included); mask [T, B] or None; h0, c0 [B, H]; wh [H, 4H].
     Returns (hs, cs): the carries after every step, [T, B, H] float32, in natural time order."""
     T, B, G4 = xp.shape
@@ -190,7 +208,7 @@ def _forward(xp, mask, h0, c0, wh, *, reverse, units, batch_tile, w_resident, in
     Kc = min(Hk, _pow2(k_chunk, 16))
     kernel = functools.partial(_fwd_kernel, T=T, U=U, P=P, Bt=Bt, Kc=Kc, nk=Hk // Kc, reverse=reverse,
                                masked=mask is not None, w_resident=w_resident,
-                               sync=P > 1 and not interpret)
+                               sync=P > 1 and not interpret, poll=poll)
     kw = {}
     if not interpret:
         params_cls = getattr(plgpu, "CompilerParams", None) or getattr(plgpu, "TritonCompilerParams")
@@ -260,7 +278,7 @@ def _backward(res, g, *, reverse):
 
 
 def _bwd_kernel(act_ref, tc_ref, cp_ref, dhs_ref, dcs_ref, m_ref, wt_ref, ctr_in, ex_in,
-                da_ref, dh0_ref, dc0_ref, ctr_ref, ex_ref, *, T, U, P, Bt, Kc, nk, Hk, reverse, sync):
+                da_ref, dh0_ref, dc0_ref, ctr_ref, ex_ref, *, T, U, P, Bt, Kc, nk, Hk, reverse, sync, poll):
     """Reverse-time twin of :func:`_fwd_kernel`: each program owns U hidden units, computes their gate
     gradients dA [Bt, 4, U] per step, publishes them through the exchange buffer and, after the grid
     barrier, forms its slice of ``dh_{t-1} = dA W_h^T`` from every program's dA."""
@@ -273,12 +291,12 @@ def _bwd_kernel(act_ref, tc_ref, cp_ref, dhs_ref, dcs_ref, m_ref, wt_ref, ctr_in
 
     def recurrent(s):  # dA (published at step s - 1) times W_h^T, our columns
         if sync:
-            _barrier(ctr_ref, g, s * P)
+            _barrier(ctr_ref, g, s * P, poll)
         slot = lax.rem(s, 2)
         acc = jnp.zeros((Bt, U), jnp.float32)
         for k in range(4):
             for j in range(nk):
-                dj = plgpu.load(ex_ref.at[slot, rows, pl.ds(k * Hk + j * Kc, Kc)], volatile=True)
+                dj = _load_l2(ex_ref.at[slot, rows, pl.ds(k * Hk + j * Kc, Kc)])
                 acc = acc + jnp.dot(dj, wt_ref[k, pl.ds(j * Kc, Kc), cols],
                                     preferred_element_type=jnp.float32)
         return acc
@@ -311,7 +329,7 @@ def _bwd_kernel(act_ref, tc_ref, cp_ref, dhs_ref, dcs_ref, m_ref, wt_ref, ctr_in
 
 
 def _backward_fused(res, g, *, reverse, units, batch_tile, interpret, num_warps, k_chunk=128,
-                    **unused):
+                    poll="atomic", **unused):
     """Like :func:`_backward`, with the reverse-time loop in one launch (:func:`_bwd_kernel`)."""
     xp, mask, h0, c0, wh, hs, cs = res
     dhs, dcs = g
@@ -338,7 +356,7 @@ def _backward_fused(res, g, *, reverse, units, batch_tile, interpret, num_warps,
     ctr = jnp.zeros((G,), jnp.int32)
     Kc = min(Hk, _pow2(k_chunk, 16))
     kernel = functools.partial(_bwd_kernel, T=T, U=U, P=P, Bt=Bt, Kc=Kc, nk=Hk // Kc, Hk=Hk,
-                               reverse=reverse, sync=P > 1 and not interpret)
+                               reverse=reverse, sync=P > 1 and not interpret, poll=poll)
     kw = {}
     if not interpret:
         params_cls = getattr(plgpu, "CompilerParams", None) or getattr(plgpu, "TritonCompilerParams")
@@ -388,7 +406,8 @@ _carries.defvjp(_carries_fwd, _carries_bwd)
 
 
 def lstm_run(params, xp, *, mask=None, carry=None, reverse=False, units=None, batch_tile=None,
-             w_resident=None, interpret=False, num_warps=4, k_chunk=128, bwd_kernel=True):
+             w_resident=None, interpret=False, num_warps=4, k_chunk=128, bwd_kernel=True,
+             poll="atomic"):
     """The LSTM recurrence over a time-major projected input ``xp [T, B, 4H]``.
 
     Same contract as :func:`jaxseq.nn.scan.run` after its projection: returns ``(ys [T, B, H],
@@ -397,7 +416,8 @@ def lstm_run(params, xp, *, mask=None, carry=None, reverse=False, units=None, ba
     ``batch_tile`` rows per batch group (default: the whole padded batch), ``w_resident`` keeps each
     program's weight slice in registers across steps (default: only for 2-byte weights), ``num_warps``
     per program, ``k_chunk`` the contraction chunk of the in-kernel matmul (bounds registers);
-    ``bwd_kernel`` runs the backward as the fused reverse-time kernel (else a ``lax.scan``).
+    ``bwd_kernel`` runs the backward as the fused reverse-time kernel (else a ``lax.scan``); ``poll``
+    how the grid barrier waits (see :func:`_barrier`).
     """
     wh = params["wh"]
     T, B, _ = xp.shape
@@ -414,7 +434,8 @@ def lstm_run(params, xp, *, mask=None, carry=None, reverse=False, units=None, ba
     cfg = (("reverse", bool(reverse)), ("units", int(units)),
            ("batch_tile", None if batch_tile is None else int(batch_tile)),
            ("w_resident", bool(w_resident)), ("interpret", bool(interpret)),
-           ("num_warps", int(num_warps)), ("k_chunk", int(k_chunk)), ("bwd_kernel", bool(bwd_kernel)))
+           ("num_warps", int(num_warps)), ("k_chunk", int(k_chunk)), ("bwd_kernel", bool(bwd_kernel)),
+           ("poll", str(poll)))
     hs, cs = _carries(xp, mask, h0, c0, wh, cfg)
     last = 0 if reverse else T - 1
     final = (hs[last], cs[last])
