@@ -58,7 +58,7 @@ try:  # the Triton-specific primitives (atomics, cache modifiers); present in ja
 except ImportError:  # pragma: no cover - a jax without Pallas/Triton
     plgpu = None
 
-SPIN_CAP = 1 << 16  # polls of the barrier counter before a program gives up (no hang, wrong result)
+SPIN_CAP = 1 << 14  # polls of the barrier counter before a program gives up (no hang, wrong result)
 
 
 def _pow2(n, lo=1):
