@@ -3,8 +3,9 @@ the full softmax, NCE (as tf.nn.nce_loss, log-Q corrected) or word2vec's negativ
 of tiny Shakespeare or of the English side of eng-fra (or any text file, one sentence a line).
 
   python experiments/embeddings.py train --corpus shakespeare --model skipgram --loss neg --time-budget 3
-  python experiments/embeddings.py neighbours --ckpt runs/embeddings/shakespeare_skipgram_neg/ckpt king love
-  python experiments/embeddings.py plot --ckpt runs/embeddings/shakespeare_skipgram_neg/ckpt --out emb.png
+  python experiments/embeddings.py neighbours king love              # the shipped tiny-Shakespeare vectors
+  python experiments/embeddings.py neighbours --ckpt runs/embeddings/shakespeare_skipgram_neg/ckpt king
+  python experiments/embeddings.py plot --out emb.png                 # PCA of the fixed word list
 
 train writes into --out (default runs/embeddings/<corpus>_<model>_<loss>): ckpt/ (resumes from it),
 history.json, results.json (held-out full-softmax NLL, steps/s, the probe pairs) and neighbours.txt (the
@@ -42,6 +43,7 @@ HELP = {"model": "ngram (the tutorial's N-gram LM), cbow or skipgram",
         "sampler": "noise distribution: auto (nce: log_uniform as tf's default; neg: unigram75 as "
                    "word2vec), log_uniform (Zipfian over frequency ranks) or unigram75 (count^0.75)",
         "min_count": "rarer training words become <unk>",
+        "bias_init": "output biases at the start: zero (tf's NCE example) or unigram (log frequency)",
         "valid_fraction": "held-out sentences (seeded split)", "batch_size": "examples per step",
         "steps": "training steps", "optimizer": "sgd (momentum 0.9; Adam and RMSProp pulled every vector "
         "toward one common direction in our runs: cosines near 1 for unrelated words)",
@@ -62,7 +64,8 @@ def add_train(sub):
                    "(experiments/scheduled_sampling.py --cache)")
     add_config_flags(p, EmbedConfig, help=HELP, choices={"model": MODELS, "loss": LOSSES,
                                                          "sampler": ("auto",) + SAMPLERS,
-                                                         "optimizer": OPTIMIZERS})
+                                                         "optimizer": OPTIMIZERS,
+                                                         "bias_init": ("zero", "unigram")})
     p.add_argument("--out", default=None, help="run folder (default runs/embeddings/<corpus>_<model>_<loss>)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="tqdm progress bar")
     add_time_budget(p)
@@ -98,7 +101,7 @@ def cmd_train(a):
                                   progress=a.progress)
     wv = WordVectors(params["embed"], corp.vocab)
     nb, missing, pr = probe(wv)
-    summary.update(probe=pr, command="python experiments/embeddings.py " + " ".join(sys.argv[2:]))
+    summary.update(probe=pr, command="python experiments/embeddings.py " + " ".join(sys.argv[1:]))
     write_atomic(out / "history.json", json.dumps(list(hist), indent=1))
     write_atomic(out / "results.json", json.dumps(summary, indent=1))
     text = format_neighbours(nb, missing)
@@ -111,7 +114,7 @@ def cmd_train(a):
 
 def add_neighbours(sub):
     p = sub.add_parser("neighbours", help="nearest neighbours by cosine of the given words")
-    p.add_argument("--ckpt", required=True, help="a run's ckpt folder")
+    p.add_argument("--ckpt", default="shakespeare", help="a run's ckpt folder, or 'shakespeare' (shipped)")
     p.add_argument("words", nargs="+", help="query words (lower case, as the corpus was normalised)")
     p.add_argument("--k", type=int, default=8, help="neighbours per word")
     p.set_defaults(fn=cmd_neighbours)
@@ -128,7 +131,7 @@ def cmd_neighbours(a):
 
 def add_plot(sub):
     p = sub.add_parser("plot", help="2-D PCA projection of word vectors, as a labelled scatter plot")
-    p.add_argument("--ckpt", required=True, help="a run's ckpt folder")
+    p.add_argument("--ckpt", default="shakespeare", help="a run's ckpt folder, or 'shakespeare' (shipped)")
     p.add_argument("--words", nargs="*", default=None, help="words to plot (default: the fixed list and "
                    "the probe pairs, those known)")
     p.add_argument("--top", type=int, default=0, help="also plot the N most frequent words")

@@ -1,11 +1,13 @@
 """The trained word vectors of a run, with cosine neighbours and a 2-D PCA projection::
 
     from jaxseq import embeddings
-    wv = embeddings.load("runs/emb/shakespeare_neg/ckpt")
+    wv = embeddings.load()                     # the shipped tiny-Shakespeare vectors (or a run's ckpt folder)
     wv.neighbours(["king", "love"], k=8)      # -> {"king": [("queen", 0.71), ...], ...}
     xy = wv.project(["king", "queen", "man"])  # [3, 2]
 """
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 
@@ -13,6 +15,9 @@ from jaxseq.data.vocab import SPECIALS, Vocab
 from jaxseq.errors import DataError
 from jaxseq.models.embeddings.model import EmbedModelConfig
 from jaxseq.models.embeddings.training import FAMILY, nearest, pca_2d
+
+
+SHIPPED = {"shakespeare": Path(__file__).resolve().parents[3] / "ckpt" / "embeddings" / "shakespeare"}
 
 
 class WordVectors:
@@ -53,9 +58,11 @@ class WordVectors:
         return pca_2d(self.embed[self.ids(words)])
 
 
-def load(path, step=None) -> WordVectors:
-    """The word vectors of checkpoint folder ``path`` (a run's ``ckpt`` folder or an export)."""
+def load(name_or_path="shakespeare", step=None) -> WordVectors:
+    """Word vectors: ``"shakespeare"`` (the shipped skip-gram vectors) or a checkpoint folder (a run's
+    ``ckpt`` folder or an export)."""
     from jaxseq.training.checkpoint import load_for_sampling
+    path = SHIPPED.get(name_or_path, name_or_path)
     params, meta = load_for_sampling(path, step)
     if meta.get("family") != FAMILY:
         raise DataError(f"{path} is not a {FAMILY} checkpoint; give the ckpt folder of an "

@@ -8,6 +8,7 @@ import math
 import time
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jaxseq.data.batching import batch_indices
@@ -34,6 +35,7 @@ class EmbedConfig:
     hidden: int = 128             # ngram's ReLU layer
     num_sampled: int = 32         # noise words: per batch (nce, shared as in tf) / per example (neg)
     sampler: str = "auto"         # auto (nce: log_uniform as tf; neg: unigram75 as word2vec) | ...
+    bias_init: str = "zero"       # output biases: zero (as tf's NCE example) | unigram (log frequency)
     min_count: int = 3            # rarer training words become <unk>
     valid_fraction: float = 0.05  # held-out sentences (seeded)
     batch_size: int = 512
@@ -49,6 +51,8 @@ class EmbedConfig:
             raise ValueError(f"model = {self.model!r}: choose one of {MODELS}")
         if self.loss not in LOSSES:
             raise ValueError(f"loss = {self.loss!r}: choose one of {LOSSES}")
+        if self.bias_init not in ("zero", "unigram"):
+            raise ValueError(f"bias_init = {self.bias_init!r}: choose zero or unigram")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer = {self.optimizer!r}: choose one of {OPTIMIZERS}")
         if self.sampler != "auto" and self.sampler not in SAMPLERS:
@@ -69,6 +73,12 @@ class EmbedConfig:
 
 def model_config(cfg: EmbedConfig, vocab_size) -> EmbedModelConfig:
     return EmbedModelConfig(vocab_size, cfg.model, cfg.dim, cfg.window, cfg.hidden)
+
+
+def unigram_bias(counts):
+    """``log`` of each word's training frequency (``count + 0.5`` smoothed), float32 ``[V]``."""
+    c = np.asarray(counts, np.float64) + 0.5
+    return jnp.asarray(np.log(c / c.sum()), jnp.float32)
 
 
 def eval_batches(x, y, n, seed=0):
@@ -122,6 +132,8 @@ def train(cfg: EmbedConfig, corp: wc.WordCorpus, ckpt_dir, *, corpus_name="", ti
     mcfg = model_config(cfg, len(corp.vocab))
     noise = None if cfg.loss == "softmax" else Noise(corp.counts, cfg.noise_kind, cfg.num_sampled)
     params = init(jax.random.PRNGKey(cfg.seed), mcfg)
+    if cfg.bias_init == "unigram":   # start at the unigram LM: NCE's rare words need not be pushed down first
+        params["bias"] = unigram_bias(corp.counts)
 
     def batch_fn(step):
         i = batch_indices(step, len(y), cfg.batch_size, seed=cfg.seed)
