@@ -6,6 +6,8 @@ of tiny Shakespeare or of the English side of eng-fra (or any text file, one sen
   python experiments/embeddings.py neighbours king love              # the shipped tiny-Shakespeare vectors
   python experiments/embeddings.py neighbours --ckpt runs/embeddings/shakespeare_skipgram_neg/ckpt king
   python experiments/embeddings.py plot --out emb.png                 # PCA of the fixed word list
+  python experiments/embeddings.py export --ckpt runs/embeddings/shakespeare_skipgram_softmax/ckpt \
+      --out ckpt/embeddings/shakespeare --dtype float16                # params-only copy for shipping
 
 train writes into --out (default runs/embeddings/<corpus>_<model>_<loss>): ckpt/ (resumes from it),
 history.json, results.json (held-out full-softmax NLL, steps/s, the probe pairs) and neighbours.txt (the
@@ -17,8 +19,8 @@ import argparse
 import json
 import sys
 
-from _cli import (add_config_flags, add_time_budget, config_from_args, fail, out_path, parser, run,
-                  subparsers, time_budget_s)
+from _cli import (add_config_flags, add_export, add_time_budget, config_from_args, fail, out_path, parser,
+                  run, subparsers, time_budget_s)
 
 from jaxseq.data.files import check_output_dir, write_atomic
 
@@ -165,6 +167,7 @@ def main(argv=None):
     add_train(sub)
     add_neighbours(sub)
     add_plot(sub)
+    add_export(sub)
     a = p.parse_args(argv)
     return a.fn(a)
 

@@ -217,3 +217,10 @@ def test_real_corpora(data_dir):
         c = wc.build(sents, 3)
         assert len(c.vocab) > 3000 and c.n_train_words > 150_000
         assert "king" in c.vocab.stoi or corpus == "eng-fra"
+
+
+def test_shipped_vectors():
+    """ckpt/embeddings/shakespeare (skip-gram, full softmax, float16) loads without data."""
+    wv = E.load()
+    assert wv.meta["corpus"] == "shakespeare" and wv.embed.shape[1] == 100
+    assert wv.neighbours(["father"], 3)["father"][0][0] == "mother"
