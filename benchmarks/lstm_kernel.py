@@ -273,6 +273,18 @@ def breakdown(b, kw):
 
 def part_canary(b):
     kw = {} if b.interpret else dict(units=16, num_warps=4)
+    jax, jnp, a = b.jax, b.jnp, b.a
+    p, xs, _ = b.inputs(a.B, a.T, 4)
+    xp = b.cells.LSTM.project(p, jnp.swapaxes(xs, 0, 1))
+    z = jnp.zeros((a.B, a.hidden), jnp.float32)
+    for T in (8, a.T):  # the barrier counters: (T - 1) * P each when no barrier gave up
+        t0 = time.perf_counter()
+        ctr = jax.block_until_ready(b.fl._forward(
+            xp[:T], None, z, z, p["wh"], reverse=False, units=kw.get("units", a.hidden), batch_tile=None,
+            w_resident=False, interpret=b.interpret, num_warps=4, with_counter=True)[2])
+        b.rows[f"canary_counter_T{T}"] = {"counter": [int(c) for c in ctr],
+                                          "wall_s": round(time.perf_counter() - t0, 2)}
+        print(f"canary_counter_T{T}: {b.rows[f'canary_counter_T{T}']}", flush=True)
     ok = b.check("canary", b.a.B, 8, grads=True, **kw)  # the backward kernel included
     if not ok:
         raise SystemExit("canary: the fused kernel gives wrong values")

@@ -28,8 +28,9 @@ bandwidth), slower than the scan. Splitting the columns over ``P`` programs give
   through Pallas' interpreter on any back end (tests use it on the CPU).
 - The grid barrier assumes that all ``G * P`` programs are resident at once. Triton gives no such
   guarantee; the wrapper keeps ``G * P`` at or under the device's SM count, and the spin loop gives up
-  after ``SPIN_CAP`` polls (the result is then wrong, never a hang; the benchmark checks values). A GPU
-  shared through MPS with other processes may break the residency assumption. In interpreter mode the
+  after ``SPIN_CAP`` polls and releases every later barrier of its group (the result is then wrong,
+  never a hang; the benchmark checks values and the counter). A GPU shared through MPS with other
+  processes may delay the residency of some programs (the others spin meanwhile). In interpreter mode the
   programs run one after another, so a grid of more than one program per batch group only works for
   ``T = 1`` (the tests use that to check the indexing).
 - Shapes: any ``B``, ``H``; the batch is padded to a power of two >= 16 (``Bt`` rows per group), ``H``
@@ -58,7 +59,8 @@ try:  # the Triton-specific primitives (atomics, cache modifiers); present in ja
 except ImportError:  # pragma: no cover - a jax without Pallas/Triton
     plgpu = None
 
-SPIN_CAP = 1 << 14  # polls of the barrier counter before a program gives up (no hang, wrong result)
+SPIN_CAP = 1 << 18  # polls of the barrier counter before a program gives up (no hang, wrong result)
+ABORT = 1 << 30  # a program that gave up raises its group's counter to this: every later barrier passes
 
 
 def _pow2(n, lo=1):
@@ -132,7 +134,12 @@ def _barrier(ctr_ref, g, target, poll):
         def body(carry):
             return plgpu.atomic_add(ctr_ref, g, jnp.int32(0)), carry[1] + 1
 
-    lax.while_loop(cond, body, (plgpu.atomic_add(ctr_ref, g, jnp.int32(0)), jnp.int32(0)))
+    _, polls = lax.while_loop(cond, body, (plgpu.atomic_add(ctr_ref, g, jnp.int32(0)), jnp.int32(0)))
+
+    @pl.when(polls >= SPIN_CAP)
+    def _():  # give up for the whole group: one timeout, not one per step
+        plgpu.atomic_max(ctr_ref, g, jnp.int32(ABORT))
+
     if poll == "volatile":
         plgpu.atomic_add(ctr_ref, g, jnp.int32(0))
     plgpu.debug_barrier()
@@ -182,9 +189,10 @@ def _fwd_kernel(xp_ref, m_ref, h0_ref, c0_ref, w_ref, ctr_in, ex_in, hs_ref, cs_
 
 
 def _forward(xp, mask, h0, c0, wh, *, reverse, units, batch_tile, w_resident, interpret, num_warps,
-             k_chunk=128, poll="atomic"):
+             k_chunk=128, poll="atomic", with_counter=False):
     """xp: [T, B, 4H] (time-major, bias included); mask [T, B] or None; h0, c0 [B, H]; wh [H, 4H].
-    Returns (hs, cs): the carries after every step, [T, B, H] float32, in natural time order."""
+    Returns (hs, cs): the carries after every step, [T, B, H] float32, in natural time order (and the
+    barrier counters [G] with ``with_counter``: (T - 1) * P each, >= ABORT where a barrier gave up)."""
     T, B, G4 = xp.shape
     H = G4 // 4
     U, Hu, P, Hk, Bp, Bt, G = _config(B, H, units, batch_tile)
@@ -213,7 +221,7 @@ def _forward(xp, mask, h0, c0, wh, *, reverse, units, batch_tile, w_resident, in
     if not interpret:
         params_cls = getattr(plgpu, "CompilerParams", None) or getattr(plgpu, "TritonCompilerParams")
         kw["compiler_params"] = params_cls(num_warps=num_warps, num_stages=1)
-    hs, cs, _, _ = pl.pallas_call(
+    hs, cs, ctr, _ = pl.pallas_call(
         kernel,
         out_shape=(jax.ShapeDtypeStruct((T, Bp, Hu), jnp.float32),
                    jax.ShapeDtypeStruct((T, Bp, Hu), jnp.float32),
@@ -224,6 +232,8 @@ def _forward(xp, mask, h0, c0, wh, *, reverse, units, batch_tile, w_resident, in
         interpret=interpret,
         **kw,
     )(xp4, m, h0p, c0p, w4, ctr, ex)
+    if with_counter:
+        return hs[:, :B, :H], cs[:, :B, :H], ctr
     return hs[:, :B, :H], cs[:, :B, :H]
 
 
