@@ -175,7 +175,8 @@ def part_scan(b):
 def _variants(a):
     f32 = [dict(units=16, w_resident=False, num_warps=4), dict(units=16, w_resident=False, num_warps=8),
            dict(units=32, w_resident=False, num_warps=8),
-           dict(units=16, w_resident=False, num_warps=4, poll="volatile")]
+           dict(units=16, w_resident=False, num_warps=4, poll="volatile"),
+           dict(units=16, num_warps=4, f16_operands=True)]
     bf16 = [dict(units=16, w_resident=True, num_warps=4), dict(units=16, w_resident=False, num_warps=4),
             dict(units=16, w_resident=True, num_warps=8),
             dict(units=16, w_resident=True, num_warps=4, poll="volatile")]

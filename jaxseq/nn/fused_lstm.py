@@ -152,8 +152,6 @@ def _fwd_kernel(xp_ref, m_ref, h0_ref, c0_ref, w_ref, ctr_in, ex_in, hs_ref, cs_
     p = pl.program_id(1)
     rows = pl.ds(g * Bt, Bt)
     cols = pl.ds(p * U, U)
-    wdt = w_ref.dtype
-
     def load_w():  # [gate][k-chunk] -> [Kc, U]
         return [[w_ref[k, pl.ds(j * Kc, Kc), cols] for j in range(nk)] for k in range(4)]
 
@@ -182,17 +180,20 @@ def _fwd_kernel(xp_ref, m_ref, h0_ref, c0_ref, w_ref, ctr_in, ex_in, hs_ref, cs_
             h_new = jnp.where(keep, h_new, h_own)
         hs_ref[te, rows, cols] = h_new
         cs_ref[te, rows, cols] = c_new
-        ex_ref[lax.rem(s + 1, 2), rows, cols] = h_new.astype(wdt)
+        ex_ref[lax.rem(s + 1, 2), rows, cols] = h_new.astype(ex_ref.dtype)
         return c_new, h_new
 
     lax.fori_loop(0, T, step, (c0_ref[rows, cols], h0_ref[rows, cols]))
 
 
 def _forward(xp, mask, h0, c0, wh, *, reverse, units, batch_tile, w_resident, interpret, num_warps,
-             k_chunk=128, poll="atomic", with_counter=False):
+             k_chunk=128, poll="atomic", f16_operands=False, with_counter=False):
     """xp: [T, B, 4H] (time-major, bias included); mask [T, B] or None; h0, c0 [B, H]; wh [H, 4H].
     Returns (hs, cs): the carries after every step, [T, B, H] float32, in natural time order (and the
-    barrier counters [G] with ``with_counter``: (T - 1) * P each, >= ABORT where a barrier gave up)."""
+    barrier counters [G] with ``with_counter``: (T - 1) * P each, >= ABORT where a barrier gave up).
+    ``f16_operands`` (float32 weights only): the recurrent matmul's operands (W_h and the exchanged h)
+    in float16 instead of TF32: the same 11 significant bits as TF32 for |h| < 1 and weights in
+    [6e-5, 65504], at half the bytes, registers for the weights and twice the tensor-core rate."""
     T, B, G4 = xp.shape
     H = G4 // 4
     U, Hu, P, Hk, Bp, Bt, G = _config(B, H, units, batch_tile)
@@ -201,11 +202,11 @@ def _forward(xp, mask, h0, c0, wh, *, reverse, units, batch_tile, w_resident, in
                          f"batch_tile")
     if interpret and P > 1 and T > 1:
         raise ValueError("interpret mode runs programs one after another: P > 1 needs T == 1")
-    wdt = wh.dtype
+    wdt = jnp.float16 if (f16_operands and wh.dtype == jnp.float32) else wh.dtype
     xp4 = xp.reshape(T, B, 4, H)
     if Bp != B or Hu != H:
         xp4 = jnp.pad(xp4, ((0, 0), (0, Bp - B), (0, 0), (0, Hu - H)))
-    w4 = jnp.transpose(wh.reshape(H, 4, H), (1, 0, 2))  # [4, H_in, H_out]
+    w4 = jnp.transpose(wh.astype(wdt).reshape(H, 4, H), (1, 0, 2))  # [4, H_in, H_out]
     w4 = jnp.pad(w4, ((0, 0), (0, Hk - H), (0, Hu - H)))
     m = jnp.ones((T, Bp, 1), jnp.float32) if mask is None else jnp.pad(
         mask.astype(jnp.float32), ((0, 0), (0, Bp - B)))[..., None]
@@ -417,7 +418,7 @@ _carries.defvjp(_carries_fwd, _carries_bwd)
 
 def lstm_run(params, xp, *, mask=None, carry=None, reverse=False, units=None, batch_tile=None,
              w_resident=None, interpret=False, num_warps=4, k_chunk=128, bwd_kernel=True,
-             poll="atomic"):
+             poll="atomic", f16_operands=False):
     """The LSTM recurrence over a time-major projected input ``xp [T, B, 4H]``.
 
     Same contract as :func:`jaxseq.nn.scan.run` after its projection: returns ``(ys [T, B, H],
@@ -427,7 +428,8 @@ def lstm_run(params, xp, *, mask=None, carry=None, reverse=False, units=None, ba
     program's weight slice in registers across steps (default: only for 2-byte weights), ``num_warps``
     per program, ``k_chunk`` the contraction chunk of the in-kernel matmul (bounds registers);
     ``bwd_kernel`` runs the backward as the fused reverse-time kernel (else a ``lax.scan``); ``poll``
-    how the grid barrier waits (see :func:`_barrier`).
+    how the grid barrier waits (see :func:`_barrier`); ``f16_operands`` see :func:`_forward` (forward
+    kernel only; opt-in).
     """
     wh = params["wh"]
     T, B, _ = xp.shape
@@ -438,14 +440,14 @@ def lstm_run(params, xp, *, mask=None, carry=None, reverse=False, units=None, ba
         carry = (jnp.zeros((B, H), jnp.float32), jnp.zeros((B, H), jnp.float32))
     h0, c0 = carry
     if w_resident is None:
-        w_resident = jnp.dtype(wh.dtype).itemsize == 2
+        w_resident = jnp.dtype(wh.dtype).itemsize == 2 or bool(f16_operands)
     if mask is not None:
         mask = mask.astype(jnp.float32)
     cfg = (("reverse", bool(reverse)), ("units", int(units)),
            ("batch_tile", None if batch_tile is None else int(batch_tile)),
            ("w_resident", bool(w_resident)), ("interpret", bool(interpret)),
            ("num_warps", int(num_warps)), ("k_chunk", int(k_chunk)), ("bwd_kernel", bool(bwd_kernel)),
-           ("poll", str(poll)))
+           ("poll", str(poll)), ("f16_operands", bool(f16_operands)))
     hs, cs = _carries(xp, mask, h0, c0, wh, cfg)
     last = 0 if reverse else T - 1
     final = (hs[last], cs[last])

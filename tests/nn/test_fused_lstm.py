@@ -97,6 +97,16 @@ def test_bfloat16_weights():
     assert g["wh"].dtype == jnp.bfloat16 and _rel(g["wh"], gr["wh"]) < 2e-2
 
 
+def test_float16_operands_close_to_float32():
+    """``f16_operands``: float16 W_h and exchanged h (TF32-like precision) for float32 weights."""
+    p, xs, mask, carry = _setup(9)
+    xp = jnp.swapaxes(cells.LSTM.project(p, xs), 0, 1)
+    ref, _ = scan.run(cells.LSTM, p, xs, mask=mask, carry=carry, fused=False)
+    ys, _ = fused_lstm.lstm_run(p, xp, mask=mask.T, carry=carry, interpret=True, f16_operands=True)
+    err = _rel(jnp.swapaxes(ys, 0, 1), ref)
+    assert 0 < err < 2e-3
+
+
 @pytest.mark.parametrize("batch_tile", [None, 16])
 def test_multi_program_grid_one_step(batch_tile):
     """Hidden units split over 3 programs (U=16, H=40) and the batch over 2 groups: indexing, padding."""
