@@ -175,16 +175,16 @@ def part_scan(b):
 def _variants(a):
     f32 = [dict(units=16, w_resident=False, num_warps=4), dict(units=16, w_resident=False, num_warps=8),
            dict(units=32, w_resident=False, num_warps=8),
-           dict(units=16, w_resident=False, num_warps=4, poll="volatile"),
-           dict(units=16, num_warps=4, f16_operands=True)]
+           dict(units=16, w_resident=False, num_warps=4, poll="volatile")]
+    f16 = [dict(units=16, num_warps=4, f16_operands=True), dict(units=16, num_warps=8, f16_operands=True)]
     bf16 = [dict(units=16, w_resident=True, num_warps=4), dict(units=16, w_resident=False, num_warps=4),
             dict(units=16, w_resident=True, num_warps=8),
             dict(units=16, w_resident=True, num_warps=4, poll="volatile")]
     big = [dict(units=32, batch_tile=128, w_resident=False, num_warps=8),
            dict(units=64, batch_tile=64, w_resident=False, num_warps=8)]
     if a.quick:
-        return f32[:1], bf16[:1], big[:1]
-    return f32, bf16, big
+        return f32[:1], f16[:1], bf16[:1], big[:1]
+    return f32, f16, bf16, big
 
 
 def _name(kw):
@@ -193,13 +193,14 @@ def _name(kw):
 
 def part_fused(b):
     a = b.a
-    f32, bf16, big = _variants(a)
+    f32, f16, bf16, big = _variants(a)
     if b.interpret:  # the interpreter runs one program per batch group: U = H, no barrier
         f32 = bf16 = [dict()]
+        f16 = [dict(f16_operands=True)]
         big = [dict(batch_tile=max(16, a.big_batch // 2))]
     best = {}
-    for dtype, vs in (("f32", f32), ("bf16", bf16)):
-        dt = "float32" if dtype == "f32" else "bfloat16"
+    for dtype, vs in (("f32", f32), ("f32f16", f16), ("bf16", bf16)):
+        dt = "bfloat16" if dtype == "bf16" else "float32"
         for kw in vs:
             tag = f"fused_{dtype}_B{a.B}_{_name(kw)}"
             ms = guarded(b, tag, lambda: b.check(tag, a.B, a.T, dtype=dt, grads=False, **kw)
@@ -215,17 +216,16 @@ def part_fused(b):
                         and b.time_pair(tag, True, a.B, a.T, dtype=dt, modes=("fwdbwd",),
                                         bwd_kernel=bk, **kw))
             tag = f"fused_{dtype}_B{a.B}_{_name(kw)}"
-            if dtype == "f32":  # per-step cost: the slope between T/4 and T
+            if dtype == "f32":  # per-step cost: the slope between T/4 and T; where the time goes
                 guarded(b, tag, lambda: b.time_pair(f"{tag}_T{a.T // 4}", True, a.B, a.T // 4,
                                                     modes=("fwd",), **kw))
+                guarded(b, "breakdown", lambda: breakdown(b, kw))
     for kw in big:
         tag = f"fused_f32_B{a.big_batch}_{_name(kw)}"
         guarded(b, tag, lambda: b.check(tag, a.big_batch, a.T, grads=False, **kw)
                 and b.time_pair(tag, True, a.big_batch, a.T, modes=("fwd",), **kw))
     b.rows["best"] = {k: {"ms": v[0], "variant": v[1]} for k, v in best.items()}
     b.flush()
-    if "f32" in best:
-        guarded(b, "breakdown", lambda: breakdown(b, best["f32"][1]))
 
 
 def guarded(b, tag, fn):
@@ -244,9 +244,10 @@ def breakdown(b, kw):
     jax, jnp, fl, cells = b.jax, b.jnp, b.fl, b.cells
     a = b.a
     p, xs, w = b.inputs(a.B, a.T, 1)
-    cfg = dict(reverse=False, units=kw.get("units", 16), batch_tile=None,
-               w_resident=kw.get("w_resident", False), interpret=b.interpret,
-               num_warps=kw.get("num_warps", 4), poll=kw.get("poll", "atomic"))
+    cfg = dict(reverse=False, units=kw.get("units", a.hidden if b.interpret else 16), batch_tile=None,
+               w_resident=kw.get("w_resident", kw.get("f16_operands", False)), interpret=b.interpret,
+               num_warps=kw.get("num_warps", 4), poll=kw.get("poll", "atomic"),
+               f16_operands=kw.get("f16_operands", False))
     proj = jax.jit(lambda p, xs: cells.LSTM.project(p, jnp.swapaxes(xs, 0, 1)))
     xp = proj(p, xs)
     z = jnp.zeros((a.B, a.hidden), jnp.float32)

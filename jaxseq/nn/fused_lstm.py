@@ -76,15 +76,20 @@ def supported(params, *, dropout_mask=None, backend=None) -> bool:
     return backend in ("gpu", "cuda")
 
 
-# Shapes (T, B, H, weight dtype) where the kernel was measured faster than the scan on an H100, as
-# predicates; empty until a measurement shows a win (docs/benchmarks.md, "Fused LSTM kernel (Pallas)").
+# (predicate over (T, B, H, weight dtype), lstm_run keywords) for the shapes where the kernel was
+# measured faster than the scan on an H100; empty until a measurement shows a win (docs/benchmarks.md,
+# "Fused LSTM kernel (Pallas)").
 AUTO_RULES: tuple = ()
 
 
-def auto_select(xp_shape, w_dtype) -> bool:
-    """Whether :func:`jaxseq.nn.scan.run` should pick the kernel by itself for this shape (GPU only)."""
+def auto_config(xp_shape, w_dtype):
+    """The :func:`lstm_run` keywords :func:`jaxseq.nn.scan.run` uses by itself for this shape on a GPU,
+    or None: keep the scan."""
     T, B, G4 = xp_shape
-    return any(rule(T, B, G4 // 4, jnp.dtype(w_dtype)) for rule in AUTO_RULES)
+    for rule, kw in AUTO_RULES:
+        if rule(T, B, G4 // 4, jnp.dtype(w_dtype)):
+            return dict(kw)
+    return None
 
 
 def _sm_count():

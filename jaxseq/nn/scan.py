@@ -38,10 +38,11 @@ def run(cell: Cell, params, xs, *, mask=None, carry=None, reverse=False, time_ma
     if carry is None:
         carry = cell.zeros(B, hidden)
     xp = cell.project(params, xs)  # hoisted: one matmul over all T steps
-    if fused is not False and _use_fused(cell, params, xp, dropout_mask, fused):
+    kernel_kw = None if fused is False else _fused_config(cell, params, xp, dropout_mask, fused)
+    if kernel_kw is not None:
         from jaxseq.nn import fused_lstm
         ys, final = fused_lstm.lstm_run(params, xp, mask=mask, carry=carry, reverse=reverse,
-                                        interpret=not fused_lstm.supported(params))
+                                        interpret=not fused_lstm.supported(params), **kernel_kw)
         return (ys if time_major else jnp.swapaxes(ys, 0, 1)), final
     kw = {} if dropout_mask is None else {"dropout_mask": dropout_mask}
 
@@ -62,18 +63,22 @@ def run(cell: Cell, params, xs, *, mask=None, carry=None, reverse=False, time_ma
     return ys, final
 
 
-def _use_fused(cell, params, xp, dropout_mask, fused):
+def _fused_config(cell, params, xp, dropout_mask, fused):
+    """The fused kernel's keywords if ``run`` should use it (``fused`` None or True), else None."""
     from jaxseq.nn import cells, fused_lstm
     if cell.step_projected is not cells.lstm_step_projected:
         if fused:
             raise ValueError("fused=True needs the LSTM cell")
-        return False
+        return None
     if fused:
         if dropout_mask is not None or "ln_g_scale" in params:
             raise ValueError("fused=True supports a plain LSTM (no layer norm, no recurrent dropout)")
-        return True
-    return (fused_lstm.supported(params, dropout_mask=dropout_mask)
-            and fused_lstm.auto_select(xp.shape, params["wh"].dtype))
+        if not fused_lstm.supported(params):  # the interpreter: one program per batch group
+            return {}
+        return fused_lstm.auto_config(xp.shape, params["wh"].dtype) or {}
+    if not fused_lstm.supported(params, dropout_mask=dropout_mask):
+        return None
+    return fused_lstm.auto_config(xp.shape, params["wh"].dtype)
 
 
 def stacked_init(cell: Cell, key, in_dim, hidden, num_layers, **kw):

@@ -131,8 +131,11 @@ def test_interpreter_refuses_barrier_grids_and_scan_rejects_other_cells():
         scan.run(cells.LSTM, ln, xs, fused=True)
 
 
-def test_automatic_selection_is_scan_off_gpu():
+def test_automatic_selection_is_scan_off_gpu(monkeypatch):
     p, xs, _, _ = _setup(5)
+    monkeypatch.setattr(fused_lstm, "AUTO_RULES", ((lambda T, B, H, dt: B <= 4, {"units": 16}),))
+    assert fused_lstm.auto_config((6, 3, 80), jnp.float32) == {"units": 16}
+    assert fused_lstm.auto_config((6, 8, 80), jnp.float32) is None
     assert not fused_lstm.supported(p, backend="cpu")
     assert fused_lstm.supported(p, backend="gpu") == (fused_lstm.plgpu is not None)
     a, _ = scan.run(cells.LSTM, p, xs)  # default: the scan on the CPU
