@@ -157,6 +157,7 @@ def _fwd_kernel(xp_ref, m_ref, h0_ref, c0_ref, w_ref, ctr_in, ex_in, hs_ref, cs_
     p = pl.program_id(1)
     rows = pl.ds(g * Bt, Bt)
     cols = pl.ds(p * U, U)
+
     def load_w():  # [gate][k-chunk] -> [Kc, U]
         return [[w_ref[k, pl.ds(j * Kc, Kc), cols] for j in range(nk)] for k in range(4)]
 
