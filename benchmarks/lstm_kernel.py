@@ -170,6 +170,16 @@ def part_scan(b):
         return jax.lax.scan(body, h0, None, length=a.T)[0]
     ms, sp = _median_ms(floor, [(w, jax.random.normal(k2, (a.B, H)))], a.reps)
     b.record(f"floor_matmul_tanh_B{a.B}_fwd", ms, sp, us_per_step=round(1e3 * ms / a.T, 3))
+    # the device's two ceilings (METHOD.md): a device-to-device copy and a large matmul
+    n = 1 << 26 if not a.quick else 1 << 12
+    x = jax.random.normal(k1, (n,))
+    ms, sp = _median_ms(jax.jit(lambda x: x * 1.0000001), [(x,)], a.reps)
+    b.record("ceiling_copy_256MB", ms, sp, GBps=round(2 * 4 * n / ms / 1e6, 1))
+    m = 8192 if not a.quick else 64
+    for dt in (jnp.float32, jnp.bfloat16):
+        y = jax.random.normal(k2, (m, m)).astype(dt)
+        ms, sp = _median_ms(jax.jit(lambda y: jnp.dot(y, y)), [(y,)], a.reps)
+        b.record(f"ceiling_matmul_{m}_{jnp.dtype(dt).name}", ms, sp, TFLOPs=round(2 * m ** 3 / ms / 1e9, 1))
 
 
 def _variants(a):
