@@ -42,6 +42,8 @@ HELP = {
                  "become <unk>",
     "vocab_size": "(truecase text) joint subword vocabulary size",
     "max_tokens": "(truecase text) skip training pairs with a side longer than this many subwords",
+    "pad_to": "(truecase text) pad every training batch to this many tokens: one compiled train step "
+              "(0: length buckets, one compilation each); needs --max-tokens <= it",
     "tied": "one embedding table for source, target and output (needs truecase text: one joint vocab)",
     "split_seed": "seed of the fixed 90/5/5 train/valid/test split (saved with the checkpoint)",
     "emb": "word embedding size", "hidden": "LSTM size (encoder: hidden/2 per direction if bidirectional)",
@@ -312,10 +314,12 @@ def train(args, cfg, out_dir):
     n_dev = jax.device_count()   # every host's: --batch-size is the global batch
     if cfg.batch_size % n_dev:
         fail(f"--batch-size {cfg.batch_size} must divide over {n_dev} devices")
-    batches = eng_fra.BucketedBatches(data.enc["train"], cfg.batch_size, seed=cfg.seed)
+    batches = eng_fra.BucketedBatches(data.enc["train"], cfg.batch_size, seed=cfg.seed,
+                                      bounds=[cfg.pad_to] if cfg.pad_to else None)
     print(f"{batches.batches_per_epoch()} batches/epoch, buckets {batches.bounds}; "
           f"{cfg.steps} steps = {cfg.steps / batches.batches_per_epoch():.1f} epochs")
-    eval_fn, count = training.make_eval_fn(cfg, mcfg, data, batches.bounds, n_dev)
+    eval_fn, count = training.make_eval_fn(cfg, mcfg, data, data.bounds if cfg.pad_to else batches.bounds,
+                                           n_dev)   # validation pairs may be longer than --pad-to
     ck = Checkpointer(out_dir, keep=2, best_metric="val_bleu", best_mode="max")
     start = ck.latest_step() or 0
     try:

@@ -54,6 +54,10 @@ def test_config_checks_for_truecase():
     with pytest.raises(ValueError, match="vocab_size = 100"):
         training.Config(text="truecase", vocab_size=100)
     assert training.PRESETS["truecase"]["text"] == "truecase" and training.PRESETS["truecase"]["tied"]
+    with pytest.raises(ValueError, match="pad_to = 16: needs truecase text and at least max_tokens"):
+        training.Config(text="truecase", max_tokens=32, pad_to=16)
+    with pytest.raises(ValueError, match="pad_to = 32: needs truecase text"):
+        training.Config(pad_to=32)
 
 
 def test_subword_translator_reads_raw_text_and_writes_text(sw):
