@@ -71,7 +71,9 @@ def jax_char(a, unroll):
             "batch": a.batch, "chars_per_s": a.batch * a.seq_len / t}
 
 
-def jax_row(a):
+def jax_row(a, unroll):
+    import functools
+
     import jax
     import jax.numpy as jnp
 
@@ -79,7 +81,7 @@ def jax_row(a):
     from jaxseq.training import loop
     params = rl.init(jax.random.PRNGKey(0), rl.RowConfig(hidden=a.row_hidden))
     opt = loop.make_optimizer(loop.TrainConfig(lr=1e-3, clip_norm=1.0))
-    step = loop.make_train_step(rl.loss_fn, opt)
+    step = loop.make_train_step(functools.partial(rl.loss_fn, unroll=unroll), opt)
     rng = np.random.default_rng(0)
     batch = {"x": jnp.asarray(rng.random((a.row_batch, 28, 28)), jnp.float32),
              "y": jnp.asarray(rng.integers(0, 10, a.row_batch), jnp.int32)}
@@ -90,7 +92,8 @@ def jax_row(a):
             st["p"], st["s"], m = step(st["p"], st["s"], batch, jax.random.PRNGKey(i), jnp.int32(i))
         jax.block_until_ready(m["loss"])
     t = timeit(run, a.reps) / a.steps_per_rep
-    return {"impl": "jaxseq", "device": str(jax.devices()[0]), "s_per_step": t, "batch": a.row_batch,
+    return {"impl": f"jaxseq (unroll {unroll})", "device": str(jax.devices()[0]), "s_per_step": t,
+            "batch": a.row_batch,
             "images_per_s": a.row_batch / t}
 
 
@@ -253,7 +256,8 @@ def main(argv=None):
     p.add_argument("--dropout", type=float, default=0.25)
     p.add_argument("--batch", type=int, default=128, help="char-LSTM streams per step")
     p.add_argument("--seq-len", type=int, default=128, help="characters per window")
-    p.add_argument("--unrolls", default="1,4", help="lax.scan unrolls to time for the char-LSTM")
+    p.add_argument("--unrolls", default="1,4,8", help="lax.scan unrolls to time for the char-LSTM")
+    p.add_argument("--row-unrolls", default="1,4,28", help="lax.scan unrolls to time for the row-LSTM")
     p.add_argument("--row-batch", type=int, default=128)
     p.add_argument("--row-hidden", type=int, default=128)
     p.add_argument("--reps", type=int, default=10)
@@ -280,7 +284,8 @@ def main(argv=None):
 
     for u in [int(u) for u in a.unrolls.split(",")]:
         add("char_lm", jax_char, a, u)
-    add("row_lstm", jax_row, a)
+    for u in [int(u) for u in a.row_unrolls.split(",")]:
+        add("row_lstm", jax_row, a, u)
     if not a.no_torch:
         add("char_lm", torch_char_batched, a, a.device)
         add("char_lm", torch_char_batch1, a, a.device)

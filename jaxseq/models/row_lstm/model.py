@@ -36,9 +36,9 @@ def logits(params, images, unroll=1):
     return layers.dense(params["out"], h)
 
 
-def loss_fn(params, batch, key=None, step=0):
+def loss_fn(params, batch, key=None, step=0, unroll=1):
     """Cross-entropy of ``batch = {"x": [B, rows, cols], "y": [B]}``; metrics: accuracy."""
-    z = logits(params, batch["x"])
+    z = logits(params, batch["x"], unroll)
     nll = -jnp.take_along_axis(jax.nn.log_softmax(z), batch["y"][:, None], -1)[:, 0]
     return nll.mean(), {"accuracy": (jnp.argmax(z, -1) == batch["y"]).mean()}
 

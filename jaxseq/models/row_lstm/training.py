@@ -6,6 +6,7 @@ The test set is scored once, at the end, with the last step: nothing is selected
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -88,7 +89,7 @@ def train(cfg: RowTrainConfig, train_x, train_y, ckpt_dir, *, meta=None, time_bu
     try:
         if ckpt.latest_step() is not None:
             require_row_lstm(ckpt_dir, ckpt.read_meta())
-        params, hist = fit(rl.loss_fn, params, batch_fn, tcfg, ckpt=ckpt, meta=meta, log=log,
+        params, hist = fit(functools.partial(rl.loss_fn, unroll=cfg.unroll), params, batch_fn, tcfg, ckpt=ckpt, meta=meta, log=log,
                            time_budget_s=time_budget_s)
     finally:
         ckpt.close()
