@@ -6,7 +6,7 @@
 Rows (same model sizes on both sides: 57 one-hot letters, hidden 128, 18 languages):
   classifier training, names per second (forward + backward + optimizer step):
     (a) JAX: one jitted train step over a batch of --batch-size names padded to 20 letters, masked scan
-        (``jaxseq.models.names``), Adam with clipping;
+        (``jaxseq.models.names``), Adam with clipping; once per ``--unrolls`` value of the scan;
     (b) PyTorch, the tutorial's way: one name per optimizer step, a Python loop over its letters calling
         the cell (``hidden = relu(i2h(cat(x, hidden)))`` for rnn_relu; ``nn.GRUCell`` for gru), SGD;
     (c) PyTorch batched: ``nn.RNN(nonlinearity="relu")`` / ``nn.GRU`` (cuDNN) over a packed padded batch
@@ -53,12 +53,12 @@ def real_batches(a, n_batches):
 
 
 # ------------------------------------------------------------------------------------------- JAX
-def jax_classifier(a, batches, cell):
+def jax_classifier(a, batches, cell, unroll=1):
     import jax
     from jaxseq.models.names import model as nm
     from jaxseq.models.names.training import loss_fn
     from jaxseq.training import loop
-    cfg = nm.ClassifierConfig(cell, HIDDEN, 18)
+    cfg = nm.ClassifierConfig(cell, HIDDEN, 18, unroll)
     params = nm.classifier_init(jax.random.PRNGKey(0), cfg)
     opt = loop.make_optimizer(loop.TrainConfig(lr=3e-3, clip_norm=1.0))
     step = loop.make_train_step(loss_fn("classifier", cfg), opt)
@@ -74,12 +74,12 @@ def jax_classifier(a, batches, cell):
     return {"names_per_s": len(dev) * a.batch_size / t, "device": str(jax.devices()[0])}
 
 
-def jax_sampling(a):
+def jax_sampling(a, unroll=1):
     import jax
     import jax.numpy as jnp
     from jaxseq.models.names import api
     from jaxseq.models.names import model as nm
-    cfg = nm.GeneratorConfig("gru", HIDDEN, 1, True, 0.0, 18)
+    cfg = nm.GeneratorConfig("gru", HIDDEN, 1, True, 0.0, 18, unroll)
     params = nm.generator_init(jax.random.PRNGKey(0), cfg)
     B = a.sample_batch
     langs = jnp.asarray(np.arange(B) % 18, jnp.int32)
@@ -259,6 +259,8 @@ def main(argv=None):
     p.add_argument("--sample-batch", type=int, default=1024, help="names per batched sampling call")
     p.add_argument("--batch1-samples", type=int, default=100, help="names per timed rep, tutorial sampling")
     p.add_argument("--reps", type=int, default=5)
+    p.add_argument("--unrolls", default="1,4", help="lax.scan unrolls of the JAX rows (the first is the "
+                   "row compared with the peers; every one is reported)")
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch rows")
     p.add_argument("--out", help="write the results as JSON here")
     a = p.parse_args(argv)
@@ -274,24 +276,29 @@ def main(argv=None):
         rows[name] = r
         print(f"{name:36s} {r['names_per_s']:12.0f} names/s  ({what}, {r['device']})", flush=True)
 
+    unrolls = [int(u) for u in a.unrolls.split(",")]
     for cell in a.cells.split(","):
-        report(f"classifier_{cell}_jax", jax_classifier(a, batches, cell), f"train, batch {a.batch_size}")
+        for u in unrolls:
+            name = f"classifier_{cell}_jax" + ("" if u == unrolls[0] else f"_unroll{u}")
+            report(name, jax_classifier(a, batches, cell, u), f"train, batch {a.batch_size}, unroll {u}")
         if not a.no_torch:
             report(f"classifier_{cell}_torch_tutorial", torch_tutorial_classifier(a, batches, cell, a.device),
                    "train, batch 1")
             report(f"classifier_{cell}_torch_batched", torch_batched_classifier(a, batches, cell, a.device),
                    f"train, batch {a.batch_size}")
-    report("sampling_jax", jax_sampling(a), f"batch {a.sample_batch}")
+    for u in unrolls:
+        report("sampling_jax" + ("" if u == unrolls[0] else f"_unroll{u}"), jax_sampling(a, u),
+               f"batch {a.sample_batch}, unroll {u}")
     if not a.no_torch:
         report("sampling_torch_tutorial", torch_tutorial_sampling(a, a.device), "batch 1")
         report("sampling_torch_batched", torch_batched_sampling(a, a.device), f"batch {a.sample_batch}")
         speed = {}
         for k in list(rows):
-            if k.endswith("_jax"):
-                base = k[:-4]
+            if "_jax" in k:   # every JAX row (each unroll) against both peers of its model
+                base = k.split("_jax")[0]
                 for peer in ("torch_tutorial", "torch_batched"):
                     if f"{base}_{peer}" in rows:
-                        speed[f"{base}_vs_{peer}"] = rows[k]["names_per_s"] / rows[f"{base}_{peer}"]["names_per_s"]
+                        speed[f"{k}_vs_{peer}"] = rows[k]["names_per_s"] / rows[f"{base}_{peer}"]["names_per_s"]
         rows["speedup"] = speed
         for k, v in speed.items():
             print(f"speed-up {k}: {v:.1f}x")

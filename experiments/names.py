@@ -45,7 +45,7 @@ HELP = {"task": "classifier (language of a name) or generator (names of a langua
         "batch_size": "names per batch", "lr": "Adam learning rate (cosine-decayed to a tenth)",
         "clip": "global gradient-norm clip", "eval_every": "steps between validations (best kept)",
         "seed": "init, batch order and dropout", "split_seed": "seed of the stratified 80/10/10 split",
-        "progress": "progress bar"}
+        "progress": "progress bar", "unroll": "lax.scan unroll (same math; usually faster on a GPU)"}
 
 
 def add_data_flags(p):
