@@ -46,7 +46,7 @@ class TrainConfig:
     decay_rate: float = 0.1         # exponential: lr * decay_rate ** (step / steps)
     min_lr: float = 0.0             # floor of the schedule
     clip_norm: float = 1.0          # global-norm gradient clipping (0 disables)
-    optimizer: str = "adam"         # adam | adamw | rmsprop | sgd
+    optimizer: str = "adam"         # adam | adamw | rmsprop (Graves) | rmsprop_keras | sgd
     weight_decay: float = 0.0
     seed: int = 0
     log_every: int = 50
@@ -61,6 +61,9 @@ def make_optimizer(cfg: TrainConfig):
     opts = {"adam": lambda: optax.adam(sched),
             "adamw": lambda: optax.adamw(sched, weight_decay=cfg.weight_decay),
             "rmsprop": lambda: optax.rmsprop(sched, decay=0.95, eps=1e-4, centered=True),
+            # Keras' RMSprop (rho 0.9, eps 1e-7, not centered): Graves' eps 1e-4 above dwarfs the
+            # 1e-7..1e-5 gradients of a mean per-token loss and stalls such a model
+            "rmsprop_keras": lambda: optax.rmsprop(sched, decay=0.9, eps=1e-7),
             "sgd": lambda: optax.sgd(sched, momentum=0.9)}
     if cfg.optimizer not in opts:
         raise ValueError(f"unknown optimizer {cfg.optimizer!r}: choose one of {sorted(opts)}")
