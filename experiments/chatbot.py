@@ -45,7 +45,10 @@ def parse_args(argv=None):
     t.add_argument("--data-dir", help="data root (tinyshakespeare/input.txt or cornell/...; else "
                    "$JAXSEQ_DATA or the cache)")
     t.add_argument("--out", help="run directory (default runs/chatbot/<corpus>)")
-    t.add_argument("--export", metavar="DIR", help="after training, a params-only copy of the best step")
+    t.add_argument("--export", metavar="DIR", help="after training, a params-only copy of the --pick step")
+    t.add_argument("--pick", default="best", choices=["best", "latest"],
+                   help="the step the test report and the export use: best (lowest validation NLL) or "
+                        "latest (the tutorial keeps the model after its 4,000 iterations)")
     t.add_argument("--export-dtype", default="bfloat16", choices=["float32", "float16", "bfloat16"],
                    help="stored weight type of the export (decoding computes in float32)")
     add_time_budget(t)
@@ -104,11 +107,12 @@ def train(args, cfg):
     checkpoint.write_history(out_dir, hist)
     if done < cfg.steps:
         print(f"stopped at step {done} ({hist.stopped or 'time budget'}); the same command resumes")
-    params, _, _ = ct.restore(out_dir)     # the best validation NLL
-    res = dict(ct.test_report(params, mcfg, data), steps=done)
+    if args.pick == "best":
+        params, _, _ = ct.restore(out_dir)     # the lowest validation NLL
+    res = dict(ct.test_report(params, mcfg, data), steps=done, pick=args.pick)
     report(res, out_dir)
     if args.export:
-        step = checkpoint.export(out_dir, args.export, pick="best", dtype=args.export_dtype)
+        step = checkpoint.export(out_dir, args.export, pick=args.pick, dtype=args.export_dtype)
         print(f"exported step {step} ({args.export_dtype}) to {args.export}")
 
 

@@ -61,7 +61,7 @@ def test_reverse_task_learned():
         idx = np.random.default_rng(step).choice(len(ids), 32, replace=False)
         return kc.make_batch([ids[i] for i in idx], 4, 5)
     params, _ = fit(kc.make_loss(cfg), kc.init(jax.random.PRNGKey(0), cfg), batch_fn,
-                    TrainConfig(steps=400, lr=5e-3, optimizer="rmsprop", progress=False, log_every=100))
+                    TrainConfig(steps=400, lr=5e-3, optimizer="rmsprop_keras", progress=False, log_every=100))
     out = kc.translate_ids(params, cfg, [s for s, _ in ids[:64]], CS_TGT, 4, 5, batch_size=64)
     acc = np.mean([o == w[::-1] for o, w in zip(out, words[:64])])
     assert acc > 0.9, acc
