@@ -87,6 +87,8 @@ def test_classifier_matches_numpy_and_ignores_padding():
                                classify(p, c, b["ids"], b["lengths"]), atol=1e-6)
     w = dict(b, weight=np.array([1, 1, 1, 0, 0, 0], np.float32))   # weight-0 rows are left out
     np.testing.assert_allclose(float(loss_fn(p, w)[0]), ref[:3].mean(), rtol=1e-5)
+    c4 = nm.ClassifierConfig("rnn_relu", 12, 4, unroll=4)   # the scan unroll is a speed knob only
+    np.testing.assert_allclose(float(nm.classifier_loss(p, b, None, 0, c4)[0]), ref.mean(), rtol=1e-5)
 
 
 def test_generator_matches_numpy():
