@@ -103,7 +103,7 @@ def sample_panel(a, hand, bias, seed):
         from jaxseq.models.handwriting import sample as S
         return S.generate(hand.params, hand.config, hand.charset, PANEL, seed=seed, bias=bias, trim=False,
                           linger=10 ** 6, retries=0, stop_tail=round(1.5 / hand.config.kappa_scale))
-    return hand.write(PANEL, bias=bias, seed=seed, return_phi=True)
+    return hand.write(PANEL, bias=bias, seed=seed, return_phi=True, style=a.style)
 
 
 def cmd_ocr(a, hand):
@@ -126,7 +126,8 @@ def cmd_ocr(a, hand):
             sample_s = time.perf_counter() - t0
             hyps = tesseract(render(hand, lines, tmp, f"b{bias}"))
             dig = [k for k in range(len(texts)) if k % len(PANEL) in digits]
-            rows.append({"source": str(a.ckpt or "shipped"), "old_stop": a.old_stop, "bias": bias, "lines": len(texts),
+            rows.append({"source": str(a.ckpt or "shipped"), "old_stop": a.old_stop, "style": a.style,
+                         "bias": bias, "lines": len(texts),
                          "cer": cer(hyps, texts), "cer_nocase": cer(hyps, texts, True),
                          "cer_digit_texts": cer([hyps[k] for k in dig], [texts[k] for k in dig]),
                          "cer_other_texts": cer([hyps[k] for k in range(len(texts)) if k not in dig],
@@ -230,6 +231,7 @@ def main(argv=None):
     ap.add_argument("--cache", default="", help="IAM cache (ocr: the real-line control; char-nll: needed)")
     ap.add_argument("--bias", type=float, action="append", help=f"biases (repeat; default {BIASES})")
     ap.add_argument("--seeds", type=int, default=1, help="samples of each panel text per bias")
+    ap.add_argument("--style", type=int, default=None, help="prime every line with this shipped style")
     ap.add_argument("--old-stop", action="store_true", help="sample with the stopping rule before issue 11")
     ap.add_argument("--max-lines", type=int, default=0, help="char-nll: lines (0: all)")
     ap.add_argument("--split", choices=["valid", "train"], default="valid", help="char-nll: which lines")
