@@ -167,8 +167,7 @@ def default_linger(cfg: hw.HWConfig) -> int:
 def default_stop_tail(cfg: hw.HWConfig) -> int:
     """Points allowed once past the end: two characters' worth (kappa_scale is characters per point),
     enough to finish the last letter's stroke (a descender takes up to 17 points past the rule);
-    :data:`PREDICTION_TAIL` for a
-    prediction line (it looks for its next pen-up)."""
+    :data:`PREDICTION_TAIL` for a prediction line (it looks for its next pen-up)."""
     return int(round(2.0 / cfg.kappa_scale)) if cfg.synthesis else PREDICTION_TAIL
 
 
