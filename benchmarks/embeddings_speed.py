@@ -50,13 +50,14 @@ def batch_of(xy, n, seed=0):
 
 
 # ------------------------------------------------------------------------------------------- JAX
-def jax_words(a, corp, xy, model, loss):
+def jax_words(a, corp, xy, model, loss, method=None):
     import jax
     import jax.numpy as jnp
     from jaxseq.models.embeddings import EmbedModelConfig, Noise, init, make_loss
     from jaxseq.training import loop
     cfg = EmbedModelConfig(len(corp.vocab), model, a.dim, 2, 128)
-    noise = None if loss == "softmax" else Noise(corp.counts, "unigram75" if loss == "neg" else "log_uniform", a.k)
+    noise = None if loss == "softmax" else Noise(corp.counts, "unigram75" if loss == "neg" else "log_uniform", a.k,
+                                                 method)
     opt = loop.make_optimizer(loop.TrainConfig(optimizer="sgd", lr=0.1, clip_norm=0.0))
     step = loop.make_train_step(make_loss(cfg, loss, noise), opt)
     params = init(jax.random.PRNGKey(0), cfg)
@@ -291,6 +292,9 @@ def main(argv=None):
     p.add_argument("--steps-per-rep", type=int, default=20)
     p.add_argument("--tutorial-examples", type=int, default=500)
     p.add_argument("--tutorial-sentences", type=int, default=20)
+    p.add_argument("--draw-methods", default="scan,sort,compare_all",
+                   help="also time the sampled losses with these jnp.searchsorted methods (the default row: "
+                        "the library's choice per backend)")
     p.add_argument("--no-torch", action="store_true")
     p.add_argument("--quick", action="store_true", help="tiny repetitions (a smoke run)")
     p.add_argument("--out", default=None)
@@ -314,6 +318,8 @@ def main(argv=None):
         safe(rows, "ngram/torch_batched", torch_ngram, a, corp, ex["ngram"], a.device, False)
     for loss in ("neg", "nce", "softmax"):
         safe(rows, f"skipgram_{loss}/jaxseq", jax_words, a, corp, ex["skipgram"], "skipgram", loss)
+        for m in (a.draw_methods.split(",") if loss != "softmax" and a.draw_methods else []):
+            safe(rows, f"skipgram_{loss}/jaxseq_draw_{m}", jax_words, a, corp, ex["skipgram"], "skipgram", loss, m)
         if torch_ok:
             safe(rows, f"skipgram_{loss}/torch_batched", torch_skipgram, a, corp, ex["skipgram"], a.device, loss)
     safe(rows, "tagger/jaxseq", jax_tagger, a)

@@ -67,6 +67,9 @@ def test_draw_follows_the_distribution():
     freq = np.bincount(s, minlength=4) / len(s)
     np.testing.assert_allclose(freq, q, atol=0.01)
     assert freq[1] == 0
+    cdf = jnp.asarray(np.cumsum(q), jnp.float32)
+    same = [np.asarray(L.draw(jax.random.PRNGKey(3), cdf, (50, 3), m)) for m in ("scan", "sort", "compare_all")]
+    assert same[0].shape == (50, 3) and all((x == same[0]).all() for x in same)
 
 
 def test_nce_matches_numpy():

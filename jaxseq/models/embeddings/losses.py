@@ -50,11 +50,16 @@ def sampler_probs(counts, kind="log_uniform"):
     raise ValueError(f"unknown sampler {kind!r}; choose one of {SAMPLERS}")
 
 
-def draw(key, cdf, shape):
+def draw(key, cdf, shape, method=None):
     """Samples with replacement from the distribution whose cumulative sum is ``cdf [V]``: inverse CDF by
-    binary search, O(log V) per sample (no ``[n, V]`` Gumbel table)."""
+    binary search, O(log V) per sample (no ``[n, V]`` Gumbel table). ``method``: ``jnp.searchsorted``'s
+    (None: "scan" on a CPU, "sort" on an accelerator, as its documentation advises); every method gives
+    the same samples."""
+    if method is None:
+        method = "scan" if jax.default_backend() == "cpu" else "sort"
     u = jax.random.uniform(key, shape, jnp.float32) * cdf[-1]
-    return jnp.clip(jnp.searchsorted(cdf, u, side="right"), 0, cdf.shape[0] - 1).astype(jnp.int32)
+    i = jnp.searchsorted(cdf, u.reshape(-1), side="right", method=method).reshape(shape)
+    return jnp.clip(i, 0, cdf.shape[0] - 1).astype(jnp.int32)
 
 
 def logits_all(w, b, h, skip=0):

@@ -87,10 +87,11 @@ def example_losses(params, cfg: EmbedModelConfig, batch, key, kind, noise=None):
     if noise is None:
         raise ValueError(f"loss {kind!r} needs a noise distribution")
     if kind == "nce":
-        sampled = losses.draw(key, noise.cdf, (noise.k,))
+        sampled = losses.draw(key, noise.cdf, (noise.k,), noise.method)
         return losses.nce(params["out"], params["bias"], h, y, sampled, noise.log_kq)
     if kind == "neg":
-        return losses.negative_sampling(params["out"], h, y, losses.draw(key, noise.cdf, (y.shape[0], noise.k)))
+        negatives = losses.draw(key, noise.cdf, (y.shape[0], noise.k), noise.method)
+        return losses.negative_sampling(params["out"], h, y, negatives)
     raise ValueError(f"unknown loss {kind!r}; choose one of {LOSSES}")
 
 
@@ -98,11 +99,11 @@ class Noise:
     """The noise distribution of NCE / negative sampling: ``k`` draws from ``Q`` (see
     :func:`losses.sampler_probs`), its CDF for sampling and ``log(k Q)`` for NCE's correction."""
 
-    def __init__(self, counts, kind, k):
+    def __init__(self, counts, kind, k, method=None):
         if k < 1:
             raise ValueError(f"num_sampled = {k}: must be at least 1")
         q = losses.sampler_probs(counts, kind)
-        self.kind, self.k = kind, int(k)
+        self.kind, self.k, self.method = kind, int(k), method   # method: see losses.draw
         self.cdf = jnp.asarray(np.cumsum(q), jnp.float32)
         self.log_kq = jnp.asarray(np.log(self.k * np.maximum(q, 1e-30)), jnp.float32)
 
