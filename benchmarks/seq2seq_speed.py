@@ -285,17 +285,18 @@ def main(argv=None):
         report("jax", bench_jax(m, a, batch), B)
         for u in a.unrolls if m != "transformer" else ():   # lax.scan unroll: a GPU speed knob of the RNNs
             report(f"jax_unroll{u}", bench_jax(m, a, batch, u), B)
-        if a.no_torch:
-            continue
-        if m != "transformer":
-            report("torch_batch1", bench_torch(m, a, batch, a.device, True), 1)
-        report("torch_batched", bench_torch(m, a, batch, a.device, False), B)
-        best = max(v["tokens_per_s"] for k, v in r.items() if k.startswith("jax"))
-        r["speedup"] = {k: best / r[k]["tokens_per_s"] for k in ("torch_batch1", "torch_batched") if k in r}
-        print(f"{m:14s} JAX (best row) speed-up: " + ", ".join(f"{v:.1f}x vs {k}" for k, v in r["speedup"].items()), flush=True)
+        if not a.no_torch:
+            if m != "transformer":
+                report("torch_batch1", bench_torch(m, a, batch, a.device, True), 1)
+            report("torch_batched", bench_torch(m, a, batch, a.device, False), B)
+            best = max(v["tokens_per_s"] for k, v in r.items() if k.startswith("jax"))
+            r["speedup"] = {k: best / r[k]["tokens_per_s"] for k in ("torch_batch1", "torch_batched") if k in r}
+            print(f"{m:14s} JAX (best row) speed-up: " + ", ".join(f"{v:.1f}x vs {k}" for k, v in r["speedup"].items()),
+                  flush=True)
+        if a.out:   # after every model: a run cut short keeps the rows it measured
+            Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+            Path(a.out).write_text(json.dumps({"args": vars(a), "host": platform.node(), "rows": rows}, indent=1))
     if a.out:
-        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.out).write_text(json.dumps({"args": vars(a), "host": platform.node(), "rows": rows}, indent=1))
         print(f"wrote {a.out}")
 
 

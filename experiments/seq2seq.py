@@ -95,7 +95,8 @@ def parse_args(argv=None):
     g = sub.add_parser("plot-attention", help="the tutorial decoder's location-based weights beside Luong's "
                        "global attention for one sentence")
     g.add_argument("--tutorial", required=True, help="a tutorial-attn checkpoint directory")
-    g.add_argument("--luong", required=True, help="a Luong NMT checkpoint (directory or shipped name)")
+    g.add_argument("--luong", required=True, action="append", help="a Luong NMT checkpoint (directory or "
+                   "shipped name, e.g. eng-fra); repeatable: one column each")
     g.add_argument("--text", action="append", required=True, help="source sentence (repeatable: one row each)")
     g.add_argument("--out", required=True, help="PNG or SVG file")
     args = p.parse_args(argv)
@@ -156,11 +157,12 @@ def cmd_train(args):
         print(f"stopped early at step {r.step} ({(r.history.stopped or 'time budget').replace('_', ' ')}); "
               f"rerun the same command to resume")
     print(f"checkpoints in {out_dir} (step {r.step})")
-    evals = [h for h in r.history if "val_train_tok_s" in h]
+    evals = [h for h in r.history if "val_bleu" in h]
+    speed = training.throughput(r.history) if r.step > start else {"tokens_per_s": None}
     res, hyps = training.test_scores(r.params, r.mcfg, data, cfg.beam, cfg.alpha, args.test_sentences or None)
     res = {"model": cfg.model, "lang": cfg.lang, "filter": cfg.filter, **res, "steps": r.step,
            "params": r.n_params, "train_seconds": r.train_seconds if r.step > start else None,
-           "train_tok_s": evals[-1]["val_train_tok_s"] if evals and r.step > start else None,
+           "train_tok_s": speed["tokens_per_s"],
            "val_bleu": evals[-1]["val_bleu"] if evals else None}
     report(res, cfg.model)
     write_test(out_dir, data, hyps, res["test_sentences"])
@@ -236,13 +238,14 @@ def cmd_plot_attention(args):
     tut = api.load(args.tutorial)
     if tut.name != "tutorial-attn":
         fail(f"--tutorial {args.tutorial} is a {tut.name} model; give a tutorial-attn checkpoint")
-    luong = nmt.load(args.luong)
+    luongs = [nmt.load(c) for c in args.luong]
     rows = []
     for text in args.text:
         (a,) = tut.translate([text], beam=1, return_attention=True)
-        (b,) = luong.translate([text], beam=1, return_attention=True)
-        rows.append((a, b))
-    plot_attention_comparison(path, rows, tut.cfg.max_length)
+        rows.append((a, [lu.translate([text], beam=1, return_attention=True)[0] for lu in luongs]))
+    titles = [f"Luong global attention (filter {lu.meta.get('config', {}).get('filter', '?')}, step "
+              f"{lu.meta.get('step', '?')})" for lu in luongs]
+    plot_attention_comparison(path, rows, tut.cfg.max_length, titles)
     print(f"wrote {path}")
 
 

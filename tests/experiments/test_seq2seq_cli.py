@@ -25,6 +25,7 @@ def train(model, out, data_dir, *extra):
     res = json.loads((out / "test_results.json").read_text())
     assert res["model"] == model and res["steps"] == 3 and res["test_sentences"] == 8
     assert 0 <= res["bleu_beam"] <= 100 and 0 <= res["chrf_greedy"] <= 100 and res["params"] > 0
+    assert res["train_tok_s"] > 0 and res["train_seconds"] > 0
     assert (out / "test_beam.txt").read_text().count("\n") == 8 and (out / "history.json").exists()
     assert f"test (8 sentences) {model}: BLEU greedy" in r.stdout
     return res
@@ -66,6 +67,13 @@ def test_translate_a_file_with_references(tutorial_run, tmp_path):
                    "out/hyp.txt", "--ref", "ref.txt", "--beam", "1", cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     assert (tmp_path / "out" / "hyp.txt").read_text().count("\n") == 3 and "BLEU = " in r.stdout
+
+
+def test_attention_figure_beside_luong(tutorial_run, tmp_path):
+    r = run_script("seq2seq.py", "plot-attention", "--tutorial", tutorial_run, "--luong", "eng-fra", "--text",
+                   "i am cold .", "--out", tmp_path / "att.png")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert (tmp_path / "att.png").stat().st_size > 1000
 
 
 @pytest.mark.parametrize("args, says", [

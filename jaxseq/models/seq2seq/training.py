@@ -169,6 +169,22 @@ def make_eval_fn(cfg: Config, mcfg, data, bounds):
     return eval_fn, count
 
 
+def throughput(history) -> dict:
+    """Training speed from ``fit``'s history rows (any model whose loss reports ``tokens``, Luong NMT's
+    too): ``tokens_per_s``, the median over logging intervals of target tokens/s (the first interval,
+    which compiles, left out; robust to the intervals that hold an evaluation), and ``seconds``, the
+    summed wall time of all intervals (compilation and evaluations included)."""
+    rows = [h for h in history if "steps_per_s" in h and "tokens" in h]
+    if not rows:
+        return {"tokens_per_s": None, "seconds": None}
+    secs, prev = 0.0, 0
+    for h in rows:
+        secs += (h["step"] - prev) / h["steps_per_s"]
+        prev = h["step"]
+    rates = [h["tokens"] * h["steps_per_s"] for h in rows[1:]] or [rows[0]["tokens"] * rows[0]["steps_per_s"]]
+    return {"tokens_per_s": float(np.median(rates)), "seconds": secs}
+
+
 def unseen_sources(data) -> np.ndarray:
     """Indices of test pairs whose source sentence never occurs in training (the split is by pair and
     the corpus repeats sources with other translations)."""
