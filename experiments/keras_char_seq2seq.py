@@ -61,6 +61,7 @@ def parse_args(argv=None):
 def report(res, hyps, data, out_dir=None):
     from jaxseq.data.files import write_atomic
     print(f"test ({res['sentences']} held-out pairs): CER {res['cer']:.3f}, BLEU {res['bleu']:.2f}, "
+          f"chrF {res['chrf']:.2f}, "
           f"NLL/char {res['nll']:.3f}  [greedy decode {res['decode_seconds']:.2f}s]")
     test = [data.pairs[i] for i in data.split["test"]]
     for (en, fr), h in list(zip(test, hyps))[:8]:

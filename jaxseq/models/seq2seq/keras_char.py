@@ -238,7 +238,8 @@ def translate_ids(params, cfg: KerasCharConfig, sources, tgt_cs: Charset, src_le
 
 
 def evaluate_split(params, cfg: KerasCharConfig, data: Data, part, limit=None):
-    """Teacher-forced NLL per character, greedy CER and BLEU on ``part`` (its first ``limit`` pairs)."""
+    """Teacher-forced NLL per character, greedy CER, BLEU and chrF on ``part`` (its first ``limit``
+    pairs)."""
     ids = data.ids(part)[:limit]
     refs = [data.pairs[i][1] for i in data.split[part]][:len(ids)]
     t0 = time.perf_counter()
@@ -250,7 +251,8 @@ def evaluate_split(params, cfg: KerasCharConfig, data: Data, part, limit=None):
         m = b["tgt_mask"].sum()
         tot, n = tot + float(_nll(params, cfg, b)) * float(m), n + float(m)
     return {"nll": tot / max(n, 1.0), "cer": metrics.char_error_rate(hyps, refs),
-            "bleu": metrics.bleu(hyps, refs), "sentences": len(ids), "decode_seconds": secs}, hyps
+            "bleu": metrics.bleu(hyps, refs), "chrf": metrics.chrf(hyps, refs), "sentences": len(ids),
+            "decode_seconds": secs}, hyps
 
 
 @partial(jax.jit, static_argnames=("cfg",))
