@@ -15,8 +15,9 @@ Rows (same model sizes on both sides: 57 one-hot letters, hidden 128, 18 languag
     (a) JAX: ``--sample-batch`` names in one jitted ``lax.scan``;
     (b) PyTorch, the tutorial's way: one name at a time, a Python loop over letters, stop at the end;
     (c) PyTorch batched: ``nn.GRUCell`` over the whole batch, a Python loop over 21 steps.
-Each row: warm-up, then the median of --reps timed repetitions, synchronised. torch is imported only in
-the PyTorch rows.
+All rows are built first, warmed up, then timed round-robin (--reps rounds, each row once a round, so
+on a GPU shared with other jobs every row sees the same spread of load); each row's figure is from its
+median time, synchronised. torch is imported only in the PyTorch rows.
 """
 from __future__ import annotations
 
@@ -32,15 +33,24 @@ import numpy as np
 HIDDEN, T_MAX, N_LETTERS, VOCAB = 128, 20, 57, 58
 
 
-def timeit(fn, reps, warmup=2):
-    for _ in range(warmup):
-        fn()
-    ts = []
+def time_rows(rows, reps, warmup=2):
+    """``rows``: {name: (run, names per call, info)}. Every row is warmed up, then the rows are timed in
+    turn, ``reps`` rounds (round-robin: on a GPU shared with other jobs every row sees the same spread
+    of load). Returns {name: info + names_per_s (from the median time) + s_per_call}."""
+    for run, _, _ in rows.values():
+        for _ in range(warmup):
+            run()
+    times = {k: [] for k in rows}
     for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
+        for k, (run, _, _) in rows.items():
+            t0 = time.perf_counter()
+            run()
+            times[k].append(time.perf_counter() - t0)
+    out = {}
+    for k, (_, n, info) in rows.items():
+        t = statistics.median(times[k])
+        out[k] = dict(info, names_per_s=n / t, s_per_call=t, names_per_call=n)
+    return out
 
 
 def real_batches(a, n_batches):
@@ -70,8 +80,7 @@ def jax_classifier(a, batches, cell, unroll=1):
         for b in dev:
             st["p"], st["s"], m = step(st["p"], st["s"], b, key, step0)
         jax.block_until_ready(m["loss"])
-    t = timeit(run, a.reps)
-    return {"names_per_s": len(dev) * a.batch_size / t, "device": str(jax.devices()[0])}
+    return run, len(dev) * a.batch_size, {"device": str(jax.devices()[0])}
 
 
 def jax_sampling(a, unroll=1):
@@ -89,8 +98,7 @@ def jax_sampling(a, unroll=1):
     def run():
         out = api._sample(params, cfg, jax.random.PRNGKey(next(keys)), langs, prefix, plen, T_MAX, 0.5)
         jax.block_until_ready(out)
-    t = timeit(run, a.reps)
-    return {"names_per_s": B / t, "ms_per_call": t * 1e3, "device": str(jax.devices()[0])}
+    return run, B, {"device": str(jax.devices()[0])}
 
 
 # --------------------------------------------------------------------------------------- PyTorch
@@ -146,8 +154,7 @@ def torch_tutorial_classifier(a, batches, cell, device):
             loss.backward()
             opt.step()
         sync()
-    t = timeit(run, max(1, a.reps // 2), warmup=1)
-    return {"names_per_s": len(names) / t, "device": device, "torch": torch.__version__}
+    return run, len(names), {"device": device, "torch": torch.__version__}
 
 
 def torch_batched_classifier(a, batches, cell, device):
@@ -181,8 +188,7 @@ def torch_batched_classifier(a, batches, cell, device):
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
         sync()
-    t = timeit(run, a.reps)
-    return {"names_per_s": len(dev) * a.batch_size / t, "device": device, "torch": torch.__version__}
+    return run, len(dev) * a.batch_size, {"device": device, "torch": torch.__version__}
 
 
 def torch_generator(device):
@@ -219,8 +225,7 @@ def torch_tutorial_sampling(a, device):
                         break
                     letters.append(tok)
         sync()
-    t = timeit(run, max(1, a.reps // 2), warmup=1)
-    return {"names_per_s": n / t, "device": device}
+    return run, n, {"device": device, "torch": torch.__version__}
 
 
 def torch_batched_sampling(a, device):
@@ -243,8 +248,7 @@ def torch_batched_sampling(a, device):
                 done = done | (tok == 0)
             torch.stack(out, 1)
         sync()
-    t = timeit(run, a.reps)
-    return {"names_per_s": B / t, "ms_per_call": t * 1e3, "device": device}
+    return run, B, {"device": device, "torch": torch.__version__}
 
 
 def main(argv=None):
@@ -270,28 +274,28 @@ def main(argv=None):
         if getattr(a, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(a, name)}")
     batches = real_batches(a, a.batches)
-    rows = {}
-
-    def report(name, r, what):
-        rows[name] = r
-        print(f"{name:36s} {r['names_per_s']:12.0f} names/s  ({what}, {r['device']})", flush=True)
-
     unrolls = [int(u) for u in a.unrolls.split(",")]
-    for cell in a.cells.split(","):
+    todo, what = {}, {}
+    for cell in a.cells.split(","):   # every row is built first, then all are timed round-robin
         for u in unrolls:
             name = f"classifier_{cell}_jax" + ("" if u == unrolls[0] else f"_unroll{u}")
-            report(name, jax_classifier(a, batches, cell, u), f"train, batch {a.batch_size}, unroll {u}")
+            todo[name], what[name] = jax_classifier(a, batches, cell, u), f"train, batch {a.batch_size}, unroll {u}"
         if not a.no_torch:
-            report(f"classifier_{cell}_torch_tutorial", torch_tutorial_classifier(a, batches, cell, a.device),
-                   "train, batch 1")
-            report(f"classifier_{cell}_torch_batched", torch_batched_classifier(a, batches, cell, a.device),
-                   f"train, batch {a.batch_size}")
+            todo[f"classifier_{cell}_torch_tutorial"] = torch_tutorial_classifier(a, batches, cell, a.device)
+            what[f"classifier_{cell}_torch_tutorial"] = "train, batch 1"
+            todo[f"classifier_{cell}_torch_batched"] = torch_batched_classifier(a, batches, cell, a.device)
+            what[f"classifier_{cell}_torch_batched"] = f"train, batch {a.batch_size}"
     for u in unrolls:
-        report("sampling_jax" + ("" if u == unrolls[0] else f"_unroll{u}"), jax_sampling(a, u),
-               f"batch {a.sample_batch}, unroll {u}")
+        name = "sampling_jax" + ("" if u == unrolls[0] else f"_unroll{u}")
+        todo[name], what[name] = jax_sampling(a, u), f"batch {a.sample_batch}, unroll {u}"
     if not a.no_torch:
-        report("sampling_torch_tutorial", torch_tutorial_sampling(a, a.device), "batch 1")
-        report("sampling_torch_batched", torch_batched_sampling(a, a.device), f"batch {a.sample_batch}")
+        todo["sampling_torch_tutorial"], what["sampling_torch_tutorial"] = torch_tutorial_sampling(a, a.device), "batch 1"
+        todo["sampling_torch_batched"] = torch_batched_sampling(a, a.device)
+        what["sampling_torch_batched"] = f"batch {a.sample_batch}"
+    rows = time_rows(todo, a.reps)
+    for name, r in rows.items():
+        print(f"{name:36s} {r['names_per_s']:12.0f} names/s  ({what[name]}, {r['device']})", flush=True)
+    if not a.no_torch:
         speed = {}
         for k in list(rows):
             if "_jax" in k:   # every JAX row (each unroll) against both peers of its model
