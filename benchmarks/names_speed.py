@@ -279,7 +279,8 @@ def main(argv=None):
     for cell in a.cells.split(","):   # every row is built first, then all are timed round-robin
         for u in unrolls:
             name = f"classifier_{cell}_jax" + ("" if u == unrolls[0] else f"_unroll{u}")
-            todo[name], what[name] = jax_classifier(a, batches, cell, u), f"train, batch {a.batch_size}, unroll {u}"
+            todo[name] = jax_classifier(a, batches, cell, u)
+            what[name] = f"train, batch {a.batch_size}, unroll {u}"
         if not a.no_torch:
             todo[f"classifier_{cell}_torch_tutorial"] = torch_tutorial_classifier(a, batches, cell, a.device)
             what[f"classifier_{cell}_torch_tutorial"] = "train, batch 1"
@@ -289,7 +290,8 @@ def main(argv=None):
         name = "sampling_jax" + ("" if u == unrolls[0] else f"_unroll{u}")
         todo[name], what[name] = jax_sampling(a, u), f"batch {a.sample_batch}, unroll {u}"
     if not a.no_torch:
-        todo["sampling_torch_tutorial"], what["sampling_torch_tutorial"] = torch_tutorial_sampling(a, a.device), "batch 1"
+        todo["sampling_torch_tutorial"] = torch_tutorial_sampling(a, a.device)
+        what["sampling_torch_tutorial"] = "batch 1"
         todo["sampling_torch_batched"] = torch_batched_sampling(a, a.device)
         what["sampling_torch_batched"] = f"batch {a.sample_batch}"
     rows = time_rows(todo, a.reps)

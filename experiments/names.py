@@ -41,7 +41,8 @@ HELP = {"task": "classifier (language of a name) or generator (names of a langua
         "conditional": "generator: the language one-hot joins the input at every step "
                        "(--no-conditional: the unconditional baseline)",
         "dropout": "generator: dropout on the top layer's output",
-        "balanced": "draw every batch's languages uniformly, as the tutorial samples (else: shuffled data)", "steps": "optimizer steps",
+        "balanced": "draw every batch's languages uniformly, as the tutorial samples (else: shuffled data)",
+        "steps": "optimizer steps",
         "batch_size": "names per batch", "lr": "Adam learning rate (cosine-decayed to a tenth)",
         "clip": "global gradient-norm clip", "eval_every": "steps between validations (best kept)",
         "seed": "init, batch order and dropout", "split_seed": "seed of the stratified 80/10/10 split",

@@ -166,7 +166,8 @@ def train(cfg: NamesConfig, data: nd.Names, ckpt_dir, *, time_budget_s=None, log
                        clip_norm=cfg.clip, seed=cfg.seed, log_every=100, eval_every=cfg.eval_every,
                        ckpt_every=cfg.eval_every, keep=2, progress=cfg.progress)
     meta = {"family": FAMILY, "task": cfg.task, "model": dataclasses.asdict(mcfg),
-            "config": {k: v for k, v in dataclasses.asdict(cfg).items() if k != "progress"}, "languages": list(data.languages), "alphabet": nd.ALPHABET,
+            "config": {k: v for k, v in dataclasses.asdict(cfg).items() if k != "progress"},
+            "languages": list(data.languages), "alphabet": nd.ALPHABET,
             "max_len": MAX_LEN, "split": {"seed": cfg.split_seed, "fractions": list(FRACTIONS),
                                           "train": len(train_d), "val": len(val_d), "test": len(test_d)}}
     ckpt = Checkpointer(as_path(ckpt_dir), keep=2, best_metric="val_loss")
