@@ -15,7 +15,7 @@ from cli_helpers import assert_user_error, run_script
 SCRIPT = "chatbot.py"
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ["--steps", "3", "--hidden", "8", "--layers", "1", "--batch-size", "16", "--eval-every", "0",
-        "--ckpt-every", "0", "--tf-ratio", "0.5"]
+        "--ckpt-every", "0", "--tf-ratio", "0.5", "--pick", "latest"]
 
 
 def _with_stdin(text, *args):
@@ -34,6 +34,7 @@ def exported(data_dir, tmp_path_factory):
     assert "held-out pairs): NLL" in r.stdout and "bot:" in r.stdout
     res = json.loads((tmp / "run" / "test_results.json").read_text())
     assert res["steps"] == 3 and res["test_nll"] > 0 and len(res["examples"]) == 10
+    assert res["pick"] == "latest"
     return tmp / "exp"
 
 
