@@ -48,3 +48,15 @@ def test_empty_corpus(tmp_path):
     (tmp_path / "empty.txt").write_text("\n\n!?\n", encoding="utf-8")
     assert_user_error(cli("train", "--corpus", "text", "--text", tmp_path / "empty.txt", *TINY,
                           "--out", tmp_path / "r"), "empty corpus", "empty.txt")
+
+
+def test_resume(run_dir, tmp_path):
+    """The same command with more steps continues from the checkpoint (a copy: other tests share it)."""
+    import shutil
+    shutil.copytree(run_dir / "run", tmp_path / "run")
+    args = [a if a != "6" else "8" for a in TINY]
+    r = cli("train", "--corpus", "text", "--text", run_dir / "corpus.txt", "--loss", "nce", *args,
+            "--out", tmp_path / "run")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "resumed from" in r.stderr and "at step 6" in r.stderr
+    assert json.loads((tmp_path / "run" / "results.json").read_text())["steps"] == 8
