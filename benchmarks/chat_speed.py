@@ -45,7 +45,8 @@ def data(z, seed=0):
           "tgt_out": rng.integers(1, z["vt"], (z["B"], z["T"])).astype(np.int32)}
     kc["src_mask"] = np.ones(kc["src"].shape, np.float32)
     kc["tgt_mask"] = np.ones(kc["tgt_in"].shape, np.float32)
-    cb = {k: rng.integers(4, z["vocab"], (z["B"], z["L"])).astype(np.int32) for k in ("src", "tgt_in", "tgt_out")}
+    cb = {k: rng.integers(4, z["vocab"], (z["B"], z["L"])).astype(np.int32)
+          for k in ("src", "tgt_in", "tgt_out")}
     cb["src_mask"] = np.ones(cb["src"].shape, np.float32)
     cb["tgt_mask"] = np.ones(cb["tgt_in"].shape, np.float32)
     dec_kc = rng.integers(1, z["vs"], (z["n_dec"], z["S"])).astype(np.int32)
@@ -74,7 +75,8 @@ def bench_jax(z, reps):
 
         def run():
             for _ in range(10):
-                carry["p"], carry["s"], m = step(carry["p"], carry["s"], b, jax.random.PRNGKey(1), jnp.int32(0))
+                carry["p"], carry["s"], m = step(carry["p"], carry["s"], b, jax.random.PRNGKey(1),
+                                                 jnp.int32(0))
             jax.block_until_ready(m["loss"])
         out[f"{name}_train_ms"] = 1e3 * timeit(run, reps) / 10
         trained[name] = carry["p"]

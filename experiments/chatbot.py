@@ -3,7 +3,7 @@
   python experiments/chatbot.py chat --say "how now my lord ?"      # one reply from the shipped checkpoint
   python experiments/chatbot.py chat                                # a prompt: one line in, one reply out
   python experiments/chatbot.py train --time-budget 10              # tiny-Shakespeare turns; resumable
-  python experiments/chatbot.py train --corpus cornell --data-dir D # D/cornell/cornell_movie_dialogs_corpus.zip
+  python experiments/chatbot.py train --corpus cornell --data-dir D   # D/cornell/<the official zip>
   python experiments/chatbot.py eval --ckpt runs/chatbot/shakespeare   # test NLL, perplexity, reply BLEU
 
 The tutorial trains on the Cornell Movie-Dialogs corpus; ``--corpus shakespeare`` (the default, and the

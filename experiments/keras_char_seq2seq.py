@@ -25,7 +25,8 @@ HELP = {"num_samples": "the first N pairs of eng-fra.txt (the notebook: 10,000)"
         "split_seed": "seed of the fixed 90/5/5 train/valid/test split",
         "hidden": "LSTM size of encoder and decoder (the notebook's latent_dim)",
         "batch_size": "pairs per step", "steps": "training steps (14,000 ~ the notebook's 100 epochs)",
-        "lr": "RMSprop learning rate (Keras' RMSprop: rho 0.9, eps 1e-7)", "clip_norm": "global gradient-norm clip (0: none, as the notebook)",
+        "lr": "RMSprop learning rate (Keras' RMSprop: rho 0.9, eps 1e-7)",
+        "clip_norm": "global gradient-norm clip (0: none, as the notebook)",
         "seed": "seed of initialisation and batches", "eval_every": "validation NLL/CER/BLEU every N steps",
         "ckpt_every": "checkpoint every N steps", "eval_sentences": "validation sentences decoded per eval",
         "unroll": "lax.scan unroll factor (GPU speed knob)"}

@@ -1,6 +1,6 @@
-"""experiments/chatbot.py through its real entry point: a tiny run on tiny-Shakespeare turns, ``chat`` from its
-export (``--say`` and the stdin prompt), ``eval``, the shipped checkpoint from another folder, and bad input
-(exit 2 with one ``error:`` line, or a ``warning:`` line and a reply)."""
+"""experiments/chatbot.py through its real entry point: a tiny run on tiny-Shakespeare turns, ``chat``
+from its export (``--say`` and the stdin prompt), ``eval``, the shipped checkpoint from another folder,
+and bad input (exit 2 with one ``error:`` line, or a ``warning:`` line and a reply)."""
 from __future__ import annotations
 
 import json

@@ -171,7 +171,8 @@ def replies(params, mcfg, sources, length, beam=1, batch_size=64, max_len=None):
         for r, s in enumerate(chunk):
             src[r, :len(s)] = s
         src[len(chunk):] = src[0]
-        toks, _ = model.decode(params, mcfg, src, (src != PAD_ID).astype(np.float32), max_len=max_len or length,
+        mask = (src != PAD_ID).astype(np.float32)
+        toks, _ = model.decode(params, mcfg, src, mask, max_len=max_len or length,
                                beam=beam)
         toks = np.asarray(toks)
         out += [search.strip(toks[r], EOS_ID, PAD_ID) for r in range(len(chunk))]

@@ -1,4 +1,5 @@
-"""The Keras character-level seq2seq ("lstm_seq2seq", Chollet 2017): English -> French, character by character.
+"""The Keras character-level seq2seq ("lstm_seq2seq", Chollet 2017): English -> French, one character
+at a time.
 
 As in the notebook: the first ``num_samples`` (10,000) lines of the tab-separated pair file, raw text (case
 and accents kept), one-hot characters (separate source and target sets), an LSTM encoder of 256 units whose
