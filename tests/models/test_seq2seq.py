@@ -59,7 +59,7 @@ def test_shapes_and_step_matches_forward(name):
     np.testing.assert_allclose(stepped(params, b), logits, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("name", list(configs()))
+@pytest.mark.parametrize("name", ["simple", "tutorial-attn", "transformer"])
 def test_padding_gets_zero_attention_and_changes_nothing(name):
     cfg = configs()[name]
     mod = common.module_of(cfg)
