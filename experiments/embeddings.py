@@ -6,6 +6,7 @@ of tiny Shakespeare or of the English side of eng-fra (or any text file, one sen
   python experiments/embeddings.py neighbours king love              # the shipped tiny-Shakespeare vectors
   python experiments/embeddings.py neighbours --ckpt runs/embeddings/shakespeare_skipgram_neg/ckpt king
   python experiments/embeddings.py plot --out emb.png                 # PCA of the fixed word list
+  python experiments/embeddings.py eval --ckpt runs/embeddings/shakespeare_skipgram_neg/ckpt   # held-out NLL
   python experiments/embeddings.py export --ckpt runs/embeddings/shakespeare_skipgram_softmax/ckpt \
       --out ckpt/embeddings/shakespeare --dtype float16                # params-only copy for shipping
 
@@ -131,6 +132,32 @@ def cmd_neighbours(a):
     print(format_neighbours(wv.neighbours(a.words, a.k)), end="")
 
 
+def add_eval(sub):
+    from jaxseq.models.embeddings import CORPORA
+    p = sub.add_parser("eval", help="held-out full-softmax NLL of a checkpoint, on the held-out part of "
+                       "its corpus (the training run's split), and the probe pairs")
+    p.add_argument("--ckpt", default="shakespeare", help="a run's ckpt folder, or 'shakespeare' (shipped)")
+    p.add_argument("--corpus", default=None, choices=list(CORPORA) + ["text"],
+                   help="default: the checkpoint's own corpus")
+    p.add_argument("--text", default=None, help="the text file of --corpus text")
+    p.add_argument("--data-dir", default=None, help="data root (else $JAXSEQ_DATA, then the user cache)")
+    p.add_argument("--data", default=None, help="tiny Shakespeare as a compact .npz")
+    p.set_defaults(fn=cmd_eval)
+
+
+def cmd_eval(a):
+    from jaxseq.models.embeddings import load, read_sentences
+    from jaxseq.models.embeddings.training import evaluate_run
+    wv = load(a.ckpt)
+    corpus = a.corpus or wv.meta.get("corpus") or "shakespeare"
+    if corpus == "text" and a.text is None:
+        fail("this checkpoint was trained on a text file: give --corpus text --text FILE")
+    sents, source = read_sentences(corpus, a.data_dir, a.text, a.data)
+    res = dict(evaluate_run(wv.params, wv.meta, sents), corpus=corpus, source=source)
+    res["probe"] = probe(wv)[2]
+    print(json.dumps(res, indent=1))
+
+
 def add_plot(sub):
     p = sub.add_parser("plot", help="2-D PCA projection of word vectors, as a labelled scatter plot")
     p.add_argument("--ckpt", default="shakespeare", help="a run's ckpt folder, or 'shakespeare' (shipped)")
@@ -166,6 +193,7 @@ def main(argv=None):
     sub = subparsers(p)
     add_train(sub)
     add_neighbours(sub)
+    add_eval(sub)
     add_plot(sub)
     add_export(sub)
     a = p.parse_args(argv)

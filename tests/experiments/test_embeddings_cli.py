@@ -44,6 +44,13 @@ def test_neighbours_plot_and_unknown_word(run_dir):
     assert r.returncode == 0 and (run_dir / "p.png").stat().st_size > 1000, r.stderr[-2000:]
 
 
+def test_eval_matches_training(run_dir):
+    r = cli("eval", "--ckpt", run_dir / "run" / "ckpt", "--corpus", "text", "--text", run_dir / "corpus.txt")
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = json.loads((run_dir / "run" / "results.json").read_text())
+    assert abs(json.loads(r.stdout)["nll"] - res["heldout_nll"]) < 1e-4
+
+
 def test_empty_corpus(tmp_path):
     (tmp_path / "empty.txt").write_text("\n\n!?\n", encoding="utf-8")
     assert_user_error(cli("train", "--corpus", "text", "--text", tmp_path / "empty.txt", *TINY,

@@ -21,9 +21,10 @@ SHIPPED = {"shakespeare": Path(__file__).resolve().parents[3] / "ckpt" / "embedd
 
 
 class WordVectors:
-    def __init__(self, embed, vocab: Vocab, config: EmbedModelConfig | None = None, meta=None):
+    def __init__(self, embed, vocab: Vocab, config: EmbedModelConfig | None = None, meta=None, params=None):
         self.embed = np.asarray(embed, np.float32)
         self.vocab, self.config, self.meta = vocab, config, meta or {}
+        self.params = params          # the whole model (output layer too), when loaded from a checkpoint
 
     def ids(self, words):
         """Ids of ``words``; a word outside the vocabulary is a ``ValueError`` naming it."""
@@ -68,4 +69,4 @@ def load(name_or_path="shakespeare", step=None) -> WordVectors:
         raise DataError(f"{path} is not a {FAMILY} checkpoint; give the ckpt folder of an "
                         f"experiments/embeddings.py run")
     return WordVectors(params["embed"], Vocab.from_json(meta["vocab"]), EmbedModelConfig(**meta["model"]),
-                       meta)
+                       meta, params)

@@ -71,14 +71,25 @@ class WordCorpus:
         return int(sum(len(s) for s in self.train))
 
 
+def split(n, valid_fraction=0.05, seed=0):
+    """Seeded ``(training, held-out)`` sentence indices."""
+    if not 0.0 <= valid_fraction < 1.0:
+        raise ValueError(f"valid_fraction = {valid_fraction}: must lie in [0, 1)")
+    return split_indices(n, [1.0 - valid_fraction, valid_fraction], seed=seed)
+
+
+def heldout(sentences, vocab: Vocab, valid_fraction=0.05, seed=0):
+    """The held-out sentences of :func:`build`'s split, encoded with ``vocab`` (a trained model's)."""
+    _, va = split(len(sentences), valid_fraction, seed)
+    return [np.asarray(vocab.encode(sentences[i], eos=False), np.int32) for i in va]
+
+
 def build(sentences, min_count=1, valid_fraction=0.05, seed=0, source="") -> WordCorpus:
     """Split sentences (seeded) into training and held-out parts, and build the vocabulary from the
     training part only."""
     if not sentences:
         raise DataError(f"{source or 'corpus'}: no sentences (an empty corpus)")
-    if not 0.0 <= valid_fraction < 1.0:
-        raise ValueError(f"valid_fraction = {valid_fraction}: must lie in [0, 1)")
-    tr, va = split_indices(len(sentences), [1.0 - valid_fraction, valid_fraction], seed=seed)
+    tr, va = split(len(sentences), valid_fraction, seed)
     if len(tr) == 0:
         raise DataError(f"{source}: {len(sentences)} sentences leave none for training")
     vocab = Vocab.build((sentences[i] for i in tr), min_count=min_count)

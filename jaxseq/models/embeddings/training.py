@@ -168,6 +168,20 @@ def train(cfg: EmbedConfig, corp: wc.WordCorpus, ckpt_dir, *, corpus_name="", ti
     return params, hist, summary
 
 
+def evaluate_run(params, meta, sentences):
+    """``{"nll", "ppl", "heldout_examples"}`` of a trained model (``params``, its checkpoint ``meta``) on
+    the held-out part of ``sentences``, split as its training run split them."""
+    from jaxseq.data.vocab import Vocab
+    cfg = EmbedConfig(**meta["config"])
+    mcfg = EmbedModelConfig(**meta["model"])
+    valid = wc.heldout(sentences, Vocab.from_json(meta["vocab"]), cfg.valid_fraction, cfg.seed)
+    vx, vy = wc.examples(mcfg.model, valid, mcfg.window)
+    if len(vy) == 0:
+        raise DataError("no held-out examples in this corpus for the model")
+    m = make_heldout_fn(mcfg, eval_batches(vx, vy, cfg.eval_examples, cfg.seed))(params, 0)
+    return dict(m, heldout_examples=int(min(len(vy), cfg.eval_examples)))
+
+
 # --------------------------------------------------------------------------------- word geometry
 def unit_rows(e):
     e = np.asarray(e, np.float64)
