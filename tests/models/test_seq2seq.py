@@ -177,3 +177,15 @@ def test_each_model_learns_to_reverse(name):
     toks = np.asarray(decode.search_ids(params, cfg, b["src"], b["src_mask"], 6, beam=1)[0])
     exact = np.mean([np.array_equal(t[m > 0], o[m > 0]) for t, o, m in zip(toks, b["tgt_out"], b["tgt_mask"])])
     assert exact >= 0.9, f"{name}: {exact:.2f} of held-out sequences reversed exactly"
+
+
+def test_throughput_from_history():
+    from jaxseq.models.seq2seq.training import throughput
+    hist = [{"step": 50, "tokens": 100.0, "steps_per_s": 0.5},   # compiling: left out of the rate
+            {"step": 100, "tokens": 100.0, "steps_per_s": 10.0},
+            {"step": 100, "val_bleu": 3.0},                        # eval rows are not intervals
+            {"step": 150, "tokens": 100.0, "steps_per_s": 20.0},
+            {"step": 200, "tokens": 100.0, "steps_per_s": 30.0}]
+    t = throughput(hist)
+    assert t["tokens_per_s"] == 2000.0 and t["seconds"] == 100 + 5 + 2.5 + 50 / 30
+    assert throughput([{"step": 1, "val_bleu": 1.0}]) == {"tokens_per_s": None, "seconds": None}
