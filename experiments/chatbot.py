@@ -85,7 +85,6 @@ def train(args, cfg):
     from jaxseq.data.files import check_output_dir
     from jaxseq.models.seq2seq import chatbot as model, chatbot_train as ct
     from jaxseq.training import checkpoint
-    from jaxseq.training.loop import fit
     out_dir = Path(args.out) if args.out else ROOT / "runs" / "chatbot" / cfg.corpus
     for d in (out_dir, args.export):
         if d:
@@ -96,15 +95,10 @@ def train(args, cfg):
     params = model.init(jax.random.PRNGKey(cfg.seed), mcfg)
     n = sum(a.size for a in jax.tree_util.tree_leaves(params))
     print(f"model: {n / 1e6:.2f}M params, {mcfg}")
-    ck = checkpoint.Checkpointer(out_dir, keep=2, best_metric="val_nll", best_mode="min")
-    try:
-        params, hist = fit(model.make_loss(mcfg, cfg.tf_ratio), params, ct.batch_fn(data, cfg),
-                           ct.train_config(cfg), eval_fn=ct.make_eval_fn(mcfg, data), ckpt=ck,
-                           meta=ct.make_meta(cfg, mcfg, data), time_budget_s=time_budget_s(args))
-        done = ck.latest_step()
-    finally:
-        ck.close()
-    checkpoint.write_history(out_dir, hist)
+    params, hist, done = ct.fit_run(out_dir, model.make_loss(mcfg, cfg.tf_ratio), params,
+                                    ct.batch_fn(data, cfg), ct.train_config(cfg),
+                                    eval_fn=ct.make_eval_fn(mcfg, data), meta=ct.make_meta(cfg, mcfg, data),
+                                    best_metric="val_nll", time_budget_s=time_budget_s(args))
     if done < cfg.steps:
         print(f"stopped at step {done} ({hist.stopped or 'time budget'}); the same command resumes")
     if args.pick == "best":

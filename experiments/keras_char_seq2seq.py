@@ -78,7 +78,7 @@ def train(args, cfg):
     from jaxseq.data.files import check_output_dir
     from jaxseq.models.seq2seq import keras_char as kc
     from jaxseq.training import checkpoint
-    from jaxseq.training.loop import fit
+    from jaxseq.models.seq2seq.chatbot_train import fit_run
     out_dir = Path(args.out) if args.out else ROOT / "runs" / "keras_char" / "eng-fra"
     for d in (out_dir, args.export):
         if d:
@@ -89,15 +89,10 @@ def train(args, cfg):
     params = kc.init(jax.random.PRNGKey(cfg.seed), mcfg)
     n = sum(a.size for a in jax.tree_util.tree_leaves(params))
     print(f"model: {n / 1e6:.2f}M params, {mcfg}")
-    ck = checkpoint.Checkpointer(out_dir, keep=2, best_metric="val_cer", best_mode="min")
-    try:
-        params, hist = fit(kc.make_loss(mcfg), params, kc.batch_fn(data, cfg), kc.train_config(cfg),
-                           eval_fn=kc.make_eval_fn(mcfg, data, cfg), ckpt=ck,
-                           meta=kc.make_meta(cfg, mcfg, data), time_budget_s=time_budget_s(args))
-        done = ck.latest_step()
-    finally:
-        ck.close()
-    checkpoint.write_history(out_dir, hist)
+    params, hist, done = fit_run(out_dir, kc.make_loss(mcfg), params, kc.batch_fn(data, cfg),
+                                 kc.train_config(cfg), eval_fn=kc.make_eval_fn(mcfg, data, cfg),
+                                 meta=kc.make_meta(cfg, mcfg, data), best_metric="val_cer",
+                                 time_budget_s=time_budget_s(args))
     if done < cfg.steps:
         print(f"stopped at step {done} ({hist.stopped or 'time budget'}); the same command resumes")
     params, _, _ = kc.restore(out_dir)     # the best validation CER

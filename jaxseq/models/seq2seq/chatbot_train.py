@@ -27,7 +27,7 @@ from jaxseq.errors import DataError
 from jaxseq.models.seq2seq import chatbot as model
 from jaxseq.paths import as_path
 from jaxseq.training import checkpoint
-from jaxseq.training.loop import TrainConfig
+from jaxseq.training.loop import TrainConfig, fit
 
 SPLIT = (0.9, 0.05, 0.05)
 CORPORA = ("shakespeare", "cornell")
@@ -207,6 +207,22 @@ def test_report(params, mcfg, data: Data, n_examples=10, seed=0):
             "distinct_replies": len(set(hyps)) / max(len(hyps), 1),
             "examples": [{"line": srcs[i], "reply": refs[i], "bot": hyps[i]} for i in picks],
             "seconds": time.perf_counter() - t0}
+
+
+def fit_run(out_dir, loss, params, batch_fn, tcfg: TrainConfig, *, eval_fn, meta, best_metric,
+            time_budget_s=None):
+    """:func:`jaxseq.training.loop.fit` with checkpoints in ``out_dir`` (resumed from there; the last two
+    steps and the best by ``best_metric``, lower is better, are kept) and its ``history.json``.
+    -> ``(params, history, last saved step)``. Shared by the chatbot and the Keras char scripts."""
+    ck = checkpoint.Checkpointer(out_dir, keep=2, best_metric=best_metric, best_mode="min")
+    try:
+        params, hist = fit(loss, params, batch_fn, tcfg, eval_fn=eval_fn, ckpt=ck, meta=meta,
+                           time_budget_s=time_budget_s)
+        done = ck.latest_step()
+    finally:
+        ck.close()
+    checkpoint.write_history(out_dir, hist)
+    return params, hist, done
 
 
 def make_meta(cfg: Config, mcfg, data: Data) -> dict:
