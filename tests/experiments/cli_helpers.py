@@ -11,13 +11,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_script(name, *args, cwd=ROOT, **env):
+def run_script(name, *args, cwd=ROOT, stdin=None, **env):
     """``python experiments/<name> args...`` on the CPU, headless, without JAXSEQ_DEBUG (which keeps
-    tracebacks); ``env`` adds variables."""
+    tracebacks); ``stdin`` is text fed to its standard input; ``env`` adds variables."""
     full = dict(os.environ, JAX_PLATFORMS="cpu", MPLBACKEND="Agg", **env)
     full.pop("JAXSEQ_DEBUG", None)
     return subprocess.run([sys.executable, str(ROOT / "experiments" / name), *map(str, args)],
-                          capture_output=True, text=True, cwd=cwd, env=full, timeout=600)
+                          capture_output=True, text=True, cwd=cwd, env=full, timeout=600, input=stdin)
 
 
 def assert_user_error(r, *words):

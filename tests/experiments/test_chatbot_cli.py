@@ -4,9 +4,6 @@ and bad input (exit 2 with one ``error:`` line, or a ``warning:`` line and a rep
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,13 +13,6 @@ SCRIPT = "chatbot.py"
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ["--steps", "3", "--hidden", "8", "--layers", "1", "--batch-size", "16", "--eval-every", "0",
         "--ckpt-every", "0", "--tf-ratio", "0.5", "--pick", "latest"]
-
-
-def _with_stdin(text, *args):
-    env = dict(os.environ, JAX_PLATFORMS="cpu")
-    env.pop("JAXSEQ_DEBUG", None)
-    return subprocess.run([sys.executable, str(ROOT / "experiments" / SCRIPT), *map(str, args)], input=text,
-                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +36,8 @@ def test_chat_and_bad_input(exported):
     assert r.stdout.count("bot: ") == 3 and (exported.parent / "att" / "chat_2.png").exists()
     assert "warning: input of 500 tokens cut to its first 30" in r.stderr
     assert "warning: unknown words left out: xyzzy" in r.stderr
-    r = _with_stdin("my lord ?\n\nxyzzy plugh\ngood sir .\nq\nnever read\n", "chat", "--ckpt", exported)
+    r = run_script(SCRIPT, "chat", "--ckpt", exported,
+                   stdin="my lord ?\n\nxyzzy plugh\ngood sir .\nq\nnever read\n")
     assert r.returncode == 0, r.stderr[-3000:]
     lines = r.stdout.splitlines()
     assert len(lines) == 4 and "skipped: empty input" in lines[1] and "no word of 'xyzzy plugh'" in lines[2]

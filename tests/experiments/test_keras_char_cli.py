@@ -4,9 +4,6 @@ from its export (and from the shipped checkpoint), bad input (exit 2 with one ``
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,13 +13,6 @@ SCRIPT = "keras_char_seq2seq.py"
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ["--num-samples", "200", "--steps", "3", "--hidden", "8", "--batch-size", "16", "--eval-every", "0",
         "--ckpt-every", "0", "--eval-sentences", "8"]
-
-
-def _with_stdin(text, *args):
-    env = dict(os.environ, JAX_PLATFORMS="cpu")
-    env.pop("JAXSEQ_DEBUG", None)
-    return subprocess.run([sys.executable, str(ROOT / "experiments" / SCRIPT), *map(str, args)], input=text,
-                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +33,7 @@ def test_translate_and_bad_input(exported):
     assert r.stdout.startswith("> Go.\n= ") and r.stdout.count("\n= ") == 2
     assert "warning: input of 2499 characters cut to its first 80" in r.stderr
     # from stdin: a bad line is skipped with its reason, the others are translated
-    r = _with_stdin("Hi.\n@@@ ###\nGo.\n", "translate", "--ckpt", exported)
+    r = run_script(SCRIPT, "translate", "--ckpt", exported, stdin="Hi.\n@@@ ###\nGo.\n")
     assert r.returncode == 0 and r.stdout.count("\n= ") == 2, r.stderr[-3000:]
     assert "skipped: no character of '@@@ ###' is known" in r.stderr
     assert_user_error(run_script(SCRIPT, "translate", "--ckpt", exported, "--text", "  "), "empty sentence")
