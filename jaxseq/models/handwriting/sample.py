@@ -1,7 +1,8 @@
 """Sampling from the Graves handwriting networks: one jitted, vmapped call draws N lines on device.
 
 Each line has its own text, bias (eqs 61-62), temperature, PRNG key and optional style prime. A line is a
-``lax.scan`` over a fixed ``max_steps`` with a ``done`` flag (static shapes, no host round trip per step).
+``lax.while_loop`` over chunks of :data:`CHUNK` scanned steps, up to a fixed ``max_steps``, with a ``done``
+flag (static shapes, no host round trip per step); the loop ends once every line of the batch is done.
 
 Where a line ends (:func:`trim_line` finishes the job on the host). A synthesis line is *past its end*
 once the window has passed the last character: phi at position U (one past the text) beats phi at every
@@ -18,8 +19,9 @@ Speed (the sampling loop runs ``max_steps`` times, so per-step work is what coun
 :func:`jaxseq.models.handwriting.model.step`, the cell training uses, with its fast layout: each layer
 does one matmul on weights stacked once per call, and the window reads the text ids (no one-hot [U, V]
 tensor per step); phi is stacked only when asked for. ``fast=False`` is the plain layout it is tested
-against. Points come from :func:`jaxseq.nn.mixtures.sample_bivariate` on noise drawn once per chunk of :data:`CHUNK`
-steps; the loop over chunks ends when every line is done, so bucketed (generous) step caps cost no time.
+against. Points come from :func:`jaxseq.nn.mixtures.sample_bivariate` on noise drawn once per chunk of
+:data:`CHUNK` steps; the loop over chunks ends when every line is done, so bucketed (generous) step caps
+cost no time. (The H100 figures below are from the single-scan loop before issue 11.)
 On an H100 the float32 loop is bound by the matmuls (1024 lines: 8,979 lines/s fast step, 9,544
 reference step); bf16 matmuls (``HWConfig(bf16=True)``) reach 14,896 lines/s.
 
