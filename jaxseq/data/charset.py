@@ -2,8 +2,10 @@
 
 A :class:`Charset` is built from training texts: every character seen at least ``min_count`` times gets an
 id, plus one "unknown" symbol (id 0) that absorbs everything else. Encoding never fails: unseen characters
-map to the unknown id and a warning names them. It round-trips through JSON so a checkpoint's ``meta``
-carries the exact vocabulary the weights were trained with.
+map to the unknown id and a warning names them. :meth:`Charset.substitute` first replaces each unseen
+character by its nearest known one (other case, plain look-alike, letter without accents), which the
+handwriting facade does before writing. It round-trips through JSON so a checkpoint's ``meta`` carries the
+exact vocabulary the weights were trained with.
 """
 from __future__ import annotations
 
