@@ -302,6 +302,47 @@ def part_canary(b):
         raise SystemExit("canary: the fused kernel gives wrong values")
 
 
+def part_lean(b):
+    """Side by side in one process, fewest compilations: scan unroll 4 vs fused variants, fwd and
+    fwd+bwd, each fused result checked against the scan's (same TF32 default) before it is timed."""
+    jax, jnp, a = b.jax, b.jnp, b.a
+    sets = [b.inputs(a.B, a.T, s) for s in (1, 2)]
+    p, xs, w = sets[0]
+
+    def rel(x, y):
+        x, y = jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32)
+        return float(jnp.linalg.norm((x - y).ravel()) / jnp.linalg.norm(y.ravel()))
+
+    def timed(tag, fwd, grad, T):
+        for mode, fn, args in (("fwd", fwd, [(q, x) for q, x, _ in sets]), ("fwdbwd", grad, sets)):
+            ms, sp = _median_ms(fn, args, a.reps)
+            b.record(f"{tag}_{mode}", ms, sp, us_per_step=round(1e3 * ms / T, 3))
+    s_fwd, s_grad = b.fns(False, unroll=4)
+    ref, gref = s_fwd(p, xs), s_grad(p, xs, w)
+    timed(f"lean_scan_u4_B{a.B}", s_fwd, s_grad, a.T)
+    variants = [dict(units=16, num_warps=4), dict(units=16, num_warps=4, f16_operands=True),
+                dict(units=16, num_warps=8), dict(units=16, num_warps=4, bwd_kernel=False)]
+    if b.interpret:
+        variants = [dict()]
+    for kw in variants:
+        tag = f"lean_fused_B{a.B}_{_name(kw)}"
+
+        def one():
+            f_fwd, f_grad = b.fns(True, **kw)
+            t0 = time.perf_counter()
+            out = jax.block_until_ready(f_fwd(p, xs))
+            g = f_grad(p, xs, w)
+            res = {"rel_vs_scan": rel(out, ref), "rel_grad_wh_vs_scan": rel(g[0]["wh"], gref[0]["wh"]),
+                   "rel_grad_xs_vs_scan": rel(g[1], gref[1]), "first_calls_s": round(time.perf_counter() - t0, 2)}
+            res["ok"] = bool(res["rel_vs_scan"] < 2e-2 and res["rel_grad_wh_vs_scan"] < 2e-1)
+            b.rows[f"check_{tag}"] = res
+            print(f"check_{tag}: {res}", flush=True)
+            b.flush()
+            if res["ok"]:
+                timed(tag, f_fwd, f_grad, a.T)
+        guarded(b, tag, one)
+
+
 def part_torch(b):
     import torch
     a = b.a
@@ -335,7 +376,7 @@ def part_torch(b):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--part", default="all", choices=["all", "scan", "fused", "canary", "torch"],
+    ap.add_argument("--part", default="all", choices=["all", "scan", "fused", "canary", "torch", "lean"],
                     help="which rows to run (all = scan, canary, fused; torch only when named)")
     ap.add_argument("--quick", action="store_true", help="tiny sizes, CPU interpreter: a smoke run")
     ap.add_argument("--T", type=int, default=700, help="time steps")
@@ -354,7 +395,8 @@ def main(argv=None):
     print(json.dumps(b.meta()), flush=True)
     parts = ["scan", "canary", "fused"] if a.part == "all" else [a.part]
     for part in parts:
-        {"scan": part_scan, "fused": part_fused, "canary": part_canary, "torch": part_torch}[part](b)
+        {"scan": part_scan, "fused": part_fused, "canary": part_canary, "torch": part_torch,
+         "lean": part_lean}[part](b)
     print("\n".join(f"{k:55s} {v.get('ms', '')}" for k, v in b.rows.items() if "ms" in v))
 
 
