@@ -1,22 +1,25 @@
 """Luong et al. 2015 attention NMT on the PyTorch-tutorial English-French pairs.
 
-  python experiments/nmt_luong.py --lang eng-fra                 # train (small CPU config), test BLEU, plots
-  python experiments/nmt_luong.py --lang fra-eng --filter none --config large   # GPU run, full data
-  python experiments/nmt_luong.py --translate "i am cold ."       # uses the shipped ckpt/nmt_luong/eng-fra
-  echo "you are tall ." | python experiments/nmt_luong.py --interactive
+  python experiments/nmt_luong.py --translate "Where is the station?"   # the shipped ckpt/nmt_luong/eng-fra
+  python experiments/nmt_luong.py --lang fra-eng --translate "Où est la gare ?"     # ckpt/nmt_luong/fra-eng
+  echo "You are tall." | python experiments/nmt_luong.py --interactive
+  python experiments/nmt_luong.py --src in.en --output out.fr --ref ref.fr --beam 5   # a file; BLEU, chrF
+  python experiments/nmt_luong.py --lang eng-fra --config truecase   # train the shipped true-case model (GPU)
+  python experiments/nmt_luong.py --lang eng-fra                 # tutorial text, small CPU config, test BLEU
+  python experiments/nmt_luong.py --lang fra-eng --filter none --config large   # tutorial text, GPU, full data
   python experiments/nmt_luong.py --cache .devcarry/eng-fra.txt.gz   # one compact data file, then exit
 
 Training writes to runs/nmt_luong/<lang>-<filter> (resumes from it), never to the shipped ckpt/ folder.
 From Python: `from jaxseq import nmt; nmt.load("eng-fra").translate(["i am cold ."])`.
 
-GPU (H100), the four reported runs side by side, ~8 min (data carried as .devcarry/pytorch-tutorial/data.zip):
+GPU (H100), the four tutorial-text runs of docs/results_nmt.md side by side, ~8 min:
   export XLA_PYTHON_CLIENT_MEM_FRACTION=0.2
   for L in eng-fra fra-eng; do
     python experiments/nmt_luong.py --lang $L --filter tutorial --config large --steps 1500 \\
       --eval-every 500 --ckpt-every 500 --data-dir .devcarry --time-budget 6 &
-    python experiments/nmt_luong.py --lang $L --filter none --config large --data-dir .devcarry \\
-      --time-budget 6 $( [ $L = eng-fra ] && echo --export ckpt/nmt_luong/eng-fra ) &
+    python experiments/nmt_luong.py --lang $L --filter none --config large --data-dir .devcarry --time-budget 6 &
   done; wait
+The shipped true-case models: --config truecase --time-budget 4.3 --export ckpt/nmt_luong/$L (both at once).
 """
 from __future__ import annotations
 
