@@ -70,9 +70,8 @@ CASES = [
     Case("nmt_beam_negative", "nmt_luong.py", FR + ["--beam", "-3"], names=["-3"]),
     Case("nmt_translate_empty", "nmt_luong.py", ["--translate", ""], names=["empty"]),
     Case("nmt_translate_blank", "nmt_luong.py", ["--translate", "   "], names=["empty"]),
-    Case("nmt_translate_no_letters", "nmt_luong.py", ["--translate", "123 , ; 456"], names=["123 , ; 456"]),
-    Case("nmt_translate_unknown_only", "nmt_luong.py", ["--translate", "zxqv blorptangle"],
-         names=["zxqv", "blorptangle"]),
+    # "no letters" and "only unknown words" are not errors for the shipped true-case models: their
+    # SentencePiece vocabulary falls back to bytes, so every input encodes (tests/data/test_subword.py)
     Case("nmt_translate_500_words", "nmt_luong.py", ["--translate", LONG], names=["500", "limit"]),
     Case("nmt_ckpt_handwriting", "nmt_luong.py", FR + ["--ckpt", HW], names=[HW, "handwriting"]),
     Case("nmt_ckpt_sketch", "nmt_luong.py", FR + ["--ckpt", SKETCH], names=[SKETCH, "sketch"]),
