@@ -25,6 +25,22 @@ def fail(message) -> typing.NoReturn:
     raise UserError(message)
 
 
+def _exit_now(code):
+    """Exit with ``code`` at once after a user error: interpreter teardown can otherwise print tracebacks
+    from orbax's closed event loop under the ``error:`` line. A multi-host run exits normally, so that
+    ``jax.distributed`` shuts down cleanly."""
+    try:
+        from jax._src import distributed
+        multi = distributed.global_state.client is not None
+    except Exception:
+        multi = False
+    if multi:
+        sys.exit(code)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def run(main, argv=None):
     """Call ``main(argv)``. Data, checkpoint and argument errors end with one ``error: ...`` line on
     stderr and exit status 2 (their messages name the file or value); anything else is a bug and keeps
@@ -49,7 +65,7 @@ def run(main, argv=None):
         if os.environ.get("JAXSEQ_DEBUG"):  # a developer wants the traceback
             raise
         print(f"error: {e}", file=sys.stderr)
-        sys.exit(USER_ERROR)
+        _exit_now(USER_ERROR)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
