@@ -96,3 +96,29 @@ def standardize(x, mean, std):
     """``(x - mean) / std`` per channel (the last axis), e.g. torchvision's Normalize; float32."""
     xp = _xp(x)
     return (x.astype(xp.float32) - xp.asarray(mean, xp.float32)) / xp.asarray(std, xp.float32)
+
+
+# --- Random affine distortions (the spatial transformer's data, Jaderberg et al. 2015 §4.1) -----------
+
+def random_affine(key, n, *, rotation=45.0, scale=(0.7, 1.2), shift=4.0, size=28):
+    """``[n, 2, 3]`` float32 affine maps, one per image, for :func:`jaxseq.nn.warp.warp`: rotation
+    ``U(-rotation, rotation)`` degrees, zoom ``s ~ U(*scale)`` (s > 1 enlarges the content) and a shift
+    ``U(-shift, shift)`` pixels on each axis of a ``size``-pixel image. ``theta = [R(a) / s | t]`` maps
+    output to input coordinates, so the content turns by ``-a``, grows by ``s`` and moves by ``-t``
+    (the ranges are symmetric). JAX in, JAX out; same key, same maps."""
+    import jax
+    ka, ks, kt = jax.random.split(key, 3)
+    a = jnp.deg2rad(jax.random.uniform(ka, (n,), jnp.float32, -rotation, rotation))
+    s = jax.random.uniform(ks, (n,), jnp.float32, scale[0], scale[1])
+    t = jax.random.uniform(kt, (n, 2), jnp.float32, -shift, shift) * (2.0 / size)   # pixels -> [-1, 1]
+    c, si = jnp.cos(a) / s, jnp.sin(a) / s
+    return jnp.stack([jnp.stack([c, -si, t[:, 0]], -1), jnp.stack([si, c, t[:, 1]], -1)], 1)
+
+
+def affine_distort(key, x, **kw):
+    """Images ``x [N, H, W, C]`` (float, zero background) resampled bilinearly under
+    :func:`random_affine` maps (keywords as there; ``size`` is taken from ``x``). Numpy in, numpy out."""
+    from jaxseq.nn.warp import warp
+    theta = random_affine(key, x.shape[0], size=x.shape[1], **kw)
+    out = warp(jnp.asarray(x), theta)
+    return np.asarray(out) if isinstance(x, np.ndarray) else out
