@@ -96,7 +96,9 @@ def cmd_train(a):
     ckpt_dir = as_path(a.ckpt_dir or f"runs/sketch_rnn/{name}")   # gs://bucket/run stays a URI
     data = load_data(a.data, a.data_dir, a.category, cfg.max_len)
     info = {"name": name, "data": a.data, "category": a.category, "data_dir": a.data_dir}
-    _, hist, _ = sketch_rnn.train(cfg, settings, data, ckpt_dir, info=info, time_budget_s=budget)
+    _, hist, _ = sketch_rnn.train(cfg, settings, data, ckpt_dir, info=info, time_budget_s=budget,
+                                  init_from=(sketch_rnn.resolve_checkpoint(a.init_from)
+                                             if a.init_from else None))
     if not is_main_process():   # every process trained and saved; process 0 alone writes files
         return
     from jaxseq.training.checkpoint import write_history
@@ -195,6 +197,9 @@ def build_parser():
                    help="decoder only, no latent code (same as --no-conditional)")
     add_config_flags(t, TrainSettings, help=TRAIN_HELP)
     t.add_argument("--ckpt-dir", default="", help="checkpoint dir (default runs/sketch_rnn/<data>)")
+    t.add_argument("--init-from", default="", metavar="CKPT",
+                   help="start a new run from the params of this checkpoint (a shipped name such as sheep, "
+                        "an export or a run; fresh optimizer, step 0; ignored when --ckpt-dir holds a run)")
     add_time_budget(t)
     t.set_defaults(fn=cmd_train)
 

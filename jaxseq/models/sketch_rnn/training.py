@@ -67,10 +67,34 @@ def check_resume(ckpt: Checkpointer, cfg: sr.SketchConfig):
         log.warning("resuming %s with %s=%r (the run started with %r)", ckpt.directory, k, b, a)
 
 
+def init_source(directory, cfg: sr.SketchConfig, scale, params_like):
+    """``(params, {"dir", "step"})`` of a checkpoint (a run or an export) to start a new run from. Its
+    architecture fields and data scale factor must match this run's; the params' shapes are checked."""
+    from jaxseq.training.checkpoint import load_for_sampling
+    params, meta = load_for_sampling(directory)
+    stored = meta.get("config", {})
+    diffs = [f"{k}: checkpoint has {stored.get(k)!r}, this run asks for {getattr(cfg, k)!r}"
+             for k in ARCH_FIELDS if stored.get(k) != getattr(cfg, k)]
+    if abs(float(meta.get("scale", scale)) - scale) > 1e-4 * scale:
+        diffs.append(f"data scale factor: checkpoint {meta.get('scale')!r}, this data {scale!r} "
+                     f"(another data set?)")
+    shapes = jax.tree_util.tree_map(np.shape, params)
+    if not diffs and shapes != jax.tree_util.tree_map(np.shape, params_like):
+        diffs.append("params shapes differ")
+    if diffs:
+        raise ValueError(f"--init-from {directory} does not fit this run: {'; '.join(diffs)}")
+    return jax.tree_util.tree_map(jax.numpy.asarray, params), {"dir": str(directory),
+                                                              "step": int(meta.get("step") or 0)}
+
+
 def train(cfg: sr.SketchConfig, settings: TrainSettings, data, ckpt_dir, *, info=None,
-          time_budget_s=None):
+          time_budget_s=None, init_from=None):
     """Train (or resume) a model on ``data`` (``{split: [stroke-3 arrays]}`` from
     :func:`jaxseq.data.sketches.load`), checkpointing into ``ckpt_dir``.
+
+    ``init_from``: a checkpoint whose params start a *new* run (fresh optimizer and schedules, step 0),
+    e.g. to fine-tune with another KL weight; ignored with a log line when ``ckpt_dir`` already holds a
+    run (resuming wins).
 
     ``info`` (``name``: the data set's short name; ``data``, ``category``, ``data_dir``: how to find it
     again for evaluation) is stored in the checkpoint meta beside the settings. Returns
@@ -109,6 +133,11 @@ def train(cfg: sr.SketchConfig, settings: TrainSettings, data, ckpt_dir, *, info
     ckpt = Checkpointer(ckpt_dir, keep=2, best_metric=BEST_METRIC)
     try:
         check_resume(ckpt, cfg)
+        if init_from and ckpt.latest_step() is not None:
+            log.info("%s already holds a run: resuming it (init_from only seeds a new run)", ckpt_dir)
+        elif init_from:
+            params, meta["init_from"] = init_source(init_from, cfg, scale, params)
+            log.info("initialised from %s (step %d); fresh optimizer, step 0", *meta["init_from"].values())
         params, hist = fit(sr.make_loss(cfg), params, batch_fn, train_config(s), eval_fn=eval_fn,
                            sample_fn=sample_fn, ckpt=ckpt, meta=meta, time_budget_s=time_budget_s)
         log.info("checkpoints in %s (steps %s, best %s)", ckpt_dir, ckpt.all_steps(), ckpt.best_step())
