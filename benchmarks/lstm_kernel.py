@@ -3,6 +3,7 @@
     python benchmarks/lstm_kernel.py --part scan  --out runs/bench/lstm_scan.json    # GPU
     python benchmarks/lstm_kernel.py --part fused --out runs/bench/lstm_fused.json   # GPU
     python benchmarks/lstm_kernel.py --part torch --out runs/bench/lstm_torch.json   # GPU, cuDNN peer
+    python benchmarks/lstm_kernel.py --part profile --out runs/bench/lstm_profile.json  # traces, summarised
     python benchmarks/lstm_kernel.py --quick --part all                               # CPU smoke run
 
 The shape of issue 15: H = 400, input 403, batch 64, 700 steps; "fwd+bwd" is the gradient of
@@ -374,9 +375,161 @@ def part_torch(b):
                      us_per_step=round(1e3 * ms / a.T, 3))
 
 
+# ------------------------------------------------------------------------------------------- profiles
+def summarise_trace(logdir, top=12):
+    """Where the time goes in one ``jax.profiler`` trace: per plane and line (a GPU stream, XLA ops, a
+    CPU thread), the events grouped by name (count, total, mean) with the top ``top`` by total time,
+    the line's busy time (union of its events) and its span (first start to last end). The Python
+    line is skipped. Returns a dict small enough for JSON."""
+    import glob
+
+    from jax.profiler import ProfileData
+    paths = sorted(glob.glob(f"{logdir}/**/*.xplane.pb", recursive=True))
+    if not paths:
+        return {"error": f"no .xplane.pb under {logdir}"}
+    out = {"file_bytes": os.path.getsize(paths[-1]), "planes": {}}
+    for plane in ProfileData.from_file(paths[-1]).planes:
+        lines = {}
+        for line in plane.lines:
+            if line.name == "python":
+                continue
+            ev = [(e.start_ns, e.duration_ns, e.name) for e in line.events]
+            if not ev:
+                continue
+            ev.sort()
+            busy, end = 0.0, -1.0
+            for s, d, _ in ev:  # union of the intervals
+                if s + d > end:
+                    busy += s + d - max(s, end)
+                    end = s + d
+            by = {}
+            for _, d, name in ev:
+                c = by.setdefault(name, [0, 0.0])
+                c[0] += 1
+                c[1] += d
+            rows = sorted(by.items(), key=lambda kv: -kv[1][1])[:top]
+            lines[line.name] = {
+                "events": len(ev), "busy_ms": round(busy / 1e6, 3),
+                "span_ms": round((max(s + d for s, d, _ in ev) - ev[0][0]) / 1e6, 3),
+                "top": [{"name": n[:120], "count": c, "total_ms": round(t / 1e6, 3),
+                         "mean_us": round(t / c / 1e3, 2)} for n, (c, t) in rows]}
+        if lines:
+            out["planes"][plane.name] = lines
+    return out
+
+
+def _profiled(b, tag, fn, args, calls):
+    """Warm ``fn`` up, then trace ``calls`` synchronised calls; record the wall time per call and the
+    trace summary. The trace files are deleted unless ``--keep-traces``."""
+    import shutil
+    import tempfile
+    jax = b.jax
+    jax.block_until_ready(fn(*args))
+    jax.block_until_ready(fn(*args))
+    logdir = tempfile.mkdtemp(prefix=f"trace_{tag}_", dir=b.a.trace_dir)
+    opts = None
+    try:
+        opts = jax.profiler.ProfileOptions()
+        opts.python_tracer_level = 0  # the Python tracer would dwarf the device events
+    except AttributeError:  # pragma: no cover - an older jax
+        pass
+    t0 = time.perf_counter()
+    with jax.profiler.trace(logdir, **({"profiler_options": opts} if opts is not None else {})):
+        for _ in range(calls):
+            jax.block_until_ready(fn(*args))
+    wall = (time.perf_counter() - t0) / calls
+    summ = summarise_trace(logdir)
+    summ.update(calls=calls, wall_ms_per_call=round(1e3 * wall, 3))
+    if not b.a.keep_traces:
+        shutil.rmtree(logdir, ignore_errors=True)
+    b.rows[f"profile_{tag}"] = summ
+    print(f"profile_{tag}: {1e3 * wall:.2f} ms/call (traced)", flush=True)
+    print(format_summary(summ), flush=True)
+    b.flush()
+
+
+def format_summary(summ, top=8):
+    """The summary as short text tables (device planes first)."""
+    out = []
+    planes = summ.get("planes", {})
+    for pname in sorted(planes, key=lambda n: (not n.startswith("/device"), n)):
+        for lname, ln in planes[pname].items():
+            out.append(f"{pname} | {lname}: {ln['events']} events, busy {ln['busy_ms']} ms of span "
+                       f"{ln['span_ms']} ms")
+            out += [f"    {r['total_ms']:9.3f} ms {r['count']:7d} x {r['mean_us']:9.2f} us  {r['name']}"
+                    for r in ln["top"][:top]]
+    return "\n".join(out)
+
+
+def _sampler_inputs(b, N, T):
+    """The handwriting synthesis sampler as in ``benchmarks/handwriting_speed.py``: 3 x 400 LSTM, 20
+    mixtures, 10 window Gaussians, 64 characters, random params, ``N`` lines of 63-character texts,
+    ``T`` steps (random params never finish a line early, so every step runs)."""
+    import numpy as np
+
+    from jaxseq.models.handwriting import model as hw
+    from jaxseq.models.handwriting import sample as hw_sample
+    jax, jnp = b.jax, b.jnp
+    cfg = hw.HWConfig(task="synthesis", hidden=b.a.hidden, layers=3, n_mix=20, n_gauss=10, vocab=64,
+                      kappa_scale=0.05, unroll=4)
+    params = hw.init(jax.random.PRNGKey(0), cfg)
+    texts = np.full((N, 64), -1, np.int32)
+    texts[:, :63] = np.random.default_rng(0).integers(0, 64, (N, 63))
+    args = (params, jax.random.split(jax.random.PRNGKey(0), N), jnp.asarray(texts), jnp.ones((N,)),
+            jnp.ones((N,)), jnp.zeros((N, 0, 3)), jnp.zeros((N,), jnp.int32))
+
+    def fn(params, keys, texts, biases, temps, primes, plens):
+        return hw_sample.sample_batch(params, cfg, keys, texts, biases, temps, primes, plens, max_steps=T,
+                                      return_phi=False)[0]
+    return fn, args
+
+
+def part_profile(b):
+    """Traces: (a) the scan layer fwd+bwd, (b) the fused kernel fwd+bwd, (c) the handwriting synthesis
+    sampler (``--big-batch`` lines x T steps); each summarised per kernel. Then the sampling-shaped
+    forward (batch ``--big-batch``) timed for the scan and the fused kernel side by side."""
+    a, jax, jnp = b.a, b.jax, b.jnp
+    what = a.profile.split(",")
+    sets = [b.inputs(a.B, a.T, s) for s in (1, 2)]
+    if "scan" in what:
+        _, s_grad = b.fns(False, unroll=4)
+        guarded(b, "scan", lambda: _profiled(b, f"scan_u4_fwdbwd_B{a.B}", s_grad, sets[0], a.profile_calls))
+    if "fused" in what:
+        kw = {} if b.interpret else dict(units=16, num_warps=4)
+        _, f_grad = b.fns(True, **kw)
+        guarded(b, "fused", lambda: _profiled(b, f"fused_fwdbwd_B{a.B}", f_grad, sets[0], a.profile_calls))
+    if "sampler" in what:
+        fn, args = _sampler_inputs(b, a.big_batch, a.T)
+        guarded(b, "sampler", lambda: _profiled(b, f"hw_sampler_{a.big_batch}x{a.T}", jax.jit(fn), args,
+                                                max(1, a.profile_calls // 2)))
+    if "big" not in what:
+        return
+    # the sampling shape: one layer forward at batch big_batch, scan vs the fused kernel
+    big = [b.inputs(a.big_batch, a.T, s) for s in (1, 2)]
+    s_fwd, _ = b.fns(False, unroll=4)
+    ref = s_fwd(big[0][0], big[0][1])
+    guarded(b, "scan_big", lambda: b.record(f"scan_u4_fwd_B{a.big_batch}", *_median_ms(
+        s_fwd, [(p, x) for p, x, _ in big], a.reps)))
+    variants = ([dict()] if b.interpret else
+                [dict(units=32, batch_tile=128, num_warps=8), dict(units=64, batch_tile=64, num_warps=8),
+                 dict(units=16, batch_tile=256, num_warps=8)])
+    for kw in variants:
+        tag = f"fused_fwd_B{a.big_batch}_{_name(kw)}"
+
+        def one():
+            f_fwd, _ = b.fns(True, **kw)
+            out = f_fwd(big[0][0], big[0][1])
+            rel = float(jnp.linalg.norm((out - ref).ravel()) / jnp.linalg.norm(ref.ravel()))
+            b.rows[f"check_{tag}"] = {"rel_vs_scan": rel, "ok": rel < 2e-2}
+            print(f"check_{tag}: rel_vs_scan={rel:.2e}", flush=True)
+            if rel < 2e-2:
+                b.record(tag, *_median_ms(f_fwd, [(p, x) for p, x, _ in big], a.reps))
+        guarded(b, tag, one)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--part", default="all", choices=["all", "scan", "fused", "canary", "torch", "lean"],
+    ap.add_argument("--part", default="all", choices=["all", "scan", "fused", "canary", "torch", "lean", "profile"],
                     help="which rows to run (all = scan, canary, fused; torch only when named)")
     ap.add_argument("--quick", action="store_true", help="tiny sizes, CPU interpreter: a smoke run")
     ap.add_argument("--T", type=int, default=700, help="time steps")
@@ -387,6 +540,11 @@ def main(argv=None):
     ap.add_argument("--unrolls", default="1,4", help="scan unrolls to time")
     ap.add_argument("--reps", type=int, default=15)
     ap.add_argument("--out", help="write the rows as JSON here (rewritten after every row)")
+    ap.add_argument("--profile-calls", type=int, default=4, help="calls traced per profile (--part profile)")
+    ap.add_argument("--profile", default="scan,fused,sampler,big",
+                    help="--part profile: which of scan, fused, sampler (traces) and big (timings) to run")
+    ap.add_argument("--trace-dir", default=None, help="where traces are written (default: a temp folder)")
+    ap.add_argument("--keep-traces", action="store_true", help="keep the trace files (else only summaries)")
     a = ap.parse_args(argv)
     a.unrolls = [int(u) for u in a.unrolls.split(",")]
     if a.quick:
@@ -396,7 +554,7 @@ def main(argv=None):
     parts = ["scan", "canary", "fused"] if a.part == "all" else [a.part]
     for part in parts:
         {"scan": part_scan, "fused": part_fused, "canary": part_canary, "torch": part_torch,
-         "lean": part_lean}[part](b)
+         "lean": part_lean, "profile": part_profile}[part](b)
     print("\n".join(f"{k:55s} {v.get('ms', '')}" for k, v in b.rows.items() if "ms" in v))
 
 
