@@ -12,6 +12,14 @@ compilation, sampling, writing the file), as a user types it:
   the compiled program only if the shapes are bucketed).
 
 Median and minimum over ``--reps`` repetitions (each repetition starts from a fresh cache folder).
+
+On a shared machine absolute times drift with the load, so compare source trees in one run:
+``--trees OLD,NEW`` (e.g. a ``git worktree`` of an older commit and this checkout) runs every row of a
+repetition once in each tree, alternating, each tree with its own cache folder and ``PYTHONPATH``,
+and reports the medians per tree and their ratio::
+
+    git worktree add --detach /tmp/base <old commit>
+    python benchmarks/cold_start.py --trees /tmp/base,. --reps 7 --only handwriting
 """
 from __future__ import annotations
 
@@ -39,11 +47,13 @@ COMMANDS = {
 }
 
 
-def run(args, tmp, cache):
+def run(args, tmp, cache, tree=ROOT):
     env = dict(os.environ, JAXSEQ_COMPILE_CACHE=cache, MPLBACKEND="Agg")
+    if Path(tree).resolve() != ROOT:   # that tree's jaxseq, not the installed one
+        env["PYTHONPATH"] = os.pathsep.join([str(tree)] + [x for x in [env.get("PYTHONPATH")] if x])
     cmd = [sys.executable] + [a.format(tmp=tmp) for a in args]
     t0 = time.perf_counter()
-    p = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    p = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True)
     dt = time.perf_counter() - t0
     if p.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({p.returncode}):\n{p.stderr[-2000:]}")
@@ -56,23 +66,42 @@ def main():
     ap.add_argument("--reps", type=int, default=3, help="repetitions per row (median and min reported)")
     ap.add_argument("--only", default=",".join(COMMANDS), help="comma-separated commands to time")
     ap.add_argument("--out", default="runs/bench/cold_start.json", help="JSON results file")
+    ap.add_argument("--trees", default=str(ROOT),
+                    help="comma-separated source trees to compare, alternated within each repetition")
+    ap.add_argument("--rows", default="no cache,first run,second run,other text", help="rows to time")
     a = ap.parse_args()
+    trees = [str(Path(t).resolve()) for t in a.trees.split(",")]
+    wanted = a.rows.split(",")
     results = {"host": platform.node(), "cpus": os.cpu_count(), "python": platform.python_version(),
-               "rows": {}}
+               "load_avg_start": os.getloadavg(), "trees": trees, "rows": {}}
     for name in a.only.split(","):
         first, other = COMMANDS[name]
-        rows = {"no cache": [], "first run": [], "second run": [], "other text": []}
+        rows = {t: {k: [] for k in wanted} for t in trees}
         for _ in range(a.reps):
-            with tempfile.TemporaryDirectory() as tmp:
-                cache = str(Path(tmp) / "xla")
-                rows["no cache"].append(run(first, tmp, "0"))
-                rows["first run"].append(run(first, tmp, cache))
-                rows["second run"].append(run(first, tmp, cache))
-                rows["other text"].append(run(other, tmp, cache))
-        results["rows"][name] = {k: {"median_s": statistics.median(v), "min_s": min(v), "all_s": v}
-                                 for k, v in rows.items()}
-        for k, v in results["rows"][name].items():
-            print(f"{name:12s} {k:11s} median {v['median_s']:6.2f} s  min {v['min_s']:6.2f} s")
+            for tree in trees:
+                with tempfile.TemporaryDirectory() as tmp:
+                    cache = str(Path(tmp) / "xla")
+                    r = rows[tree]
+                    if "no cache" in r:
+                        r["no cache"].append(run(first, tmp, "0", tree))
+                    t = run(first, tmp, cache, tree)          # fills the cache
+                    if "first run" in r:
+                        r["first run"].append(t)
+                    if "second run" in r:
+                        r["second run"].append(run(first, tmp, cache, tree))
+                    if "other text" in r:
+                        r["other text"].append(run(other, tmp, cache, tree))
+        for tree in trees:
+            key = name if len(trees) == 1 else f"{name} @ {tree}"
+            results["rows"][key] = {k: {"median_s": statistics.median(v), "min_s": min(v), "all_s": v}
+                                    for k, v in rows[tree].items()}
+            for k, v in results["rows"][key].items():
+                print(f"{key:12s} {k:11s} median {v['median_s']:6.2f} s  min {v['min_s']:6.2f} s")
+        if len(trees) > 1:
+            for k in wanted:
+                m = [statistics.median(rows[t][k]) for t in trees]
+                print(f"{name:12s} {k:11s} ratio last/first tree {m[-1] / m[0]:.3f}")
+    results["load_avg_end"] = os.getloadavg()
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1))

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 OFF = ("0", "off", "false", "no", "")
+MIN_COMPILE_TIME_S = 0.0  # cache programs that took at least this long to compile
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,8 @@ def enable():
         log.warning("compilation cache off: cannot create %s (%s)", path, e.strerror)
         return None
     jax.config.update("jax_compilation_cache_dir", str(path))
-    # small CPU programs compile in well under a second each, yet add up to most of a cold start
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.1)
+    # every program, however small: a warm start also compiles a dozen tiny ones (PRNG seeding and
+    # splitting, host-side jnp ops between the jitted calls) at 20-100 ms each on a busy 2-core CPU,
+    # while reading one back takes a few ms (benchmarks/cold_start.py, docs/benchmarks.md)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_COMPILE_TIME_S)
     return path
