@@ -62,6 +62,7 @@ TRAIN_HELP = field_help("""
     clip: global gradient-norm clip
     augment: random scaling / point dropping
     drop_prob: point-drop probability of the augmentation
+    dequant: uniform noise width added to training offsets, in data units (1: dequantise integer data)
     seed: random seed (init, data order, sampling)
     eval_every: validation losses every N steps
     ckpt_every: checkpoint every N steps

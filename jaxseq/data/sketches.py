@@ -333,12 +333,20 @@ def mask_of(length, max_len):
 
 class BatchMaker:
     """``batch_fn(step)`` for :func:`jaxseq.training.loop.fit`: seeded epochs, augmentation, scaled
-    offsets."""
+    offsets.
+
+    ``dequant``: width (in data units) of uniform noise added to every offset after augmentation.
+    Data sets stored as integer offsets (aaron_sheep) put all their probability on a lattice; a mixture
+    density can then win likelihood with very narrow components on lattice points instead of learning
+    shapes. Noise of width 1 spreads each integer over its unit cell (the usual dequantisation of
+    discrete data); 0 turns it off.
+    """
 
     def __init__(self, seqs, scale, max_len, batch_size, *, seed=0, augment=True,
-                 scale_range=(0.9, 1.1), drop_prob=0.1):
+                 scale_range=(0.9, 1.1), drop_prob=0.1, dequant=0.0):
         self.seqs, self.scale, self.max_len, self.bs = seqs, float(scale), max_len, batch_size
         self.seed, self.augment, self.scale_range, self.drop_prob = seed, augment, scale_range, drop_prob
+        self.dequant = float(dequant)
 
     def __call__(self, step):
         idx = batch_indices(step, len(self.seqs), self.bs, self.seed)
@@ -348,7 +356,9 @@ class BatchMaker:
             s = self.seqs[i]
             if self.augment:
                 s = drop_points(rng, random_scale(rng, s, *self.scale_range), self.drop_prob)
-            s = s.copy()
+            s = s.astype(np.float32)   # a copy, whatever the stored type
+            if self.dequant > 0:
+                s[:, :2] += rng.uniform(-0.5, 0.5, (len(s), 2)) * self.dequant
             s[:, :2] /= self.scale
             out.append(s)
         return make_batch(out, self.max_len)

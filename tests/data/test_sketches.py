@@ -228,3 +228,17 @@ def test_sheep_smoke(data_dir):
     np.testing.assert_array_equal(b0["x"][..., 2:].sum(-1), 1.0)       # one pen state per point
     for i, n in enumerate(b0["length"]):                                # real points, then end tokens
         assert b0["x"][i, n, 4] == 0 and (b0["x"][i, n + 1:, 4] == 1).all()
+
+
+def test_batchmaker_dequant_spreads_integer_offsets_over_their_cells():
+    rng = np.random.default_rng(0)
+    seqs = [np.concatenate([rng.integers(-9, 10, (30, 2)), (rng.random((30, 1)) < 0.2)], 1).astype(np.int16)
+            for _ in range(8)]
+    plain = sd.BatchMaker(seqs, 2.0, 40, 8, augment=False)(0)
+    noisy = sd.BatchMaker(seqs, 2.0, 40, 8, augment=False, dequant=1.0)(0)
+    real = np.arange(41)[None, :] <= plain["length"][:, None]   # start token + real points
+    real[:, 0] = False
+    d = (noisy["x"][..., :2] - plain["x"][..., :2])[real] * 2.0   # back to data units
+    assert np.all(np.abs(d) <= 0.5 + 1e-5) and np.abs(d).mean() > 0.2   # U(-0.5, 0.5): mean |d| = 0.25
+    np.testing.assert_array_equal(noisy["x"][..., 2:], plain["x"][..., 2:])   # pen states untouched
+    np.testing.assert_array_equal(noisy["x"][~real], plain["x"][~real])        # padding untouched

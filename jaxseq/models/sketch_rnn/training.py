@@ -35,6 +35,7 @@ class TrainSettings:
     clip: float = 1.0           # global gradient-norm clip
     augment: bool = True        # random x/y scaling by 0.9-1.1 and point dropping
     drop_prob: float = 0.1      # point-drop probability of the augmentation
+    dequant: float = 0.0        # uniform noise width added to training offsets (data units; 1: integer data)
     seed: int = 0               # init, data order, validation z and sample grids
     eval_every: int = 1000      # validation losses every N steps (and at the end)
     ckpt_every: int = 500       # checkpoint every N steps (and at the end)
@@ -104,7 +105,7 @@ def train(cfg: sr.SketchConfig, settings: TrainSettings, data, ckpt_dir, *, info
     s = settings
     scale = sd.scale_factor(data["train"])
     batch_fn = sd.BatchMaker(data["train"], scale, cfg.max_len, s.batch_size, seed=s.seed,
-                             augment=s.augment, drop_prob=s.drop_prob)
+                             augment=s.augment, drop_prob=s.drop_prob, dequant=s.dequant)
     valid = list(sd.eval_batches(data["valid"], scale, cfg.max_len, s.batch_size))
     examples = [x.astype(np.float32).round(3).tolist() for x in data["test"][:N_EXAMPLES]]
     info = dict(info or {})
