@@ -90,9 +90,10 @@ def decode(jpeg_bytes, size=64, crop=None):
         raise ValueError(f"crop = {crop}: larger than the {w0}x{h0} image")
     img.draft("RGB", (max(size, w0 * size // side0), max(size, h0 * size // side0)))
     img = img.convert("RGB")
-    f = img.size[0] / w0                             # the draft's scale (1, 1/2, 1/4 or 1/8)
-    side, cx, cy = side0 * f, img.size[0] / 2, img.size[1] / 2
-    box = (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2)
+    w, h = img.size
+    fx, fy = w / w0, h / h0                          # the draft's scale (about 1, 1/2, 1/4 or 1/8)
+    cx, cy, rx, ry = w / 2, h / 2, side0 * fx / 2, side0 * fy / 2
+    box = (max(0.0, cx - rx), max(0.0, cy - ry), min(w, cx + rx), min(h, cy + ry))
     return np.asarray(img.resize((size, size), Image.BILINEAR, box=box), np.uint8)
 
 
