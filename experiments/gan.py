@@ -129,8 +129,8 @@ def cmd_score(a):
     fake = m.sample(a.n, a.seed)
     real = xte.reshape(-1, 28, 28).astype(np.float32) / 255.0
     res = {"model": m.kind, "ckpt": str(a.ckpt), "step": m.meta.get("step"), "n_samples": a.n,
-           "reference": desc, "frechet": frechet.frechet_distance(frechet.features(fake),
-                                                                  frechet.features(real))}
+           "data": desc, "frechet": frechet.frechet_distance(frechet.features(fake), frechet.features(real)),
+           "real_data_reference": frechet.reference()}
     if m.kind == "cgan":
         k = m.config.n_classes
         per = a.n // k

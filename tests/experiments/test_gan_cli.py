@@ -30,9 +30,13 @@ def test_tiny_cgan_train_export_sample_figures(data_dir, tmp_path):
     assert r.returncode == 0 and (tmp_path / "s.png").exists(), r.stderr[-2000:]
     from jaxseq.models.gan import api
     m = api.load(tmp_path / "gen")
-    assert m.kind == "cgan" and m.config.hidden == 16 and m.meta["generator_only"]
+    assert m.kind == "cgan" and m.config.hidden == 16 and m.meta["param_dtype"] == "float16"
     s = m.sample(10, key=0, labels=np.arange(10))
     assert s.shape == (10, 28, 28) and 0 <= s.min() and s.max() <= 1
+    r = cli("score", "--ckpt", tmp_path / "gen", "--n", "200", "--data-dir", data_dir, "--json", tmp_path / "fd.json")
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = json.loads((tmp_path / "fd.json").read_text())
+    assert res["frechet"] > res["real_data_reference"] > 0 and len(res["class_accuracy"]) == 10
     for args, what in ((["sample", "--ckpt", tmp_path / "gen", "--labels", "10"], "0..9"),
                        (["export", "--ckpt", out / "ckpt", "--out", tmp_path / "gen"], "already holds")):
         assert_user_error(cli(*args, "--out", tmp_path / "x.png") if args[0] == "sample" else cli(*args), what)

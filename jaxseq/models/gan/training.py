@@ -25,7 +25,7 @@ from jaxseq.data.batching import batch_indices
 from jaxseq.errors import DataError
 from jaxseq.models.gan import model as gm
 from jaxseq.paths import as_path
-from jaxseq.training.checkpoint import Checkpointer, cast_floats, check_resume, load_for_sampling
+from jaxseq.training.checkpoint import Checkpointer, check_resume, load_for_sampling
 from jaxseq.training.loop import History, _bar
 
 log = logging.getLogger("jaxseq.training")
@@ -247,18 +247,10 @@ def train(cfg: GANTrainConfig, train_x, train_y, ckpt_dir, *, meta=None, time_bu
 
 
 def export_generator(src, dst, *, step=None, dtype="float32"):
-    """A params-only copy of the generator (``{"g": ...}``, no discriminator, no optimizer state) of
-    the run in ``src`` into the empty directory ``dst``: what sampling needs. Returns the step."""
-    params, meta = load_for_sampling(src, step, dtype=None)
+    """A params-only copy of the generator (``{"g": ...}``: no discriminator, no optimizer state) of the
+    run in ``src`` into the empty directory ``dst``, floats stored as ``dtype``: what sampling needs.
+    Returns the step."""
+    from jaxseq.models.dcgan.shared import export_generator as export_keys   # the GAN families' export
+    _, meta = load_for_sampling(src, step, dtype=None)
     require_gan(src, meta)
-    dst_ck = Checkpointer(as_path(dst), keep=1)
-    try:
-        if dst_ck.latest_step() is not None:
-            raise DataError(f"{dst} already holds a checkpoint (step {dst_ck.latest_step()}); export to an "
-                            f"empty directory")
-        keep = {k: v for k, v in meta.items() if k not in ("hashes", "step", "checkpoint")}
-        dst_ck.save(meta["step"], cast_floats({"g": params["g"]}, dtype), None,
-                    meta={**keep, "generator_only": True, "param_dtype": dtype})
-    finally:
-        dst_ck.close()
-    return int(meta["step"])
+    return export_keys(src, dst, ("g",), dtype=dtype, step=step)[0]

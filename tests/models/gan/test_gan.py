@@ -195,7 +195,7 @@ def test_resume_is_exact_and_export_samples(tmp_path):
     # generator-only export, loaded by the API
     assert gt.export_generator(tmp_path / "a", tmp_path / "gen", dtype="float16") == 8
     m = api.load(tmp_path / "gen")
-    assert m.kind == "infogan" and set(m.meta) >= {"gan", "generator_only"}
+    assert m.kind == "infogan" and set(m.meta) >= {"gan", "param_dtype"}
     np.testing.assert_allclose(m.g[1]["w"], full["g"][1]["w"], atol=2e-3)
     s = m.sample(7, key=jax.random.PRNGKey(0), labels=3)
     assert s.shape == (7, 28, 28) and s.dtype == np.float32 and 0 <= s.min() and s.max() <= 1
