@@ -3,7 +3,6 @@ dicts of b"data" uint8 [N, 3072] channel-major and b"labels" inside cifar-10-bat
 The real archive is not available on this machine."""
 from __future__ import annotations
 
-import io
 import os
 import pickle
 import tarfile
@@ -11,34 +10,15 @@ import tarfile
 import numpy as np
 import pytest
 
+from fixtures.cifar10_fixture import write_fixture
 from jaxseq.data import cifar10
 from jaxseq.data.files import md5sum
 from jaxseq.errors import DataError
 
 
-def _write_fixture(path, n=4, seed=0):
-    rng = np.random.default_rng(seed)
-    batches = {}
-    for name in cifar10.TRAIN_BATCHES + cifar10.TEST_BATCHES:
-        imgs = rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)   # NHWC truth
-        data = imgs.transpose(0, 3, 1, 2).reshape(n, 3072)            # the file: R plane, G, B
-        labels = [int(v) for v in rng.integers(0, 10, n)]
-        batches[name] = (imgs, np.array(labels))
-        raw = pickle.dumps({b"batch_label": name.encode(), b"labels": labels, b"data": data,
-                            b"filenames": [b"x.png"] * n}, protocol=2)
-        batches[name + "_raw"] = raw
-    with tarfile.open(path, "w:gz") as tar:
-        for name in cifar10.TRAIN_BATCHES + cifar10.TEST_BATCHES:
-            raw = batches[name + "_raw"]
-            info = tarfile.TarInfo(f"{cifar10.FOLDER}/{name}")
-            info.size = len(raw)
-            tar.addfile(info, io.BytesIO(raw))
-    return batches
-
-
 def test_fixture_archive_roundtrip(tmp_path):
     arc = tmp_path / "cifar-10-python.tar.gz"
-    truth = _write_fixture(arc)
+    truth = write_fixture(arc)
     md5 = md5sum(arc)
     xtr, ytr, xte, yte, desc = cifar10.load_split(arc, md5=md5)
     assert xtr.shape == (20, 32, 32, 3) and xtr.dtype == np.uint8 and ytr.dtype == np.int32
@@ -54,7 +34,7 @@ def test_fixture_archive_roundtrip(tmp_path):
 def test_data_dir_resolution_and_no_download(tmp_path, monkeypatch):
     d = tmp_path / "data"
     (d / "cifar10").mkdir(parents=True)
-    _write_fixture(d / cifar10.RELPATH)
+    write_fixture(d / cifar10.RELPATH)
     monkeypatch.setenv("JAXSEQ_DATA", str(d))
     x, y = cifar10.load("test", md5=md5sum(d / cifar10.RELPATH))
     assert x.shape == (4, 32, 32, 3)
@@ -66,7 +46,7 @@ def test_data_dir_resolution_and_no_download(tmp_path, monkeypatch):
 
 def test_extracted_folder_and_bad_files(tmp_path):
     arc = tmp_path / "a.tar.gz"
-    _write_fixture(arc)
+    write_fixture(arc)
     with tarfile.open(arc) as t:
         t.extractall(tmp_path / "x", filter="data")
     x, _ = cifar10.load("train", tmp_path / "x", md5=None)
