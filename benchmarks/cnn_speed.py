@@ -25,25 +25,22 @@ from __future__ import annotations
 import argparse
 import platform
 import statistics
-import time
 
 import numpy as np
-from _timing import torch_setup, write_json   # benchmarks/ is on sys.path
+from _timing import timings, torch_setup, write_json   # benchmarks/ is on sys.path
 
 SHAPES = {"fmnist": (28, 1), "cifar": (32, 3)}
 DROPOUT = 0.25
 
 
-def time_rows(rows, reps, warmup=2):
+def time_rows(rows, reps):
+    """Warm every row up, then time the rows in turn, ``reps`` rounds (round-robin)."""
     for run, _ in rows.values():
-        for _ in range(warmup):
-            run()
+        timings(run, 0)
     times = {k: [] for k in rows}
     for _ in range(reps):
         for k, (run, _) in rows.items():
-            t0 = time.perf_counter()
-            run()
-            times[k].append(time.perf_counter() - t0)
+            times[k] += timings(run, 1, warmup=0)
     return {k: dict(info, s_per_call=statistics.median(times[k]), all_s=times[k])
             for k, (_, info) in rows.items()}
 
