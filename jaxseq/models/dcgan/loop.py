@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxseq.errors import DataError
 from jaxseq.training.checkpoint import Checkpointer, check_resume, write_history
 from jaxseq.training.loop import History, _bar
 
@@ -38,6 +39,9 @@ def run(step_fn, state, batch_fn, *, steps, ckpt: Checkpointer, meta, train_cfg,
     meta = check_resume(None if last is None else ckpt.read_meta(last), meta, train_cfg,
                         where=f"{ckpt.directory} step {last}")
     start = 0
+    if last is not None and "opt_state" not in ckpt.read_meta(last).get("hashes", {"opt_state": 0}):
+        raise DataError(f"{ckpt.directory} holds a params-only export (no optimizer state), not a training "
+                        f"run; train into a new directory, or resume the run it was exported from")
     if last is not None:
         params, opt, _ = ckpt.restore(last, params_like=state["params"], opt_state_like=state["opt"])
         state, start = {"params": params, "opt": opt}, last
