@@ -37,6 +37,7 @@ HELP = {"model": "gan (unconditional), cgan (label on both sides) or infogan (ca
         "n_cont": "infogan: continuous codes, U(-1, 1)",
         "lam_cat": "infogan: weight of the categorical mutual-information term",
         "lam_cont": "infogan: weight of the continuous mutual-information term",
+        "d_dropout": "dropout rate on the discriminator's hidden layer while training",
         "epochs": "training epochs (may be fractional)", "batch_size": "batch size",
         "lr": "Adam learning rate (G and D)", "beta1": "Adam beta1",
         "chunk": "steps per jitted lax.scan (one history row each)",

@@ -94,12 +94,13 @@ def generate(g, lat, cfg: GANConfig):
     return jax.nn.sigmoid(layers.mlp(g, generator_input(lat, cfg)))
 
 
-def discriminate(d, x, cfg: GANConfig, y=None):
+def discriminate(d, x, cfg: GANConfig, y=None, *, key=None, dropout=0.0):
     """``(logits [B], q)``: the real-vs-fake logit, and for infogan ``q = (cat_logits [B, K], cont_mean
-    [B, C])`` from the shared hidden layer (None otherwise). ``y`` is the cgan's label."""
+    [B, C])`` from the shared hidden layer (None otherwise). ``y`` is the cgan's label. ``key`` and
+    ``dropout`` drop hidden units while training (Goodfellow et al. trained D with dropout)."""
     if cfg.kind == "cgan":
         x = jnp.concatenate([x, jax.nn.one_hot(y, cfg.n_classes, dtype=x.dtype)], -1)
-    h = jax.nn.leaky_relu(layers.dense(d["body"], x), 0.2)
+    h = layers.dropout(key, jax.nn.leaky_relu(layers.dense(d["body"], x), 0.2), dropout)
     logits = layers.dense(d["head"], h)[..., 0]
     q = None
     if cfg.kind == "infogan":

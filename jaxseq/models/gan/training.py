@@ -40,6 +40,7 @@ class GANTrainConfig:
     n_cont: int = 2               # infogan: continuous codes U(-1, 1)
     lam_cat: float = 1.0          # infogan: weight of the categorical MI term (the paper's lambda = 1)
     lam_cont: float = 1.0         # infogan: weight of the continuous (unit Gaussian) MI term
+    d_dropout: float = 0.5        # dropout on D's hidden layer while training (Goodfellow et al.'s D)
     epochs: float = 100.0         # training epochs (may be fractional)
     batch_size: int = 64
     lr: float = 2e-4              # Adam learning rate of both G and D
@@ -58,6 +59,8 @@ class GANTrainConfig:
         for name in ("ckpt_every", "z_dim", "n_cont", "lam_cat", "lam_cont"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} = {getattr(self, name)}: must not be negative")
+        if not 0 <= self.d_dropout < 1:
+            raise ValueError(f"d_dropout = {self.d_dropout}: give a rate in [0, 1)")
         if not 0 <= self.beta1 < 1:
             raise ValueError(f"beta1 = {self.beta1}: give a value in [0, 1)")
 
@@ -78,13 +81,15 @@ def optimizer(cfg: GANTrainConfig):
 
 
 # -------------------------------------------------------------------------------------------- step
-def train_step(params, opt_state, x, y, key, *, mcfg: gm.GANConfig, opt, lam_cat=1.0, lam_cont=1.0):
+def train_step(params, opt_state, x, y, key, *, mcfg: gm.GANConfig, opt, lam_cat=1.0, lam_cont=1.0,
+               dropout=0.0):
     """One alternating update on a real batch ``x [B, 784]`` in [0, 1] (``y [B]`` its labels).
 
     D descends ``d_loss`` (+ the MI terms for infogan, which train the Q head and the shared body) on
     the batch and a fresh fake batch; then G descends the non-saturating ``g_loss`` (+ MI) against the
     updated D. Returns ``(params, opt_state, metrics)``."""
-    kd, kg = jax.random.split(key)
+    kd, kg, k1, k2, k3 = jax.random.split(key, 5)
+    disc = functools.partial(gm.discriminate, cfg=mcfg, dropout=dropout)
     n = x.shape[0]
     cond = y if mcfg.kind == "cgan" else None   # cgan fakes carry the batch's labels
     info = mcfg.kind == "infogan"
@@ -97,8 +102,8 @@ def train_step(params, opt_state, x, y, key, *, mcfg: gm.GANConfig, opt, lam_cat
     fake = jax.lax.stop_gradient(gm.generate(params["g"], lat_d, mcfg))
 
     def d_obj(d):
-        real_l, _ = gm.discriminate(d, x, mcfg, y)
-        fake_l, q = gm.discriminate(d, fake, mcfg, lat_d.get("y"))
+        real_l, _ = disc(d, x, y=y, key=k1)
+        fake_l, q = disc(d, fake, y=lat_d.get("y"), key=k2)
         loss = gm.d_loss(real_l, fake_l)
         aux = {"d_loss": loss, "d_real": jnp.mean(jax.nn.sigmoid(real_l)),
                "d_fake": jnp.mean(jax.nn.sigmoid(fake_l))}
@@ -111,7 +116,7 @@ def train_step(params, opt_state, x, y, key, *, mcfg: gm.GANConfig, opt, lam_cat
     lat_g = gm.sample_latent(kg, n, mcfg, cond)
 
     def g_obj(g):
-        fake_l, q = gm.discriminate(d, gm.generate(g, lat_g, mcfg), mcfg, lat_g.get("y"))
+        fake_l, q = disc(d, gm.generate(g, lat_g, mcfg), y=lat_g.get("y"), key=k3)
         loss = gm.g_loss(fake_l)
         if not info:
             return loss, {"g_loss": loss}
@@ -126,9 +131,10 @@ def train_step(params, opt_state, x, y, key, *, mcfg: gm.GANConfig, opt, lam_cat
 
 
 @functools.lru_cache(maxsize=8)
-def _chunk_fn(mcfg: gm.GANConfig, lr, beta1, lam_cat, lam_cont):
+def _chunk_fn(mcfg: gm.GANConfig, lr, beta1, lam_cat, lam_cont, dropout):
     opt = optax.adam(lr, b1=beta1)
-    step = functools.partial(train_step, mcfg=mcfg, opt=opt, lam_cat=lam_cat, lam_cont=lam_cont)
+    step = functools.partial(train_step, mcfg=mcfg, opt=opt, lam_cat=lam_cat, lam_cont=lam_cont,
+                             dropout=dropout)
 
     def chunk(params, opt_state, x_all, y_all, idx, key, step0):
         """``idx [K, B]`` rows of ``x_all`` (uint8 ``[N, 784]`` on device) for steps ``step0 ..``."""
@@ -147,7 +153,7 @@ def _chunk_fn(mcfg: gm.GANConfig, lr, beta1, lam_cat, lam_cont):
 def chunk_fn(mcfg: gm.GANConfig, cfg: GANTrainConfig):
     """``chunk(params, opt_state, x_all, y_all, idx [K, B], key, step0) -> (params, opt_state, mean
     metrics)``: K alternating steps under one ``lax.scan`` (one dispatch per chunk, not per step)."""
-    return _chunk_fn(mcfg, cfg.lr, cfg.beta1, cfg.lam_cat, cfg.lam_cont)
+    return _chunk_fn(mcfg, cfg.lr, cfg.beta1, cfg.lam_cat, cfg.lam_cont, cfg.d_dropout)
 
 
 def chunk_indices(step0, k, n, batch_size, seed):

@@ -30,6 +30,8 @@ def test_shapes(kind):
     assert x.shape == (5, 784) and float(x.min()) >= 0 and float(x.max()) <= 1
     logits, q = gm.discriminate(p["d"], x, cfg, lat.get("y"))
     assert logits.shape == (5,)
+    dropped, _ = gm.discriminate(p["d"], x, cfg, lat.get("y"), key=jax.random.PRNGKey(2), dropout=0.5)
+    assert dropped.shape == (5,) and not np.allclose(dropped, logits)
     if kind == "infogan":
         assert q[0].shape == (5, 10) and q[1].shape == (5, 2) and lat["cont"].shape == (5, 2)
     else:
