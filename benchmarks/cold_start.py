@@ -11,7 +11,9 @@ compilation, sampling, writing the file), as a user types it:
 - ``other text``: the cache filled by the first text, then a different text of another length (reuses
   the compiled program only if the shapes are bucketed).
 
-Median and minimum over ``--reps`` repetitions (each repetition starts from a fresh cache folder).
+Median and minimum over ``--reps`` repetitions (each repetition starts from a fresh cache folder), and
+the median CPU time (user + system of the process and its threads), which moves less than the wall
+time when other processes share the cores.
 
 On a shared machine absolute times drift with the load, so compare source trees in one run:
 ``--trees OLD,NEW`` (e.g. a ``git worktree`` of an older commit and this checkout) runs every row of a
@@ -27,6 +29,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -35,6 +38,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+CPU_S = []   # CPU seconds (user + system) of each run, in order: steadier than wall time under load
 
 COMMANDS = {
     "handwriting": (["experiments/handwriting.py", "generate", "--text", "hello world", "--out", "{tmp}/a.svg"],
@@ -52,11 +56,14 @@ def run(args, tmp, cache, tree=ROOT):
     if Path(tree).resolve() != ROOT:   # that tree's jaxseq, not the installed one
         env["PYTHONPATH"] = os.pathsep.join([str(tree)] + [x for x in [env.get("PYTHONPATH")] if x])
     cmd = [sys.executable] + [a.format(tmp=tmp) for a in args]
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     p = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True)
     dt = time.perf_counter() - t0
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     if p.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({p.returncode}):\n{p.stderr[-2000:]}")
+    CPU_S.append(r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime)
     return dt
 
 
@@ -77,30 +84,37 @@ def main():
     for name in a.only.split(","):
         first, other = COMMANDS[name]
         rows = {t: {k: [] for k in wanted} for t in trees}
+        cpu = {t: {k: [] for k in wanted} for t in trees}
         for _ in range(a.reps):
             for tree in trees:
                 with tempfile.TemporaryDirectory() as tmp:
                     cache = str(Path(tmp) / "xla")
-                    r = rows[tree]
+                    r, c = rows[tree], cpu[tree]
                     if "no cache" in r:
                         r["no cache"].append(run(first, tmp, "0", tree))
+                        c["no cache"].append(CPU_S[-1])
                     t = run(first, tmp, cache, tree)          # fills the cache
                     if "first run" in r:
                         r["first run"].append(t)
-                    if "second run" in r:
-                        r["second run"].append(run(first, tmp, cache, tree))
-                    if "other text" in r:
-                        r["other text"].append(run(other, tmp, cache, tree))
+                        c["first run"].append(CPU_S[-1])
+                    for k, cmd in (("second run", first), ("other text", other)):
+                        if k in r:
+                            r[k].append(run(cmd, tmp, cache, tree))
+                            c[k].append(CPU_S[-1])
         for tree in trees:
             key = name if len(trees) == 1 else f"{name} @ {tree}"
-            results["rows"][key] = {k: {"median_s": statistics.median(v), "min_s": min(v), "all_s": v}
+            results["rows"][key] = {k: {"median_s": statistics.median(v), "min_s": min(v), "all_s": v,
+                                        "cpu_median_s": statistics.median(cpu[tree][k]),
+                                        "cpu_all_s": cpu[tree][k]}
                                     for k, v in rows[tree].items()}
             for k, v in results["rows"][key].items():
-                print(f"{key:12s} {k:11s} median {v['median_s']:6.2f} s  min {v['min_s']:6.2f} s")
+                print(f"{key:12s} {k:11s} median {v['median_s']:6.2f} s  min {v['min_s']:6.2f} s  "
+                      f"CPU median {v['cpu_median_s']:6.2f} s")
         if len(trees) > 1:
             for k in wanted:
                 m = [statistics.median(rows[t][k]) for t in trees]
-                print(f"{name:12s} {k:11s} ratio last/first tree {m[-1] / m[0]:.3f}")
+                c = [statistics.median(cpu[t][k]) for t in trees]
+                print(f"{name:12s} {k:11s} last/first tree: wall x{m[-1] / m[0]:.3f}, CPU x{c[-1] / c[0]:.3f}")
     results["load_avg_end"] = os.getloadavg()
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)

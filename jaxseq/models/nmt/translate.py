@@ -239,9 +239,15 @@ class Translator:
     def attention(self, src_ids, out_ids):
         """Attention [len(out_ids) + 1, len(src_ids)] of the model reading ``out_ids`` + <eos> as the
         target for the source ``src_ids`` (ending with <eos>)."""
-        src = jnp.asarray([src_ids], jnp.int32)
-        tgt = jnp.asarray([list(out_ids) + [EOS_ID]], jnp.int32)
-        return np.asarray(attention_for(self.params, self.cfg, src, jnp.ones_like(src, jnp.float32), tgt))[0]
+        # padded to the length buckets (masked source, causal target), so that another sentence of a
+        # similar length reuses the compiled program, in this process and through the persistent cache
+        S, T = len(src_ids), len(out_ids) + 1
+        src = np.full((1, _bucket(S)), PAD_ID, np.int32)
+        src[0, :S] = src_ids
+        tgt = np.full((1, _bucket(T)), PAD_ID, np.int32)
+        tgt[0, :T] = list(out_ids) + [EOS_ID]
+        att = attention_for(self.params, self.cfg, src, (src != PAD_ID).astype(np.float32), tgt)
+        return np.asarray(att)[0, :T, :S]
 
 
 def resolve(name_or_path="eng-fra") -> Path:
