@@ -29,9 +29,11 @@ from jaxseq.data import mnist
 from jaxseq.data.files import check_output_dir, write_atomic
 from jaxseq.models import cyclegan
 from jaxseq.models.cyclegan import evaluate as cg_eval
-from jaxseq.models.cyclegan.training import FASHION_CLASSES
+from jaxseq.models.cyclegan.training import DATA, FASHION_CLASSES
 
-HELP = {"data": "IDX data set holding both domains", "domain_a": "class of domain A (7: sneaker)",
+HELP = {"data": "the domains: two classes of an IDX set, or horse2zebra (not available here; see "
+                "jaxseq.data.horse2zebra)", "photo_size": "horse2zebra only: side the photos are resized to",
+        "domain_a": "class of domain A (7: sneaker)",
         "domain_b": "class of domain B (9: ankle boot)", "ngf": "generator width of the first layer",
         "n_res": "residual blocks per generator", "ndf": "discriminator width of the first layer",
         "d_layers": "stride-2 layers of the PatchGAN discriminator",
@@ -48,7 +50,7 @@ def parse(argv):
     p = parser(__doc__)
     sub = subparsers(p)
     t = sub.add_parser("train", help="train (or resume) a CycleGAN, then score it and draw figures")
-    add_config_flags(t, cyclegan.CycleGANTrainConfig, help=HELP, choices={"data": sorted(mnist.SETS)})
+    add_config_flags(t, cyclegan.CycleGANTrainConfig, help=HELP, choices={"data": list(DATA)})
     t.add_argument("--data-dir", default=None, help="data root (None: $JAXSEQ_DATA, then ~/.cache/jaxseq)")
     t.add_argument("--out", default="runs/cyclegan", help="run folder: ckpt/, results.json, figures")
     t.add_argument("--eval-n", type=int, default=0, help="score only the first N test images of each "
@@ -83,16 +85,23 @@ def parse(argv):
     return p.parse_args(argv)
 
 
-def _names(domains):
-    if domains.get("data") == "fashion-mnist":
-        return FASHION_CLASSES[domains["a"]], FASHION_CLASSES[domains["b"]]
-    return "A", "B"
+def _names(d):
+    if d.get("data") == "fashion-mnist":
+        return FASHION_CLASSES[d["a"]], FASHION_CLASSES[d["b"]]
+    if d.get("data") == "mnist":
+        return f"digit {d['a']}", f"digit {d['b']}"
+    return str(d.get("a", "A")), str(d.get("b", "B"))
 
 
 def _test_domains(m, data_dir, eval_n):
     d = m.domains
     if not d:
         raise ValueError("this checkpoint does not record its domains; pass images with --input")
+    if d["data"] == "horse2zebra":
+        from jaxseq.data import horse2zebra
+        xa = horse2zebra.load_split("test", "A", data_dir, size=d["photo_size"], limit=eval_n or None)
+        xb = horse2zebra.load_split("test", "B", data_dir, size=d["photo_size"], limit=eval_n or None)
+        return xa, xb
     _, _, xte, yte, _ = mnist.load_split(d["data"], data_dir)
     xte = imx.to_nhwc(xte)
     xa, xb = xte[yte == d["a"]], xte[yte == d["b"]]
@@ -137,7 +146,7 @@ def cmd_train(a):
     if a.eval_n < 0:
         fail(f"--eval-n {a.eval_n}: give 0 (all) or a positive count")
     out = check_output_dir(Path(a.out))
-    domains, desc = cyclegan.fashion_domains(cfg, a.data_dir)
+    domains, desc = cyclegan.load_domains(cfg, a.data_dir)
     print(desc)
     t0 = time.time()
     params, hist, done = cyclegan.train(cfg, domains, out / "ckpt", meta={"split": desc},
@@ -188,7 +197,8 @@ def cmd_translate(a):
         if a.from_test < 1:
             fail(f"--from-test {a.from_test}: give a positive count")
         xa, xb = _test_domains(m, a.data_dir, a.from_test)
-        x = (xa if a.direction == "a2b" else xb)[..., 0]
+        x = xa if a.direction == "a2b" else xb
+        x = x[..., 0] if x.shape[-1] == 1 else x
     fake, back = m.cycle(x, a.direction)
     if dest.suffix == ".npy":
         write_atomic(dest, lambda f: np.save(f, fake))

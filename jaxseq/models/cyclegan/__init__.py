@@ -14,10 +14,10 @@ from jaxseq.models.cyclegan.api import CycleGAN, export_generators, load, resolv
 from jaxseq.models.cyclegan.model import (CycleGANConfig, discriminator, discriminator_losses, generator,
                                           generator_losses, init, instance_norm, lsgan_d_loss, lsgan_g_loss,
                                           pool_init, pool_query)
-from jaxseq.models.cyclegan.training import (CycleGANTrainConfig, class_domains, fashion_domains,
+from jaxseq.models.cyclegan.training import (CycleGANTrainConfig, class_domains, load_domains,
                                              make_train_step, model_config, train)
 
 __all__ = ["CycleGAN", "load", "export_generators", "resolve_checkpoint", "shipped", "CycleGANConfig",
            "CycleGANTrainConfig", "init", "generator", "discriminator", "generator_losses",
            "discriminator_losses", "lsgan_d_loss", "lsgan_g_loss", "instance_norm", "pool_init",
-           "pool_query", "class_domains", "fashion_domains", "make_train_step", "model_config", "train"]
+           "pool_query", "class_domains", "load_domains", "make_train_step", "model_config", "train"]

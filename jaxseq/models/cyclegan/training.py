@@ -13,6 +13,7 @@ half, so no image of one domain has a partner in the other; batches of A and B a
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import math
 import time
@@ -33,15 +34,17 @@ from jaxseq.training.loop import History
 log = logging.getLogger("jaxseq.training")
 
 FAMILY = "cyclegan"
+DATA = ("fashion-mnist", "mnist", "horse2zebra")
 FASHION_CLASSES = ("t-shirt/top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker",
                    "bag", "ankle boot")
 
 
 @dataclasses.dataclass
 class CycleGANTrainConfig:
-    data: str = "fashion-mnist"   # IDX data set of the two domains
-    domain_a: int = 7             # class of domain A (7: sneaker)
-    domain_b: int = 9             # class of domain B (9: ankle boot)
+    data: str = "fashion-mnist"   # fashion-mnist / mnist (two classes) or horse2zebra (photos)
+    domain_a: int = 7             # class of domain A (7: sneaker); IDX data sets only
+    domain_b: int = 9             # class of domain B (9: ankle boot); IDX data sets only
+    photo_size: int = 64          # horse2zebra only: photos resized to this side
     ngf: int = 16                 # generator width (16: 0.34M params per generator)
     n_res: int = 4                # residual blocks in each generator
     ndf: int = 32                 # discriminator width
@@ -73,6 +76,10 @@ class CycleGANTrainConfig:
             raise ValueError(f"lr = {self.lr}, beta1 = {self.beta1}: need lr > 0 and 0 <= beta1 < 1")
         if self.lambda_cyc < 0 or self.lambda_id < 0:
             raise ValueError(f"lambda_cyc = {self.lambda_cyc}, lambda_id = {self.lambda_id}: must be >= 0")
+        if self.data not in DATA:
+            raise ValueError(f"data = {self.data!r}: choose one of {DATA}")
+        if self.photo_size < 4:
+            raise ValueError(f"photo_size = {self.photo_size}: must be >= 4")
         if not 0 <= self.decay_from <= 1:
             raise ValueError(f"decay_from = {self.decay_from}: a fraction in [0, 1]")
 
@@ -98,8 +105,14 @@ def class_domains(images, labels, test_images, test_labels, a, b, seed=0):
     return out
 
 
-def fashion_domains(cfg: CycleGANTrainConfig, data_dir=None):
-    """:func:`class_domains` of ``cfg.data`` (``jaxseq.data.mnist``) and a one-line description."""
+def load_domains(cfg: CycleGANTrainConfig, data_dir=None):
+    """``(domains, description)``: two classes of an IDX set (:func:`class_domains`) or the horse2zebra
+    photos (:mod:`jaxseq.data.horse2zebra`, resized to ``photo_size``)."""
+    if cfg.data == "horse2zebra":
+        from jaxseq.data import horse2zebra
+        d = horse2zebra.load_domains(data_dir, size=cfg.photo_size)
+        return d, (f"horse2zebra at {cfg.photo_size}x{cfg.photo_size}: train {len(d['train_a'])} horses / "
+                   f"{len(d['train_b'])} zebras, test {len(d['test_a'])} / {len(d['test_b'])}")
     from jaxseq.data import mnist
     xtr, ytr, xte, yte, _ = mnist.load_split(cfg.data, data_dir)
     d = class_domains(xtr, ytr, xte, yte, cfg.domain_a, cfg.domain_b, cfg.seed)
@@ -109,6 +122,13 @@ def fashion_domains(cfg: CycleGANTrainConfig, data_dir=None):
             f"unpaired: train A from a random half of the training images ({len(d['train_a'])}), train B "
             f"from the other half ({len(d['train_b'])}); test {len(d['test_a'])} A / {len(d['test_b'])} B")
     return d, desc
+
+
+def domain_meta(cfg: CycleGANTrainConfig):
+    """What a checkpoint records about its domains (enough to reload the test images)."""
+    if cfg.data == "horse2zebra":
+        return {"data": cfg.data, "a": "horse", "b": "zebra", "photo_size": cfg.photo_size}
+    return {"data": cfg.data, "a": cfg.domain_a, "b": cfg.domain_b, "seed": cfg.seed}
 
 
 # -------------------------------------------------------------------------------------- optimizer
@@ -146,7 +166,17 @@ def discs(params):
 
 def make_train_step(cfg: CycleGANTrainConfig):
     """``step(state, batch, key) -> (state, metrics)``, jitted. ``state = {"params", "opt"}`` (see
-    :func:`init_state`); ``batch = {"a", "b"}`` float32 NHWC in [-1, 1], one batch of each domain."""
+    :func:`init_state`); ``batch = {"a", "b"}`` float32 NHWC in [-1, 1], one batch of each domain. The
+    same loss and optimizer settings reuse one jitted step (and its compilation)."""
+    return _train_step(*(getattr(cfg, f) for f in _STEP_FIELDS))
+
+
+_STEP_FIELDS = ("lambda_cyc", "lambda_id", "lr", "beta1", "decay_from", "steps")
+
+
+@functools.lru_cache(maxsize=8)
+def _train_step(*values):
+    cfg = CycleGANTrainConfig(**dict(zip(_STEP_FIELDS, values)))
     optimizer = make_optimizer(cfg)
 
     def g_loss(g, d, a, b):
@@ -201,7 +231,7 @@ def train(cfg: CycleGANTrainConfig, domains, ckpt_dir, *, meta=None, time_budget
     mcfg = model_config(cfg, xa.shape[1], xa.shape[3])
     params, opt = init_state(jax.random.PRNGKey(cfg.seed), cfg, mcfg)
     meta = {**(meta or {}), "family": FAMILY, "cyclegan": dataclasses.asdict(mcfg),
-            "domains": {"data": cfg.data, "a": cfg.domain_a, "b": cfg.domain_b}}
+            "domains": domain_meta(cfg)}
     ckpt = Checkpointer(as_path(ckpt_dir), keep=1)
     history, start = History(), 0
     try:
