@@ -139,6 +139,14 @@ def cmd_score(a):
         acc = (got.reshape(k, per) == np.arange(k)[:, None]).mean(1)
         res["class_accuracy"] = dict(zip(class_names(m.meta), [round(float(v), 4) for v in acc]))
         res["mean_class_accuracy"] = float(acc.mean())
+    if m.kind == "infogan":   # what each categorical code draws, as the classifier sees it
+        k = m.config.n_classes
+        per = a.n // k
+        got = np.asarray(frechet.classify(m.class_grid(per, a.seed + 1))).reshape(k, per)
+        counts = np.stack([np.bincount(r, minlength=10) for r in got]) / per
+        names = class_names(m.meta)
+        res["codes"] = {f"c1={i}": f"{names[int(c.argmax())]} {c.max():.3f}" for i, c in enumerate(counts)}
+        res["code_purity"] = float(counts.max(1).mean())   # mean share of each code's majority class
     res["seconds"] = round(time.time() - t0, 1)
     print(json.dumps(res, indent=1))
     if a.json:
