@@ -24,7 +24,10 @@ os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 import dataclasses
 import json
+import sys
 import time
+
+import numpy as np
 
 from _cli import add_config_flags, add_export, add_time_budget, config_from_args, fail, parser, run
 from _cli import subparsers, time_budget_s
@@ -116,6 +119,8 @@ def add_eval(sub):
     add_data_flags(p)
     p.add_argument("--frechet", action="store_true",
                    help="also recompute the Fréchet real-data reference from the data (Fashion-MNIST)")
+    p.add_argument("--figures", metavar="DIR", default=None,
+                   help="write cnn_<data>_confusion.png and cnn_<data>_errors.png (misclassified test images)")
     p.set_defaults(fn=cmd_eval)
 
 
@@ -124,13 +129,32 @@ def cmd_eval(a):
     clf = api.load(a.ckpt)
     c = clf.meta.get("config", {})
     cfg = ct.CNNTrainConfig(**{k: c[k] for k in ("data", "t10k_split", "size", "seed") if k in c})
+    if a.figures:
+        check_output_dir(a.figures)
     data = ct.load_data(cfg, a.data_dir, a.cifar_path)
-    res = {"ckpt": str(a.ckpt), "split": data["description"],
-           "test_acc": ct.accuracy(clf.params, *data["test"]), "stored_test_acc": clf.meta.get("test_acc"),
-           "stored_frechet": clf.meta.get("frechet")}
+    xte, yte = data["test"]
+    pred = ct.predict_logits(clf.params, xte).argmax(-1)
+    conf = ct.confusion(yte, pred, clf.config.n_classes)
+    res = {"ckpt": str(a.ckpt), "split": data["description"], "test_acc": float((pred == yte).mean()),
+           "per_class_acc": {c: round(float(conf[i, i] / max(conf[i].sum(), 1)), 4)
+                             for i, c in enumerate(clf.classes)},
+           "stored_test_acc": clf.meta.get("test_acc"), "stored_frechet": clf.meta.get("frechet")}
     if a.frechet:
         res["frechet"] = frechet.compute_reference(a.data_dir, model=clf)
     print(json.dumps(res, indent=1))
+    if a.figures:
+        from jaxseq.data import images
+        from jaxseq.viz.images import save_grid
+        from jaxseq.viz.names import plot_confusion
+        name = cfg.data.replace("-", "")
+        print("wrote", plot_confusion(as_path(a.figures) / f"cnn_{name}_confusion.png", conf, clf.classes,
+                                      f"{cfg.data} test set, accuracy {res['test_acc']:.2%} (row-normalised)"),
+              file=sys.stderr)
+        wrong = np.flatnonzero(pred != yte)[:40]
+        print("wrote", save_grid(as_path(a.figures) / f"cnn_{name}_errors.png", images.to_unit(xte[wrong]),
+                                 ncols=10), file=sys.stderr)
+        print("errors grid (row-major): " + "; ".join(f"{clf.classes[yte[i]]}->{clf.classes[pred[i]]}"
+                                                       for i in wrong), file=sys.stderr)
 
 
 def add_transfer(sub):
@@ -193,6 +217,18 @@ def cmd_transfer(a):
             results[mode] = res
             write_atomic(path, json.dumps(results, indent=1))
     print(json.dumps({m: round(r["test_acc"], 4) for m, r in results.items()}))
+    if results:
+        from jaxseq.viz.figures import curves, save_figure
+
+        def draw(fig):
+            ax1, ax2 = fig.subplots(1, 2)
+            curves(ax1, {m: (r["curve"]["epoch"], r["curve"]["train_loss"]) for m, r in results.items()},
+                   xlabel="epoch", ylabel="mean training loss", logy=True)
+            curves(ax2, {f"{m} ({r['test_acc']:.1%})": (r["curve"]["epoch"], r["curve"]["test_acc"])
+                         for m, r in results.items()}, xlabel="epoch", ylabel="test accuracy")
+            fig.suptitle(f"Fashion-MNIST CNN -> {cfg.data} (t10k split {len(xtr)}/{len(xte)})", fontsize=10)
+        f = save_figure(out / "transfer_curves.png", draw, size=(9, 3.4), dpi=90)
+        print("wrote", f, file=sys.stderr)
 
 
 def main(argv=None):

@@ -111,6 +111,13 @@ def accuracy(params, x, y, batch=1000):
     return float((predict_logits(params, x, batch).argmax(-1) == np.asarray(y)).mean())
 
 
+def confusion(y_true, y_pred, n_classes):
+    """``[true, predicted]`` counts (int64)."""
+    c = np.zeros((n_classes, n_classes), np.int64)
+    np.add.at(c, (np.asarray(y_true), np.asarray(y_pred)), 1)
+    return c
+
+
 def n_steps(cfg: CNNTrainConfig, n_train):
     return max(1, int(cfg.epochs * n_train / cfg.batch_size))
 

@@ -87,21 +87,27 @@ def run_mode(mode, pretrained, mcfg, cfg: TransferConfig, train, test, *, time_b
     train_step = make_train_step(loss, opt)
     params = jax.tree_util.tree_map(jnp.array, params)   # own copies: the step donates its inputs
     state = opt.init(params)
-    t0, losses, done = time.time(), [], 0
+    t0, done, acc_loss = time.time(), 0, 0.0
+    curve = {"epoch": [], "train_loss": [], "test_acc": []}   # for the figure; the result is the last epoch
     for step in range(steps):
         i = batch_indices(step, len(xtr), cfg.batch_size, cfg.seed)
         batch = {"x": images.to_unit(xtr[i]), "y": ytr[i]}
         params, state, m = train_step(params, state, batch, jax.random.fold_in(key, step),
                                       jnp.asarray(step, jnp.int32))
+        acc_loss = acc_loss + m["loss"]
         done = step + 1
         if done % steps_per_epoch == 0 or done == steps:
-            losses.append(float(m["loss"]))
+            n = done - (curve["epoch"][-1] * steps_per_epoch if curve["epoch"] else 0)
+            curve["epoch"].append(done / steps_per_epoch)
+            curve["train_loss"].append(float(acc_loss) / max(n, 1))
+            curve["test_acc"].append(accuracy(jax.device_get(params), *test))
+            acc_loss = 0.0
         if time_budget_s is not None and time.time() - t0 > time_budget_s:
             break
     params = jax.device_get(params)
     res = {"mode": mode, "test_acc": accuracy(params, *test), "train_acc": accuracy(params, *train),
            "steps": steps, "steps_done": done, "complete": done == steps, "epochs": cfg.epochs,
-           "train_s": round(time.time() - t0, 1), "epoch_end_loss": losses,
+           "train_s": round(time.time() - t0, 1), "curve": curve,
            "n_train": int(len(xtr)), "n_test": int(len(test[1]))}
     return params, res
 
