@@ -184,24 +184,25 @@ def main(argv=None):
     a = p.parse_args(argv)
     if a.quick:
         a.steps, a.reps = 5, 2
-    rows, sources = {}, {}
-    for shape in [s for s in a.shapes.split(",") if s]:
+    res, sources = {}, {}
+    out = {"rows": res, "batch_size": a.batch_size, "steps_per_call": a.steps, "reps": a.reps,
+           "host": platform.node(), "sources": sources}
+    for shape in [s for s in a.shapes.split(",") if s]:   # timed shape by shape; JSON after each
         if shape not in SHAPES:
             p.error(f"--shapes: unknown shape {shape!r}; choose among {sorted(SHAPES)}")
         data, sources[shape] = batches(a, shape)
-        rows.update(jax_rows(a, data, shape))
+        rows = jax_rows(a, data, shape)
         if not a.no_torch:
             rows.update(torch_rows(a, data, shape, a.torch_compile))
-    res = time_rows(rows, a.reps)
-    for k, r in res.items():
-        shape = k.rsplit("_", 1)[1]
-        r.update(steps_per_s=a.steps / r["s_per_call"], images_per_s=a.steps * a.batch_size / r["s_per_call"],
-                 data=sources[shape])
-        print(f"{k:22s} {r['steps_per_s']:10.1f} steps/s {r['images_per_s']:12.0f} images/s  ({r['device']})")
-    out = {"rows": res, "batch_size": a.batch_size, "steps_per_call": a.steps, "reps": a.reps,
-           "host": platform.node(), "sources": sources}
+        for k, r in time_rows(rows, a.reps).items():
+            r.update(steps_per_s=a.steps / r["s_per_call"],
+                     images_per_s=a.steps * a.batch_size / r["s_per_call"], data=sources[shape])
+            res[k] = r
+            print(f"{k:22s} {r['steps_per_s']:10.1f} steps/s {r['images_per_s']:12.0f} images/s  "
+                  f"({r['device']})", flush=True)
+        if a.out:
+            write_json(a.out, out)
     if a.out:
-        write_json(a.out, out)
         print("wrote", a.out)
     return out
 
