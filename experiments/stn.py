@@ -80,12 +80,12 @@ def report(m, cfg, xte, yte, desc, out: Path, prefix):
     print(f"{res['model']}: distorted test accuracy {res['test_acc']:.4f} (loss {res['test_loss']:.4f}), "
           f"clean test accuracy {res['clean_test_acc']:.4f}, {res['n_test']} images")
     if m.has_stn and out is not None:
-        from jaxseq.viz.images import save_progression
-        rows = [images.to_unit(images.to_nhwc(xte[:N_SHOW])), xd[:N_SHOW], warped[:N_SHOW]]
-        p = save_progression(out / f"{prefix}_warp.png", rows, ["test digit", "distorted input",
-                             "STN output"], f"{cfg.data}: distorted test digits and the STN's warp "
-                             f"(test accuracy {res['test_acc']:.3f})")
-        print("wrote", p)
+        from jaxseq.models.stn import figures
+        title = f"{cfg.data}: the STN's warp of distorted test images (test accuracy {res['test_acc']:.3f})"
+        clean = images.to_unit(images.to_nhwc(xte[:N_SHOW]))
+        print("wrote", figures.warp_rows(out / f"{prefix}_warp.png", clean, xd[:N_SHOW], warped[:N_SHOW],
+                                         title))
+        print("wrote", figures.warp_grids(out / f"{prefix}_grids.png", xd[:64], warped[:64], title))
     return res
 
 

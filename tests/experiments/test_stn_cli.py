@@ -23,7 +23,8 @@ def test_tiny_train_then_load_predict_and_warp(data_dir, tmp_path):
     res = json.loads((tmp_path / "results.json").read_text())
     assert res["model"] == "STN + CNN" and res["n_test"] == 1000 and res["steps"] == 5
     assert "NOT the standard split" in res["data"] and 0.0 <= res["test_acc"] <= 1.0
-    assert (tmp_path / "stn_mnist_warp.png").stat().st_size < 300_000
+    for fig in ("warp", "grids"):
+        assert (tmp_path / f"stn_mnist_{fig}.png").stat().st_size < 300_000
     from jaxseq.models import stn
     m = stn.load(tmp_path / "ckpt")
     x = np.zeros((3, 28, 28), np.uint8)
