@@ -189,3 +189,79 @@ def out_path(path, what="--out"):
         fail(f"{what} {p}: {e}")
     p.parent.mkdir(parents=True, exist_ok=True)
     return p
+
+
+# ------------------------------------------------------------------- what several scripts' commands share
+def plain_warnings():
+    """Warnings as one ``warning: ...`` line (no file name and source line), e.g. unknown characters."""
+    import warnings
+    warnings.formatwarning = lambda msg, *_, **__: f"warning: {msg}\n"
+
+
+def commands(doc, argv, *adders):
+    """Parse ``argv`` with one sub-command per ``add(sub)`` of ``adders`` (each sets ``fn``) and call the
+    chosen command's ``fn(args)``."""
+    p = parser(doc)
+    sub = subparsers(p)
+    for add in adders:
+        add(sub)
+    a = p.parse_args(argv)
+    return a.fn(a)
+
+
+def check_outputs(*dirs):
+    """Fail now, before any work, on an output folder that cannot be written (``None``: not given)."""
+    from jaxseq.data.files import check_output_dir
+    for d in dirs:
+        if d:
+            check_output_dir(d)
+
+
+def add_export_flags(p, what="the best step"):
+    """``--export DIR`` (a params-only copy of ``what`` after training) and ``--export-dtype``."""
+    p.add_argument("--export", metavar="DIR", help=f"after training, a params-only copy of {what}")
+    p.add_argument("--export-dtype", default="bfloat16", choices=["float32", "float16", "bfloat16"],
+                   help="stored weight type of the export (decoding computes in float32)")
+
+
+def export_run(run_dir, args, pick="best"):
+    """The ``--export`` of :func:`add_export_flags`: a params-only copy of ``run_dir``'s ``pick`` step."""
+    from jaxseq.training import checkpoint
+    step = checkpoint.export(run_dir, args.export, pick=pick, dtype=args.export_dtype)
+    print(f"exported step {step} ({args.export_dtype}) to {args.export}")
+
+
+def print_params(params, mcfg):
+    """``model: 1.23M params, <model config>``."""
+    import jax
+    n = sum(a.size for a in jax.tree_util.tree_leaves(params))
+    print(f"model: {n / 1e6:.2f}M params, {mcfg}")
+
+
+def text_lines(texts, interactive, prompt="type a sentence per line, Ctrl-D to end"):
+    """The ``texts`` given, then, when ``interactive``, every non-empty line of stdin (``prompt`` first,
+    on stderr, where stdin is a terminal)."""
+    yield from texts or []
+    if interactive:
+        if sys.stdin.isatty():
+            print(prompt, file=sys.stderr)
+        yield from (ln.strip() for ln in sys.stdin if ln.strip())
+
+
+def _say_skipped(e):
+    print(f"skipped: {e}", file=sys.stderr)
+
+
+def each_output(lines, fn, interactive, skipped=_say_skipped):
+    """``(i, line, fn(line))`` for each line, as soon as it is read. A ``ValueError`` of ``fn`` (input the
+    model cannot take) ends a run of given texts (``run`` prints it as the error); ``interactive``, it is
+    passed to ``skipped`` and the next line follows."""
+    for i, text in enumerate(lines):
+        try:
+            out = fn(text)
+        except ValueError as e:
+            if not interactive:
+                raise
+            skipped(e)
+            continue
+        yield i, text, out

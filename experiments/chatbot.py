@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import json
 import sys
-import warnings
 from pathlib import Path
 
-from _cli import add_config_flags, add_time_budget, config_from_args, fail, parser, run, subparsers, \
-    time_budget_s
+from _cli import (add_config_flags, add_export_flags, add_time_budget, check_outputs, config_from_args,
+                  each_output, export_run, fail, parser, plain_warnings, print_params, run, subparsers,
+                  time_budget_s)
 
 ROOT = Path(__file__).resolve().parents[1]
 HELP = {"corpus": "shakespeare (tiny-Shakespeare turns) or cornell (needs the Cornell zip)",
@@ -45,12 +45,10 @@ def parse_args(argv=None):
     t.add_argument("--data-dir", help="data root (tinyshakespeare/input.txt or cornell/...; else "
                    "$JAXSEQ_DATA or the cache)")
     t.add_argument("--out", help="run directory (default runs/chatbot/<corpus>)")
-    t.add_argument("--export", metavar="DIR", help="after training, a params-only copy of the --pick step")
     t.add_argument("--pick", default="best", choices=["best", "latest"],
                    help="the step the test report and the export use: best (lowest validation NLL) or "
                         "latest (the tutorial keeps the model after its 4,000 iterations)")
-    t.add_argument("--export-dtype", default="bfloat16", choices=["float32", "float16", "bfloat16"],
-                   help="stored weight type of the export (decoding computes in float32)")
+    add_export_flags(t, "the --pick step")
     add_time_budget(t)
     e = sub.add_parser("eval", help="test NLL, perplexity and reply BLEU of a checkpoint (needs the data)")
     e.add_argument("--ckpt", default="shakespeare", help="checkpoint directory or shipped name")
@@ -82,19 +80,14 @@ def report(res, out_dir=None):
 
 def train(args, cfg):
     import jax
-    from jaxseq.data.files import check_output_dir
     from jaxseq.models.seq2seq import chatbot as model, chatbot_train as ct
-    from jaxseq.training import checkpoint
     out_dir = Path(args.out) if args.out else ROOT / "runs" / "chatbot" / cfg.corpus
-    for d in (out_dir, args.export):
-        if d:
-            check_output_dir(d)
+    check_outputs(out_dir, args.export)
     data = ct.prepare(cfg, args.data_dir)
     print(data.summary())
     mcfg = ct.model_config(cfg, len(data.vocab))
     params = model.init(jax.random.PRNGKey(cfg.seed), mcfg)
-    n = sum(a.size for a in jax.tree_util.tree_leaves(params))
-    print(f"model: {n / 1e6:.2f}M params, {mcfg}")
+    print_params(params, mcfg)
     params, hist, done = ct.fit_run(out_dir, model.make_loss(mcfg, cfg.tf_ratio), params,
                                     ct.batch_fn(data, cfg), ct.train_config(cfg),
                                     eval_fn=ct.make_eval_fn(mcfg, data), meta=ct.make_meta(cfg, mcfg, data),
@@ -106,8 +99,7 @@ def train(args, cfg):
     res = dict(ct.test_report(params, mcfg, data), steps=done, pick=args.pick)
     report(res, out_dir)
     if args.export:
-        step = checkpoint.export(out_dir, args.export, pick=args.pick, dtype=args.export_dtype)
-        print(f"exported step {step} ({args.export_dtype}) to {args.export}")
+        export_run(out_dir, args, args.pick)
 
 
 def evaluate(args):
@@ -125,9 +117,7 @@ def chat(args):
     from jaxseq.models.seq2seq import chatbot_train as ct
     if args.say and not all(t.strip() for t in args.say):
         fail("--say got an empty line; give something to answer")
-    if args.attention_dir:
-        from jaxseq.data.files import check_output_dir
-        check_output_dir(args.attention_dir)
+    check_outputs(args.attention_dir)
     bot = ct.load(args.ckpt)
     interactive = not args.say
     if interactive and sys.stdin.isatty():
@@ -145,14 +135,14 @@ def chat(args):
                 return
             yield line.strip()
 
-    for i, text in enumerate(lines()):
-        try:
-            ((src, out, attn),) = bot.reply([text], beam=args.beam, return_attention=True)
-        except ValueError as e:
-            if not interactive:
-                raise
-            print(f"bot: (skipped: {e})", flush=True)
-            continue
+    def reply(text):
+        ((src, out, attn),) = bot.reply([text], beam=args.beam, return_attention=True)
+        return src, out, attn
+
+    def skipped(e):
+        print(f"bot: (skipped: {e})", flush=True)
+
+    for i, _, (src, out, attn) in each_output(lines(), reply, interactive, skipped):
         print(f"bot: {' '.join(out) or '(an empty reply)'}", flush=True)
         if args.attention_dir:
             from jaxseq.viz.nmt import plot_attention
@@ -162,7 +152,7 @@ def chat(args):
 
 
 def main(argv=None):
-    warnings.formatwarning = lambda msg, *_, **__: f"warning: {msg}\n"
+    plain_warnings()
     args, cfg = parse_args(argv)
     if args.cmd == "train":
         return train(args, cfg)

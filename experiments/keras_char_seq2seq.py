@@ -13,12 +13,11 @@ From Python: ``from jaxseq.models.seq2seq import keras_char; keras_char.load().t
 from __future__ import annotations
 
 import json
-import sys
-import warnings
 from pathlib import Path
 
-from _cli import add_config_flags, add_time_budget, config_from_args, fail, parser, run, subparsers, \
-    time_budget_s
+from _cli import (add_config_flags, add_export_flags, add_time_budget, check_outputs, config_from_args,
+                  each_output, export_run, fail, parser, plain_warnings, print_params, run, subparsers,
+                  text_lines, time_budget_s)
 
 ROOT = Path(__file__).resolve().parents[1]
 HELP = {"num_samples": "the first N pairs of eng-fra.txt (the notebook: 10,000)",
@@ -42,9 +41,7 @@ def parse_args(argv=None):
                    "the cache, or a download)")
     t.add_argument("--data", help="explicit data file: data.zip, eng-fra.txt or eng-fra.txt.gz")
     t.add_argument("--out", help="run directory (default runs/keras_char/eng-fra)")
-    t.add_argument("--export", metavar="DIR", help="after training, a params-only copy of the best step")
-    t.add_argument("--export-dtype", default="bfloat16", choices=["float32", "float16", "bfloat16"],
-                   help="stored weight type of the export (decoding computes in float32)")
+    add_export_flags(t)
     add_time_budget(t)
     e = sub.add_parser("eval", help="test CER and BLEU of a checkpoint (needs the data)")
     e.add_argument("--ckpt", default="eng-fra", help="checkpoint directory or shipped name")
@@ -75,20 +72,15 @@ def report(res, hyps, data, out_dir=None):
 
 def train(args, cfg):
     import jax
-    from jaxseq.data.files import check_output_dir
     from jaxseq.models.seq2seq import keras_char as kc
-    from jaxseq.training import checkpoint
     from jaxseq.models.seq2seq.chatbot_train import fit_run
     out_dir = Path(args.out) if args.out else ROOT / "runs" / "keras_char" / "eng-fra"
-    for d in (out_dir, args.export):
-        if d:
-            check_output_dir(d)
+    check_outputs(out_dir, args.export)
     data = kc.prepare(cfg.num_samples, cfg.split_seed, args.data_dir, args.data)
     print(data.summary())
     mcfg = kc.model_config(cfg, data)
     params = kc.init(jax.random.PRNGKey(cfg.seed), mcfg)
-    n = sum(a.size for a in jax.tree_util.tree_leaves(params))
-    print(f"model: {n / 1e6:.2f}M params, {mcfg}")
+    print_params(params, mcfg)
     params, hist, done = fit_run(out_dir, kc.make_loss(mcfg), params, kc.batch_fn(data, cfg),
                                  kc.train_config(cfg), eval_fn=kc.make_eval_fn(mcfg, data, cfg),
                                  meta=kc.make_meta(cfg, mcfg, data), best_metric="val_cer",
@@ -100,8 +92,7 @@ def train(args, cfg):
     res["steps"] = done
     report(res, hyps, data, out_dir)
     if args.export:
-        step = checkpoint.export(out_dir, args.export, pick="best", dtype=args.export_dtype)
-        print(f"exported step {step} ({args.export_dtype}) to {args.export}")
+        export_run(out_dir, args)
 
 
 def evaluate(args):
@@ -122,22 +113,13 @@ def translate(args):
         fail("--text got an empty sentence; give the text to translate")
     tr = kc.load(args.ckpt)
     interactive = not args.text
-    if interactive and sys.stdin.isatty():
-        print("type an English sentence per line, Ctrl-D to end", file=sys.stderr)
-    lines = args.text or (ln.strip() for ln in sys.stdin if ln.strip())
-    for text in lines:
-        try:
-            (out,) = tr.translate([text])
-        except ValueError as e:
-            if not interactive:
-                raise
-            print(f"skipped: {e}", file=sys.stderr)
-            continue
+    lines = text_lines(args.text, interactive, "type an English sentence per line, Ctrl-D to end")
+    for _, text, (out,) in each_output(lines, lambda t: tr.translate([t]), interactive):
         print(f"> {text}\n= {out}", flush=True)
 
 
 def main(argv=None):
-    warnings.formatwarning = lambda msg, *_, **__: f"warning: {msg}\n"
+    plain_warnings()
     args, cfg = parse_args(argv)
     if args.cmd == "train":
         return train(args, cfg)
