@@ -20,8 +20,8 @@ import argparse
 import json
 import sys
 
-from _cli import (add_config_flags, add_export, add_time_budget, config_from_args, fail, out_path, parser,
-                  run, subparsers, time_budget_s)
+from _cli import (add_config_flags, add_export, add_time_budget, commands, config_from_args, fail, out_path,
+                  run, time_budget_s)
 
 from jaxseq.data.files import check_output_dir, write_atomic
 
@@ -189,15 +189,7 @@ def cmd_plot(a):
 
 
 def main(argv=None):
-    p = parser(__doc__)
-    sub = subparsers(p)
-    add_train(sub)
-    add_neighbours(sub)
-    add_eval(sub)
-    add_plot(sub)
-    add_export(sub)
-    a = p.parse_args(argv)
-    return a.fn(a)
+    return commands(__doc__, argv, add_train, add_neighbours, add_eval, add_plot, add_export)
 
 
 if __name__ == "__main__":

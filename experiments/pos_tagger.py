@@ -19,7 +19,7 @@ import json
 import sys
 from pathlib import Path
 
-from _cli import add_config_flags, add_time_budget, config_from_args, fail, parser, run, subparsers, time_budget_s
+from _cli import add_config_flags, add_time_budget, commands, config_from_args, fail, run, time_budget_s
 
 from jaxseq.data.files import check_output_dir, write_atomic
 
@@ -108,13 +108,7 @@ def cmd_predict(a):
 
 
 def main(argv=None):
-    p = parser(__doc__)
-    sub = subparsers(p)
-    add_train(sub)
-    add_eval(sub)
-    add_predict(sub)
-    a = p.parse_args(argv)
-    return a.fn(a)
+    return commands(__doc__, argv, add_train, add_eval, add_predict)
 
 
 if __name__ == "__main__":
