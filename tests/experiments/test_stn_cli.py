@@ -35,11 +35,16 @@ def test_tiny_train_then_load_predict_and_warp(data_dir, tmp_path):
     assert m.distort(x).shape == (3, 28, 28, 1)
 
 
-@pytest.mark.slow  # ~40 s: the CNN alone, then eval of both runs side by side
+@pytest.mark.slow  # ~60 s: the CNN alone, the same command again (scores only), then eval
 def test_no_stn_and_eval(data_dir, tmp_path):
     r = cli("train", "--data-dir", data_dir, *TINY, "--no-stn", "--out", tmp_path / "cnn")
     assert r.returncode == 0, r.stderr[-3000:]
-    assert json.loads((tmp_path / "cnn" / "results.json").read_text())["model"] == "CNN"
+    first = json.loads((tmp_path / "cnn" / "results.json").read_text())
+    assert first["model"] == "CNN" and first["finished"]
+    r = cli("train", "--data-dir", data_dir, *TINY, "--no-stn", "--out", tmp_path / "cnn")   # finished: score only
+    assert r.returncode == 0, r.stderr[-3000:]
+    again = json.loads((tmp_path / "cnn" / "results.json").read_text())
+    assert again["final_train_loss"] is None and again["test_acc"] == first["test_acc"]
     assert not list((tmp_path / "cnn").glob("*.png"))             # no warp to show
     r = cli("eval", "--data-dir", data_dir, "--ckpt", tmp_path / "cnn" / "ckpt", "--out", tmp_path / "ev")
     assert r.returncode == 0, r.stderr[-3000:]

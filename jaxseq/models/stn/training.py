@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 
 import jax
 import jax.numpy as jnp
@@ -146,7 +147,7 @@ def train(cfg: STNTrainConfig, train_x, train_y, test_x, test_y, ckpt_dir, *, me
 
     loss = functools.partial(loss_fn, rate=cfg.dropout, distortion=cfg.distortion())
     meta = {**(meta or {}), "family": FAMILY, "config": dataclasses.asdict(cfg),
-            "model": dataclasses.asdict(scfg)}
+            "model": json.loads(json.dumps(dataclasses.asdict(scfg)))}   # as stored: a resume compares equal
     ckpt = Checkpointer(as_path(ckpt_dir), keep=1)
     try:
         if ckpt.latest_step() is not None:   # resuming: only a spatial-transformer run
