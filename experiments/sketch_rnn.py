@@ -117,8 +117,9 @@ def cmd_eval(a):
     model = sketch_rnn.load(a.ckpt, step=a.step)
     tr = model.meta.get("train", {})
     name = a.data or tr.get("data") or model.meta["data"]
-    data = load_data(name, a.data_dir or tr.get("data_dir", ""), a.category or tr.get("category", ""),
-                     model.config.max_len)
+    stored_dir = tr.get("data_dir", "")   # where it was trained; often another machine's path
+    data_dir = a.data_dir or (stored_dir if stored_dir and os.path.isdir(stored_dir) else "")
+    data = load_data(name, data_dir, a.category or tr.get("category", ""), model.config.max_len)
     m = model.evaluate(data[a.split], batch_size=a.batch_size, seed=a.seed)
     print(f"{a.ckpt} step {model.step}, {name} {a.split} ({len(data[a.split])} sketches): "
           f"Lr = {m['lr']:.4f} (offsets {m['l_s']:.4f}, pen {m['l_p']:.4f}), Lkl = {m['kl']:.4f}")

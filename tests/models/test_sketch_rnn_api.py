@@ -29,7 +29,7 @@ def test_load_shipped_from_any_folder(tmp_path, monkeypatch):
     assert m.path == sketch_rnn.resolve_checkpoint("sheep") == sketch_rnn.resolve_checkpoint(
         "ckpt/sketch_rnn/sheep")
     assert "sheep" in sketch_rnn.shipped()
-    assert m.step == 26000 and m.config.conditional and abs(m.scale - 18.52) < 0.01
+    assert m.step == 5684 and m.meta["init_from"]["step"] == 5635 and m.config.conditional and abs(m.scale - 18.52) < 0.01
     assert len(m.examples) == 8 and all(e.shape[1] == 3 for e in m.examples)
 
 
