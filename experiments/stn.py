@@ -12,7 +12,7 @@ same data, budget and distorted test set, for the comparison.
 MNIST: only its 10k test set is here, so the default trains on a seeded 8,000 of it and scores the other
 2,000 (labelled non-standard). --data fashion-mnist --t10k-split 0 uses the standard 60k/10k split.
 Re-running train with the same --out resumes (or, when finished, only scores and plots). From Python:
-``from jaxseq.models import stn; stn.load().predict(x)``.
+``from jaxseq import stn; stn.load().predict(x)``.
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 classifier, trained on digits under random affine distortions; ``experiments/stn.py`` trains and scores
 it with and without the transformer.
 
-    from jaxseq.models import stn
+    from jaxseq import stn
     m = stn.load()                       # the shipped MNIST model (ckpt/stn/mnist), or a run's ckpt folder
     labels = m.predict(x)                # x: [N, 28, 28] uint8 or floats in [0, 1]
     warped, theta = m.warp(x)            # what the CNN sees, and the affine maps [N, 2, 3]
