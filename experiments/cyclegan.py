@@ -43,7 +43,7 @@ HELP = {"data": "the domains: two classes of an IDX set, or horse2zebra (not ava
         "lr": "Adam learning rate", "beta1": "Adam beta1",
         "decay_from": "fraction of the steps after which the learning rate falls linearly to 0",
         "seed": "seed for init, the domain split, batches and the pool",
-        "log_every": "history row every N steps", "ckpt_every": "checkpoint every N steps"}
+        "log_every": "history row every N steps"}
 
 
 def parse(argv):

@@ -1,5 +1,6 @@
-"""Training CycleGAN: the experiment's configuration, the two unpaired domains, one jitted step that updates
-both generators and then both discriminators, and a resumable loop with a time budget.
+"""Training CycleGAN: the experiment's configuration, the two unpaired domains, and one jitted step that updates
+both generators and then both discriminators, run by the image GANs' two-player loop
+(:func:`jaxseq.models.dcgan.loop.run`: resume, time budget, history).
 
 The step follows the authors' code (``CycleGANModel.optimize_parameters``): the generators' gradient is
 taken against the discriminators as they are, then the discriminators are updated on real images and on
@@ -14,12 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import logging
-import math
-import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
 
@@ -27,11 +24,9 @@ from jaxseq.data import images as imx
 from jaxseq.data.batching import batch_indices, split_indices
 from jaxseq.errors import DataError
 from jaxseq.models.cyclegan import model as cg
+from jaxseq.models.dcgan import loop as gan_loop   # the two-player loop shared by the image GANs
 from jaxseq.paths import as_path
-from jaxseq.training.checkpoint import Checkpointer, check_resume, write_history
-from jaxseq.training.loop import History
-
-log = logging.getLogger("jaxseq.training")
+from jaxseq.training.checkpoint import Checkpointer
 
 FAMILY = "cyclegan"
 DATA = ("fashion-mnist", "mnist", "horse2zebra")
@@ -59,7 +54,6 @@ class CycleGANTrainConfig:
     decay_from: float = 0.5       # fraction of steps after which the lr decays linearly to 0
     seed: int = 0                 # init, domain split, batches, pool
     log_every: int = 100          # history row every N steps
-    ckpt_every: int = 1000        # checkpoint every N steps (and at the end)
 
     def __post_init__(self):
         if self.domain_a == self.domain_b:
@@ -67,7 +61,7 @@ class CycleGANTrainConfig:
         for k in ("domain_a", "domain_b"):
             if not 0 <= getattr(self, k) < 10:
                 raise ValueError(f"{k} = {getattr(self, k)}: a class 0..9")
-        for k in ("steps", "batch_size", "log_every", "ckpt_every", "ngf", "ndf", "d_layers"):
+        for k in ("steps", "batch_size", "log_every", "ngf", "ndf", "d_layers"):
             if getattr(self, k) < 1:
                 raise ValueError(f"{k} = {getattr(self, k)}: must be >= 1")
         if self.n_res < 0 or self.pool_size < 0:
@@ -210,14 +204,6 @@ def _batch(x_uint8, step, batch_size, seed):
     return imx.to_signed(x_uint8[i])
 
 
-def _bar(total, initial):
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=total, initial=initial, dynamic_ncols=True, smoothing=0.1)
-
-
 def train(cfg: CycleGANTrainConfig, domains, ckpt_dir, *, meta=None, time_budget_s=None, progress=True):
     """Train on ``domains`` (``train_a``/``train_b`` uint8 ``[N, H, W, C]``) into ``ckpt_dir``, resuming
     from its latest step. Returns ``(params, history, steps_done)``; ``history.stopped`` is
@@ -233,63 +219,19 @@ def train(cfg: CycleGANTrainConfig, domains, ckpt_dir, *, meta=None, time_budget
     meta = {**(meta or {}), "family": FAMILY, "cyclegan": dataclasses.asdict(mcfg),
             "domains": domain_meta(cfg)}
     ckpt = Checkpointer(as_path(ckpt_dir), keep=1)
-    history, start = History(), 0
     try:
         last = ckpt.latest_step()
         if last is not None and ckpt.read_meta(last).get("family") != FAMILY:
             raise DataError(f"{ckpt_dir} holds a checkpoint of another kind, not a CycleGAN run; use a new "
                             f"checkpoint directory")
-        meta = check_resume(None if last is None else ckpt.read_meta(last), meta, cfg,
-                            where=f"{ckpt.directory} step {last}")
-        if last is not None:
-            params, opt, _ = ckpt.restore(last, params_like=params, opt_state_like=opt)
-            start = last
-            log.info("resumed from %s at step %d", ckpt.directory, start)
-        state = jax.device_put({"params": params, "opt": opt})
-        step_fn = make_train_step(cfg)
-        key = jax.random.PRNGKey(cfg.seed + 1)
-        bar = _bar(cfg.steps, start) if progress else None
-        t_start = t0 = time.perf_counter()
-        acc, n_acc, s0, done, times = None, 0, start, start, []
-        for step in range(start, cfg.steps):
-            ts = time.perf_counter()
-            batch = {"a": _batch(xa, step, cfg.batch_size, cfg.seed),
-                     "b": _batch(xb, step, cfg.batch_size, cfg.seed + 7919)}
-            state, m = step_fn(state, batch, jax.random.fold_in(key, step))
-            acc = m if acc is None else jax.tree_util.tree_map(jnp.add, acc, m)
-            n_acc, done = n_acc + 1, step + 1
-            if done % cfg.log_every == 0 or done == cfg.steps:
-                row = {k: float(v) / n_acc for k, v in jax.device_get(acc).items()}
-                dt = time.perf_counter() - t0
-                row["steps_per_s"] = (done - s0) / dt if dt > 0 else math.nan
-                t0, s0, acc, n_acc = time.perf_counter(), done, None, 0
-                if not all(np.isfinite(v) for v in row.values()):
-                    raise FloatingPointError(f"a loss became non-finite at step {done}: {row}; lower the "
-                                             f"learning rate")
-                history.append({"step": done, **row})
-                if bar is not None:
-                    bar.set_postfix(g=f"{row['loss_g']:.3f}", d=f"{row['loss_d']:.3f}")
-                else:
-                    log.info("step %d: loss_g=%.4f loss_d=%.4f", done, row["loss_g"], row["loss_d"])
-            if bar is not None:
-                bar.update(1)
-            if done % cfg.ckpt_every == 0 and done != cfg.steps:
-                ckpt.save(done, state["params"], state["opt"], meta=meta)
-            times.append(time.perf_counter() - ts)
-            if time_budget_s is not None and done < cfg.steps:
-                per = float(np.median(times[1:][-50:])) if len(times) > 1 else 0.0
-                if time.perf_counter() - t_start + 30 * per + 20.0 > time_budget_s:
-                    log.info("time budget reached at step %d; saving (run again to resume)", done)
-                    history.stopped = "time_budget"
-                    break
-        if bar is not None:
-            bar.close()
-        history.step = done
-        params = jax.device_get(state["params"])
-        if done > start and ckpt.latest_step() != done:
-            ckpt.save(done, params, jax.device_get(state["opt"]), meta=meta)
-        if done > start:
-            write_history(ckpt.directory, history)
+
+        def batch_fn(step):   # the two domains drawn independently: no pairing between them
+            return {"a": _batch(xa, step, cfg.batch_size, cfg.seed),
+                    "b": _batch(xb, step, cfg.batch_size, cfg.seed + 7919)}
+        params, history = gan_loop.run(make_train_step(cfg), {"params": params, "opt": opt}, batch_fn,
+                                       steps=cfg.steps, ckpt=ckpt, meta=meta, train_cfg=cfg,
+                                       seed=cfg.seed + 1, log_every=cfg.log_every,
+                                       time_budget_s=time_budget_s, progress=progress)
     finally:
         ckpt.close()
-    return params, history, done
+    return params, history, history.step
