@@ -18,7 +18,7 @@ import importlib
 __version__ = "0.2.0"
 
 FAMILIES = ("handwriting", "sketch_rnn", "nmt", "char_lm", "vae", "mdn_regression", "names", "row_lstm", "seq2seq",
-            "embeddings", "pos_tagger", "dcgan", "began", "stn", "cnn")
+            "embeddings", "pos_tagger", "dcgan", "began", "stn", "cnn", "cyclegan")
 
 
 def __getattr__(name):
