@@ -14,11 +14,10 @@ import functools
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
 from jaxseq.models.began import model as bm
-from jaxseq.models.dcgan.shared import DATA, check_config, require_family, train_run
+from jaxseq.models.dcgan.shared import DATA, check_config, require_family, sample_batches, train_run
 
 
 @dataclasses.dataclass
@@ -70,15 +69,15 @@ def init_state(cfg: BEGANTrainConfig):
 def train_step(state, real, key, *, opt, h, gamma, lambda_k):
     """One simultaneous D and G step and the k_t update. real: [B, H, W, C] in [-1, 1]."""
     p, o = state["params"], state["opt"]
-    z = jax.random.uniform(key, (real.shape[0], h), jnp.float32, -1.0, 1.0)
+    z = noise(key, real.shape[0], h)
     fake, g_vjp = jax.vjp(lambda g: bm.generate(g, z), p["g"])
-    # one forward pass of D on x and G(z); two cotangents give both networks' gradients
-    (loss_real, loss_fake), vjp = jax.vjp(lambda d, x: (bm.recon_loss(d, real), bm.recon_loss(d, x)),
-                                          p["d"], fake)
+    # one forward and one backward pass of D per branch: L(x) gives D's gradient, L(G(z)) gives D's and
+    # (through the fakes) G's
+    loss_real, d_real = jax.value_and_grad(bm.recon_loss)(p["d"], real)
+    loss_fake, (d_fake, dx) = jax.value_and_grad(bm.recon_loss, argnums=(0, 1))(p["d"], fake)
     k = p["k"]
-    d_grads, _ = vjp((jnp.ones(()), -k))                 # d/dD [L(x) - k_t L(G(z))]
-    _, dx = vjp((jnp.zeros(()), jnp.ones(())))           # d/dG(z) L(G(z))
-    (g_grads,) = g_vjp(dx)
+    d_grads = jax.tree_util.tree_map(lambda a, b: a - k * b, d_real, d_fake)   # d/dD [L(x) - k_t L(G(z))]
+    (g_grads,) = g_vjp(dx)                                                      # d/dG L(G(z))
     upd, o_d = opt.update(d_grads, o["d"], p["d"])
     d = optax.apply_updates(p["d"], upd)
     upd, o_g = opt.update(g_grads, o["g"], p["g"])
@@ -101,18 +100,18 @@ def generate(params, z):
 
 
 def fixed_noise(cfg: BEGANTrainConfig):
-    key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 0x5EED)
-    return jax.random.uniform(key, (cfg.n_fixed, cfg.h), jnp.float32, -1.0, 1.0)
+    return noise(jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 0x5EED), cfg.n_fixed, cfg.h)
+
+
+def noise(key, n, h):
+    """z ~ U(-1, 1), ``[n, h]``."""
+    return jax.random.uniform(key, (n, h), jnp.float32, -1.0, 1.0)
 
 
 def sample(params, n, seed=0, batch=500):
     """``n`` images ``[n, size, size, C]`` (float32, about [-1, 1]) from ``seed``."""
     h = params["g"]["in"]["w"].shape[0]
-    key = jax.random.PRNGKey(seed)
-    out = [np.asarray(generate(params, jax.random.uniform(jax.random.fold_in(key, i // batch),
-                                                          (min(batch, n), h), jnp.float32, -1.0, 1.0)))
-           for i in range(0, n, batch)]
-    return np.concatenate(out)[:n]
+    return sample_batches(lambda z: generate(params, z), lambda k, b: noise(k, b, h), n, seed, batch)
 
 
 def require_began(directory, meta):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import jax
 import numpy as np
 
 from jaxseq.data import celeba, mnist
@@ -37,6 +38,17 @@ def load_images(data, size, split="train", data_dir=None, limit=None):
 def batch_of(images, idx):
     """float32 [-1, 1] batch of the uint8 images at ``idx``."""
     return im.to_signed(images[idx])
+
+
+def sample_batches(generate, noise, n, seed=0, batch=500):
+    """``n`` generated images (numpy): ``generate(z)`` on noise batches ``noise(key, size)`` of ``size =
+    min(batch, n)`` (one shape, one compilation; the surplus of the last batch is dropped), keys folded
+    from ``PRNGKey(seed)``: the same seed gives the same images."""
+    if n < 1:
+        raise ValueError(f"n = {n}: give at least 1 image")
+    key, size = jax.random.PRNGKey(seed), min(batch, n)
+    out = [np.asarray(generate(noise(jax.random.fold_in(key, i // batch), size))) for i in range(0, n, batch)]
+    return np.concatenate(out)[:n]
 
 
 def snapshot_hook(run_dir, generate, z_fixed, ncols=8):

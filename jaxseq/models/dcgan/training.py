@@ -15,11 +15,10 @@ import functools
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
 from jaxseq.models.dcgan import model as dm
-from jaxseq.models.dcgan.shared import DATA, check_config, require_family, train_run
+from jaxseq.models.dcgan.shared import DATA, check_config, require_family, sample_batches, train_run
 
 
 @dataclasses.dataclass
@@ -124,11 +123,7 @@ def train(cfg: DCGANTrainConfig, images, ckpt_dir, *, meta=None, time_budget_s=N
 
 def sample(params, n, seed=0, train_mode=False, batch=500):
     """``n`` images ``[n, size, size, C]`` as float32 in [-1, 1] from ``seed`` (noise batches of
-    ``batch``, one compilation; ``train_mode`` uses each batch's own BN statistics)."""
+    ``batch``; ``train_mode`` normalises each batch with its own BN statistics)."""
     nz = params["g"]["convs"][0]["w"].shape[2]
-    key = jax.random.PRNGKey(seed)
-    out = []
-    for i in range(0, n, batch):
-        z = jax.random.normal(jax.random.fold_in(key, i // batch), (min(batch, n), nz))
-        out.append(np.asarray(generate(params, z, train_mode)))
-    return np.concatenate(out)[:n] if out else np.zeros((0,), np.float32)
+    return sample_batches(lambda z: generate(params, z, train_mode),
+                          lambda k, b: jax.random.normal(k, (b, nz)), n, seed, batch)
