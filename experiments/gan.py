@@ -153,6 +153,31 @@ def cmd_score(a):
         write_atomic(out_path(a.json, "--json"), json.dumps(res, indent=1))
 
 
+def cmd_curves(a):
+    """D and G losses (and InfoGAN's categorical MI bound) over training, one line per run."""
+    from jaxseq.viz.figures import curves, save_figure
+    runs = {}
+    for d in a.runs:
+        path = Path(d) / "history.json"
+        if not path.exists():
+            fail(f"{path} not found: give experiments/gan.py train --out folders")
+        runs[Path(d).name] = json.loads(path.read_text())
+    panels = [(k, t) for k, t in (("d_loss", "discriminator BCE"), ("g_loss", "generator -log D(G(z))"),
+                                  ("mi_cat", "InfoGAN: log 10 - CE of Q(c1|x)"))
+              if any(k in h for rows in runs.values() for h in rows)]
+
+    def series(key):
+        return {name: ([h["step"] for h in rows if key in h], [h[key] for h in rows if key in h])
+                for name, rows in runs.items() if any(key in h for h in rows)}
+
+    def draw(fig):
+        for ax, (key, title) in zip(fig.subplots(1, len(panels), squeeze=False)[0], panels):
+            curves(ax, series(key), title=title)
+    dest = out_path(a.out)
+    save_figure(dest, draw, size=(4 * len(panels), 3), dpi=80)
+    print("wrote", dest)
+
+
 def parse(argv):
     p = parser(__doc__)
     sub = subparsers(p)
@@ -191,6 +216,10 @@ def parse(argv):
     c.add_argument("--data-dir", default=None, help="data root (None: $JAXSEQ_DATA, then ~/.cache/jaxseq)")
     c.add_argument("--json", default=None, help="also write the result to this JSON file")
     c.set_defaults(fn=cmd_score)
+    v = sub.add_parser("curves", help="losses over training of one or more runs, as one PNG")
+    v.add_argument("--runs", nargs="+", required=True, help="train --out folders (with history.json)")
+    v.add_argument("--out", default="gan_curves.png", help="PNG file")
+    v.set_defaults(fn=cmd_curves)
     return p.parse_args(argv)
 
 
