@@ -24,6 +24,8 @@ def test_tiny_cgan_train_export_sample_figures(data_dir, tmp_path):
     assert "trained 20 of 20 steps" in r.stdout and (out / "gan_cgan_classes.png").stat().st_size < 300_000
     hist = json.loads((out / "history.json").read_text())
     assert [h["step"] for h in hist] == [10, 20] and {"d_loss", "g_loss", "d_real"} <= set(hist[0])
+    r = cli("curves", "--runs", out, "--out", tmp_path / "curves.png")
+    assert r.returncode == 0 and (tmp_path / "curves.png").exists(), r.stderr[-2000:]
     r = cli("export", "--ckpt", out / "ckpt", "--out", tmp_path / "gen", "--dtype", "float16")
     assert r.returncode == 0 and "step 20" in r.stdout, r.stderr[-2000:]
     r = cli("sample", "--ckpt", tmp_path / "gen", "--n", "12", "--labels", "7", "--out", tmp_path / "s.png")
