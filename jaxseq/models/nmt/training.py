@@ -218,10 +218,20 @@ def make_eval_fn(cfg: Config, mcfg: nmt.NMTConfig, data: Data, bounds, n_dev=1):
     """``eval_fn(params, step)`` for ``fit``: validation loss/accuracy, greedy BLEU on the first
     ``cfg.eval_sentences`` validation pairs, and the training tokens/s since the last call (count them
     with the returned ``count(batch)``)."""
-    eval_step = make_eval_step(lambda p, b, k, s: nmt.loss_fn(p, mcfg, b, None))
-    val_enc = data.enc["valid"][:cfg.eval_sentences]
-    val_refs = data.refs["valid"][:cfg.eval_sentences]
-    bs = max(n_dev, min(cfg.batch_size, 128) // n_dev * n_dev)
+    return validation(lambda p, b, k, s: nmt.loss_fn(p, mcfg, b, None),
+                      lambda p, srcs, **kw: decode.translate_ids(p, mcfg, srcs, **kw), data,
+                      cfg.eval_sentences, max(n_dev, min(cfg.batch_size, 128) // n_dev * n_dev), bounds)
+
+
+def validation(loss, translate_ids, data: Data, n_sentences, batch_size, bounds, keys=("loss", "acc")):
+    """``(eval_fn(params, step), count(batch))`` for ``fit``, for any model of these pairs (NMT's and
+    the :mod:`jaxseq.models.seq2seq` ones): the ``keys`` of ``loss(params, batch, key, step)`` on
+    the first ``n_sentences`` validation pairs, their greedy BLEU (``translate_ids(params, sources,
+    beam=1, batch_size=, bounds=)`` -> output id lists) and ``train_tok_s``, the training target
+    tokens/s since the last call (``count`` each training batch)."""
+    eval_step = make_eval_step(loss)
+    val_enc = data.enc["valid"][:n_sentences]
+    val_refs = data.refs["valid"][:n_sentences]
     tokens = {"n": 0, "t": time.perf_counter()}
 
     def count(batch):
@@ -230,13 +240,12 @@ def make_eval_fn(cfg: Config, mcfg: nmt.NMTConfig, data: Data, bounds, n_dev=1):
 
     def eval_fn(params, step):
         tok_s = tokens["n"] / (time.perf_counter() - tokens["t"])
-        val = evaluate(eval_step, params, (b for _, b in eng_fra.eval_batches(val_enc, bs, bounds)),
+        val = evaluate(eval_step, params, (b for _, b in eng_fra.eval_batches(val_enc, batch_size, bounds)),
                        jax.random.PRNGKey(0), step=step)
-        hyp = decode.translate_ids(params, mcfg, [s for s, _ in val_enc], beam=1, batch_size=bs,
-                                   bounds=bounds)
+        hyp = translate_ids(params, [s for s, _ in val_enc], beam=1, batch_size=batch_size, bounds=bounds)
         bleu = metrics.bleu([data.text(h) for h in hyp], val_refs)
         tokens["n"], tokens["t"] = 0, time.perf_counter()
-        return {"loss": val["loss"], "acc": val["acc"], "bleu": bleu, "train_tok_s": tok_s}
+        return {**{k: val[k] for k in keys}, "bleu": bleu, "train_tok_s": tok_s}
     return eval_fn, count
 
 
@@ -246,24 +255,34 @@ def bleu_on_test(params, mcfg: nmt.NMTConfig, data: Data, beam=decode.BEAM, alph
     Returns ``(results dict, {"beam": hyp ids, "greedy": hyp ids})``; results hold ``bleu_beam``,
     ``bleu_greedy``, ``chrf_beam``, ``chrf_greedy``, ``test_sentences``, ``seconds`` and the decoding
     speed of each search (``sent_per_s_beam``/``_greedy``, compilation included)."""
+    def search(srcs, b):
+        return decode.translate_ids(params, mcfg, srcs, beam=b, alpha=alpha, batch_size=batch_size,
+                                    bounds=data.bounds)
+
     t0 = time.perf_counter()
-    test = data.enc["test"][:limit]
-    refs = data.refs["test"][:len(test)]
-    srcs = [s for s, _ in test]
-    ids, secs = {}, {}
-    for name, b in (("beam", beam), ("greedy", 1)):
-        t = time.perf_counter()
-        ids[name] = decode.translate_ids(params, mcfg, srcs, beam=b, alpha=alpha, batch_size=batch_size,
-                                         bounds=data.bounds)
-        secs[name] = time.perf_counter() - t
-    res = {"test_sentences": len(test), "beam": beam}
+    refs, ids, secs = decode_test(data, search, (("beam", beam), ("greedy", 1)), limit)
+    res = {"test_sentences": len(refs), "beam": beam}
     for k, v in ids.items():
         hyps = [data.text(h) for h in v]
         res[f"bleu_{k}"] = metrics.bleu(hyps, refs)
         res[f"chrf_{k}"] = metrics.chrf(hyps, refs)
-        res[f"sent_per_s_{k}"] = len(test) / secs[k]
+        res[f"sent_per_s_{k}"] = len(refs) / secs[k]
     res["seconds"] = time.perf_counter() - t0
     return res, ids
+
+
+def decode_test(data: Data, decode_fn, searches, limit=None):
+    """Decode the sources of the test split (its first ``limit`` pairs if given) once per ``(name,
+    beam)`` of ``searches`` with ``decode_fn(sources, beam)``, timed (NMT's and the seq2seq models'
+    test reports). -> (references, {name: outputs}, {name: seconds})."""
+    test = data.enc["test"][:limit]
+    srcs = [s for s, _ in test]
+    out, secs = {}, {}
+    for name, b in searches:
+        t = time.perf_counter()
+        out[name] = decode_fn(srcs, b)
+        secs[name] = time.perf_counter() - t
+    return data.refs["test"][:len(test)], out, secs
 
 
 def examples_from_test(data: Data, ids, n=8, seed=0):

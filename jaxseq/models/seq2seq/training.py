@@ -18,7 +18,6 @@ from jaxseq.data import eng_fra
 from jaxseq.errors import DataError
 from jaxseq.models.nmt import training as nmt_training
 from jaxseq.models.seq2seq import common, decode
-from jaxseq.training.loop import evaluate, make_eval_step
 
 FAMILY = "seq2seq"
 
@@ -145,28 +144,12 @@ def _texts(data, ids):
 
 
 def make_eval_fn(cfg: Config, mcfg, data, bounds):
-    """``eval_fn(params, step)`` for ``fit``: validation loss/accuracy, greedy BLEU on the first
+    """``eval_fn(params, step)`` for ``fit``: validation loss/NLL/accuracy, greedy BLEU on the first
     ``cfg.eval_sentences`` validation pairs, and training target tokens/s since the last call (count
-    them with the returned ``count(batch)``)."""
-    eval_step = make_eval_step(common.make_loss(mcfg))
-    val = data.enc["valid"][:cfg.eval_sentences]
-    refs = data.refs["valid"][:len(val)]
-    bs = min(cfg.batch_size, 128)
-    tokens = {"n": 0, "t": time.perf_counter()}
-
-    def count(batch):
-        tokens["n"] += int(batch["tgt_mask"].sum())
-        return batch
-
-    def eval_fn(params, step):
-        tok_s = tokens["n"] / (time.perf_counter() - tokens["t"])
-        m = evaluate(eval_step, params, (b for _, b in eng_fra.eval_batches(val, bs, bounds)),
-                     jax.random.PRNGKey(0), step=step)
-        hyp = decode.translate_ids(params, mcfg, [s for s, _ in val], beam=1, batch_size=bs, bounds=bounds)
-        tokens["n"], tokens["t"] = 0, time.perf_counter()
-        return {"loss": m["loss"], "nll": m["nll"], "acc": m["acc"], "bleu": metrics.bleu(_texts(data, hyp), refs),
-                "train_tok_s": tok_s}
-    return eval_fn, count
+    them with the returned ``count(batch)``); Luong NMT's validation with this family's loss and search."""
+    return nmt_training.validation(common.make_loss(mcfg),
+                                   lambda p, srcs, **kw: decode.translate_ids(p, mcfg, srcs, **kw), data,
+                                   cfg.eval_sentences, min(cfg.batch_size, 128), bounds, ("loss", "nll", "acc"))
 
 
 def throughput(history) -> dict:
@@ -196,18 +179,16 @@ def test_scores(params, mcfg, data, beam=5, alpha=1.0, limit=None):
     """Greedy and beam decoding of the test split (its first ``limit`` pairs if given): BLEU and chrF of
     both, BLEU of the beam output on test pairs with a source unseen in training, decode time.
     -> (results dict, {"greedy": hyp strings, "beam": hyp strings})."""
-    test = data.enc["test"][:limit]
-    refs = data.refs["test"][:len(test)]
-    srcs = [s for s, _ in test]
-    res, hyps = {"test_sentences": len(test), "beam": beam, "alpha": alpha}, {}
-    for name, k in (("greedy", 1), ("beam", beam)):
-        t0 = time.perf_counter()
-        hyps[name] = _texts(data, decode.translate_ids(params, mcfg, srcs, beam=k, alpha=alpha,
-                                                       bounds=data.bounds))
-        res[f"seconds_{name}"] = time.perf_counter() - t0
+    def search(srcs, k):
+        return _texts(data, decode.translate_ids(params, mcfg, srcs, beam=k, alpha=alpha, bounds=data.bounds))
+
+    refs, hyps, secs = nmt_training.decode_test(data, search, (("greedy", 1), ("beam", beam)), limit)
+    res = {"test_sentences": len(refs), "beam": beam, "alpha": alpha}
+    for name in hyps:
+        res[f"seconds_{name}"] = secs[name]
         res[f"bleu_{name}"] = metrics.bleu(hyps[name], refs)
         res[f"chrf_{name}"] = metrics.chrf(hyps[name], refs)
-    unseen = [i for i in unseen_sources(data) if i < len(test)]
+    unseen = [i for i in unseen_sources(data) if i < len(refs)]
     res["unseen_sentences"] = len(unseen)
     if unseen:
         res["bleu_beam_unseen"] = metrics.bleu([hyps["beam"][i] for i in unseen], [refs[i] for i in unseen])
