@@ -28,7 +28,8 @@ import json
 import sys
 from pathlib import Path
 
-from _cli import add_config_flags, add_time_budget, config_from_args, fail, parser, run, time_budget_s
+from _cli import (add_config_flags, add_time_budget, config_from_args, each_output, fail, parser,
+                  print_params, run, text_lines, time_budget_s)
 
 from jaxseq.data.files import check_output_dir, require_kind, write_atomic
 from jaxseq.paths import as_path, is_remote
@@ -236,27 +237,25 @@ def run_translate(args, cfg):
     if args.src:
         return translate_file(args, cfg, tr)
 
-    def lines():
-        yield from args.translate or []
-        if args.interactive:
-            if sys.stdin.isatty():
-                print("type a sentence per line, Ctrl-D to end", file=sys.stderr)
-            yield from (ln.strip() for ln in sys.stdin if ln.strip())
+    def one(text):
+        (out,) = tr.translate([text], beam=cfg.beam, alpha=cfg.alpha, return_attention=True)
+        return out
 
-    for i, text in enumerate(lines()):   # one at a time: each output appears as soon as its line is read
-        try:
-            (out,) = tr.translate([text], beam=cfg.beam, alpha=cfg.alpha, return_attention=True)
-        except ValueError as e:
-            if not args.interactive:
-                raise
-            print(f"skipped: {e}", file=sys.stderr)
-            continue
+    # one at a time: each output appears as soon as its line is read
+    for i, text, out in each_output(text_lines(args.translate, args.interactive), one, args.interactive):
         print(f"> {text}\n= {out.text}", flush=True)
         if args.attention_dir:
             path = plot_attention(Path(args.attention_dir) / f"{args.attention_prefix}_{i}.png",
                                   out.attention, out.source_tokens, out.target_tokens,
                                   title=f"{tr.lang or cfg.lang}, beam {cfg.beam}")
             print(f"  attention: {path}")
+
+
+def write_test_texts(out_dir, data, hyps, n):
+    """test_src/ref/beam/greedy.txt of the first ``n`` test pairs (``hyps``: {"beam"/"greedy": strings})."""
+    for name, lines in (("test_src", data.srcs["test"][:n]), ("test_ref", data.refs["test"][:n]),
+                        ("test_beam", hyps["beam"]), ("test_greedy", hyps["greedy"])):
+        write_atomic(out_dir / f"{name}.txt", "\n".join(lines) + "\n")
 
 
 def test_report(params, mcfg, meta, data, cfg, out_dir, args, write=True):
@@ -271,10 +270,7 @@ def test_report(params, mcfg, meta, data, cfg, out_dir, args, write=True):
     out_dir.mkdir(parents=True, exist_ok=True)   # --eval-only may name a fresh --out
     # the texts too, so BLEU can be computed elsewhere (e.g. `sacrebleu test_ref.txt < test_beam.txt`)
     n = res["test_sentences"]
-    hyps = {k: [data.text(h) for h in v] for k, v in ids.items()}
-    for name, lines in (("test_src", data.srcs["test"][:n]), ("test_ref", data.refs["test"][:n]),
-                        ("test_beam", hyps["beam"]), ("test_greedy", hyps["greedy"])):
-        write_atomic(out_dir / f"{name}.txt", "\n".join(lines) + "\n")
+    write_test_texts(out_dir, data, {k: [data.text(h) for h in v] for k, v in ids.items()}, n)
     print(f"test BLEU ({cfg.lang}, filter {cfg.filter}, {n} sentences): beam {cfg.beam} = "
           f"{res['bleu_beam']:.2f}, greedy = {res['bleu_greedy']:.2f}; chrF beam {res['chrf_beam']:.2f}, "
           f"greedy {res['chrf_greedy']:.2f}  [{res['seconds']:.1f}s: {res['sent_per_s_beam']:.1f} "
@@ -295,7 +291,6 @@ def test_report(params, mcfg, meta, data, cfg, out_dir, args, write=True):
 
 def train(args, cfg, out_dir):
     import jax
-    import numpy as np
     from jaxseq.data import eng_fra
     from jaxseq.data.batching import process_rows
     from jaxseq.models.nmt import model as nmt, training
@@ -312,8 +307,7 @@ def train(args, cfg, out_dir):
         params, meta["init_from"] = init
         print(f"initialised from {meta['init_from']['dir']} (step {meta['init_from']['step']}); fresh "
               f"optimizer, step 0")
-    n_params = sum(int(np.prod(a.shape)) for a in jax.tree_util.tree_leaves(params))
-    print(f"model: {n_params / 1e6:.2f}M params, {mcfg}")
+    print_params(params, mcfg)
     n_dev = jax.device_count()   # every host's: --batch-size is the global batch
     if cfg.batch_size % n_dev:
         fail(f"--batch-size {cfg.batch_size} must divide over {n_dev} devices")

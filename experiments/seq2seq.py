@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-from _cli import (add_config_flags, add_time_budget, config_from_args, fail, out_path, parser, run,
-                  subparsers, time_budget_s)
+from _cli import (add_config_flags, add_time_budget, check_outputs, config_from_args, each_output, fail,
+                  out_path, parser, run, subparsers, text_lines, time_budget_s)
 
 from jaxseq.data.files import check_output_dir, write_atomic
+from nmt_luong import write_test_texts   # the test texts of Luong NMT's runs, file for file
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -119,12 +119,6 @@ def default_out(cfg):
     return ROOT / "runs" / "seq2seq" / f"{cfg.model}-{cfg.lang}-{cfg.filter}"
 
 
-def write_test(out_dir, data, hyps, n):
-    for name, lines in (("test_src", data.srcs["test"][:n]), ("test_ref", data.refs["test"][:n]),
-                        ("test_beam", hyps["beam"]), ("test_greedy", hyps["greedy"])):
-        write_atomic(out_dir / f"{name}.txt", "\n".join(lines) + "\n")
-
-
 def report(res, cfg_model):
     print(f"test ({res['test_sentences']} sentences) {cfg_model}: BLEU greedy {res['bleu_greedy']:.2f}, "
           f"beam {res['beam']} {res['bleu_beam']:.2f}; chrF greedy {res['chrf_greedy']:.2f}, beam "
@@ -138,9 +132,7 @@ def cmd_train(args):
     from jaxseq.training.checkpoint import Checkpointer, write_history
     cfg = args.cfg
     out_dir = Path(args.out) if args.out else default_out(cfg)
-    check_output_dir(out_dir)
-    if args.export:
-        check_output_dir(args.export)
+    check_outputs(out_dir, args.export)
     budget = time_budget_s(args)
     data = training.prepare(cfg, args.data_dir, args.data)
     print(data.summary(training.data_config(cfg)))
@@ -165,7 +157,7 @@ def cmd_train(args):
            "train_tok_s": speed["tokens_per_s"],
            "val_bleu": evals[-1]["val_bleu"] if evals else None}
     report(res, cfg.model)
-    write_test(out_dir, data, hyps, res["test_sentences"])
+    write_test_texts(out_dir, data, hyps, res["test_sentences"])
     write_atomic(out_dir / "test_results.json", json.dumps(res, indent=1))
     if args.export:
         size = save(args.export, r.params, dict(r.meta, step=r.step, test=res), "bfloat16")
@@ -184,7 +176,7 @@ def cmd_eval(args):
     if args.out:
         out = Path(args.out)
         check_output_dir(out)
-        write_test(out, data, hyps, res["test_sentences"])
+        write_test_texts(out, data, hyps, res["test_sentences"])
         write_atomic(out / "test_results.json", json.dumps(res, indent=1))
     return res
 
@@ -201,21 +193,10 @@ def cmd_translate(args):
     if args.src:
         return translate_file(args, tr)
 
-    def lines():
-        yield from args.text or []
-        if args.interactive:
-            if sys.stdin.isatty():
-                print("type a sentence per line, Ctrl-D to end", file=sys.stderr)
-            yield from (ln.strip() for ln in sys.stdin if ln.strip())
+    def one(text):
+        return tr.translate([text], beam=args.beam, alpha=args.alpha)
 
-    for text in lines():
-        try:
-            (out,) = tr.translate([text], beam=args.beam, alpha=args.alpha)
-        except ValueError as e:
-            if not args.interactive:
-                raise
-            print(f"skipped: {e}", file=sys.stderr)
-            continue
+    for _, text, (out,) in each_output(text_lines(args.text, args.interactive), one, args.interactive):
         print(f"> {text}\n= {out}", flush=True)
 
 
