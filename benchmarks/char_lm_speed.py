@@ -23,12 +23,10 @@ import os
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 import argparse
-import json
 import platform
-from pathlib import Path
 
 import numpy as np
-from nmt_speed import timeit   # warm-up, then the median of timed repetitions (benchmarks/ is on the path)
+from _timing import timeit, torch_setup, write_json   # benchmarks/ is on the path
 
 
 # ------------------------------------------------------------------------------------------- JAX
@@ -86,18 +84,9 @@ def jax_row(a, unroll):
 
 
 # --------------------------------------------------------------------------------------- PyTorch
-def _torch(device):
-    import torch
-    torch.backends.cuda.matmul.allow_tf32 = True
-    torch.backends.cudnn.allow_tf32 = True
-    torch.manual_seed(0)
-    sync = (lambda: torch.cuda.synchronize()) if device.startswith("cuda") else (lambda: None)
-    return torch, sync
-
-
 def torch_char_batch1(a, device):
     """The tutorial way: one character at a time through LSTMCell layers, batch 1."""
-    torch, sync = _torch(device)
+    torch, sync = torch_setup(device)
     from torch import nn
 
     class CharRNN(nn.Module):
@@ -143,7 +132,7 @@ def torch_char_batch1(a, device):
 
 
 def torch_char_batched(a, device):
-    torch, sync = _torch(device)
+    torch, sync = torch_setup(device)
     from torch import nn
 
     class CharLSTM(nn.Module):
@@ -183,7 +172,7 @@ def torch_char_batched(a, device):
 
 
 def torch_row(a, device, batch1):
-    torch, sync = _torch(device)
+    torch, sync = torch_setup(device)
     from torch import nn
     H = a.row_hidden
 
@@ -282,8 +271,7 @@ def main(argv=None):
     import jax
     res = {"args": vars(a), "jax": jax.__version__, "python": platform.python_version(), **rows}
     if a.out:
-        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.out).write_text(json.dumps(res, indent=1))
+        write_json(a.out, res)
         print("wrote", a.out)
 
 

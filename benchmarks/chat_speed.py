@@ -24,10 +24,9 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-from pathlib import Path
 
 import numpy as np
-from nmt_speed import timeit   # benchmarks/ is on sys.path when this script runs
+from _timing import timeit, torch_setup, train_steps, write_json   # benchmarks/ is on sys.path
 
 
 def sizes(quick):
@@ -70,16 +69,10 @@ def bench_jax(z, reps):
         params = init(jax.random.PRNGKey(0), cfg)
         o = loop.make_optimizer(loop.TrainConfig(lr=1e-3, clip_norm=50.0, optimizer=opt))
         step = loop.make_train_step(loss, o)
-        carry = {"p": params, "s": o.init(params)}
         b = {k: jnp.asarray(v) for k, v in batch.items()}
-
-        def run():
-            for _ in range(10):
-                carry["p"], carry["s"], m = step(carry["p"], carry["s"], b, jax.random.PRNGKey(1),
-                                                 jnp.int32(0))
-            jax.block_until_ready(m["loss"])
+        run, state = train_steps(step, params, o.init(params), [b] * 10)
         out[f"{name}_train_ms"] = 1e3 * timeit(run, reps) / 10
-        trained[name] = carry["p"]
+        trained[name] = state["p"]
     kp, cp = trained["keras_char"], trained["chatbot"]
     src = jnp.asarray(dec_kc)
 
@@ -98,17 +91,11 @@ def bench_jax(z, reps):
 
 # --------------------------------------------------------------------------------------- PyTorch
 def bench_torch(z, reps, device):
-    import torch
+    torch, sync = torch_setup(device, seed=None)
     import torch.nn.functional as F
     from torch import nn
-    torch.backends.cuda.matmul.allow_tf32 = True
-    torch.backends.cudnn.allow_tf32 = True
     dev = torch.device(device)
     kc, cb, dec_kc, dec_cb = data(z)
-
-    def sync():
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
 
     # Keras char: the notebook's model
     class KerasChar(nn.Module):
@@ -250,8 +237,7 @@ def main():
         res["torch"] = bench_torch(z, a.reps, a.device)
     print(json.dumps(res, indent=1))
     if a.out:
-        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.out).write_text(json.dumps(res, indent=1))
+        write_json(a.out, res)
 
 
 if __name__ == "__main__":

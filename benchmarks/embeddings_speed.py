@@ -28,11 +28,10 @@ import argparse
 import json
 import platform
 import time
-from pathlib import Path
 
 import numpy as np
 
-from nmt_speed import timeit
+from _timing import timeit, torch_setup, train_steps, write_json   # benchmarks/ is on sys.path
 
 
 def corpus_examples(a):
@@ -63,13 +62,7 @@ def jax_words(a, corp, xy, model, loss, method=None):
     params = init(jax.random.PRNGKey(0), cfg)
     x, y = batch_of(xy, a.batch)
     batch = {"x": jnp.asarray(x), "y": jnp.asarray(y)}
-    c = {"p": params, "s": opt.init(params)}
-    key, s0 = jax.random.PRNGKey(1), jnp.int32(0)
-
-    def run():
-        for i in range(a.steps_per_rep):
-            c["p"], c["s"], m = step(c["p"], c["s"], batch, jax.random.fold_in(key, i), s0)
-        jax.block_until_ready(m["loss"])
+    run, _ = train_steps(step, params, opt.init(params), [batch] * a.steps_per_rep, fold_key=True)
     t = timeit(run, a.reps) / a.steps_per_rep
     return {"ms_per_step": 1e3 * t, "examples_per_s": a.batch / t, "batch": a.batch}
 
@@ -95,25 +88,14 @@ def jax_tagger(a):
     step = loop.make_train_step(loss_fn, opt)
     params = init(jax.random.PRNGKey(0), cfg)
     batch = {k: jnp.asarray(v) for k, v in tagger_batch(a, TAGGER["V"], TAGGER["C"], TAGGER["K"], a.tag_batch).items()}
-    c = {"p": params, "s": opt.init(params)}
-    key, s0 = jax.random.PRNGKey(1), jnp.int32(0)
-
-    def run():
-        for _ in range(a.steps_per_rep):
-            c["p"], c["s"], m = step(c["p"], c["s"], batch, key, s0)
-        jax.block_until_ready(m["loss"])
+    run, _ = train_steps(step, params, opt.init(params), [batch] * a.steps_per_rep)
     t = timeit(run, a.reps) / a.steps_per_rep
     return {"ms_per_step": 1e3 * t, "sentences_per_s": a.tag_batch / t, "batch": a.tag_batch}
 
 
 # --------------------------------------------------------------------------------------- PyTorch
-def _sync(torch, device):
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-
-
 def torch_ngram(a, corp, xy, device, tutorial):
-    import torch
+    torch, sync = torch_setup(device)
     import torch.nn.functional as F
     from torch import nn
 
@@ -128,7 +110,6 @@ def torch_ngram(a, corp, xy, device, tutorial):
             embeds = self.embeddings(inputs).view((inputs.shape[0], -1))
             return F.log_softmax(self.linear2(F.relu(self.linear1(embeds))), dim=1)
 
-    torch.manual_seed(0)
     model = NGramLanguageModeler(len(corp.vocab), a.dim, 2).to(device)
     opt = torch.optim.SGD(model.parameters(), lr=0.001)
     loss_function = nn.NLLLoss()
@@ -144,7 +125,7 @@ def torch_ngram(a, corp, xy, device, tutorial):
                 loss = loss_function(log_probs, torch.tensor([target], dtype=torch.long, device=device))
                 loss.backward()
                 opt.step()
-            _sync(torch, device)
+            sync()
         t = timeit(run, max(1, a.reps // 4), warmup=1)
         return {"examples_per_s": len(tgts) / t, "batch": 1, "ms_per_step": 1e3 * t / len(tgts)}
     x, y = batch_of(xy, a.batch)
@@ -155,17 +136,16 @@ def torch_ngram(a, corp, xy, device, tutorial):
             opt.zero_grad()
             loss_function(model(xb), yb).backward()
             opt.step()
-        _sync(torch, device)
+        sync()
     t = timeit(run, a.reps) / a.steps_per_rep
     return {"examples_per_s": a.batch / t, "batch": a.batch, "ms_per_step": 1e3 * t}
 
 
 def torch_skipgram(a, corp, xy, device, loss):
-    import torch
+    torch, sync = torch_setup(device)
     import torch.nn.functional as F
     from jaxseq.models.embeddings.losses import sampler_probs
     V, D, k = len(corp.vocab), a.dim, a.k
-    torch.manual_seed(0)
     emb_in = torch.nn.Parameter((torch.rand(V, D, device=device) - 0.5) / D)
     emb_out = torch.nn.Parameter(0.1 * torch.randn(V, D, device=device) / D ** 0.5)
     bias = torch.nn.Parameter(torch.zeros(V, device=device))
@@ -198,13 +178,13 @@ def torch_skipgram(a, corp, xy, device, loss):
             opt.zero_grad()
             loss_fn().backward()
             opt.step()
-        _sync(torch, device)
+        sync()
     t = timeit(run, a.reps) / a.steps_per_rep
     return {"examples_per_s": a.batch / t, "batch": a.batch, "ms_per_step": 1e3 * t}
 
 
 def torch_tagger(a, device, tutorial):
-    import torch
+    torch, sync = torch_setup(device)
     from torch import nn
     V, C, K = TAGGER["V"], TAGGER["C"], TAGGER["K"]
 
@@ -233,7 +213,6 @@ def torch_tagger(a, device, tutorial):
             out, _ = self.lstm(x)
             return torch.log_softmax(self.hidden2tag(out), -1)
 
-    torch.manual_seed(0)
     model = LSTMTagger().to(device)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     nll = nn.NLLLoss()
@@ -250,7 +229,7 @@ def torch_tagger(a, device, tutorial):
                 loss = nll(model.forward_tutorial(w, cs), torch.tensor(tags, dtype=torch.long, device=device))
                 loss.backward()
                 opt.step()
-            _sync(torch, device)
+            sync()
         t = timeit(run, max(1, a.reps // 4), warmup=1)
         return {"sentences_per_s": len(sents) / t, "batch": 1, "ms_per_step": 1e3 * t / len(sents)}
     b = {k: torch.tensor(v, device=device) for k, v in tagger_batch(a, V, C, K, a.tag_batch).items()}
@@ -261,7 +240,7 @@ def torch_tagger(a, device, tutorial):
             opt.zero_grad()
             nll(model.forward_batched(words, chars).reshape(-1, K), tags.reshape(-1)).backward()
             opt.step()
-        _sync(torch, device)
+        sync()
     t = timeit(run, a.reps) / a.steps_per_rep
     return {"sentences_per_s": a.tag_batch / t, "batch": a.tag_batch, "ms_per_step": 1e3 * t}
 
@@ -304,9 +283,7 @@ def main(argv=None):
     torch_ok = not a.no_torch
     if torch_ok:
         try:
-            import torch
-            torch.backends.cuda.matmul.allow_tf32 = True
-            torch.backends.cudnn.allow_tf32 = True
+            import torch   # each row sets it up (torch_setup)
         except ImportError:
             torch_ok = False
     import jax
@@ -329,13 +306,11 @@ def main(argv=None):
     info = {"jax": jax.__version__, "jax_device": str(jax.devices()[0]), "python": platform.python_version(),
             "vocab": len(corp.vocab), "args": vars(a)}
     if torch_ok:
-        import torch
         info.update(torch=torch.__version__, torch_device=a.device,
                     gpu=torch.cuda.get_device_name(0) if torch.cuda.is_available() else None)
     res = {"info": info, "rows": rows}
     if a.out:
-        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.out).write_text(json.dumps(res, indent=1))
+        write_json(a.out, res)
     print(json.dumps(info))
 
 

@@ -19,27 +19,14 @@ torch is imported only here; the JAX rows run without it (``--no-torch``).
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import platform
-import statistics
 import time
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-
-
-def timeit(fn, sync, reps, warmup=2):
-    for _ in range(warmup):
-        sync(fn())
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        sync(fn())
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts), ts
+from _timing import timeit, torch_setup, write_json   # benchmarks/ is on sys.path
 
 
 def fake_batch(rng, B, T, U, V, synthesis):
@@ -73,8 +60,7 @@ def jax_train_step(a, synthesis, unroll, bf16=False):
     t0 = time.perf_counter()
     jax.block_until_ready(run())
     compile_s = time.perf_counter() - t0
-    med, ts = timeit(run, jax.block_until_ready, a.reps)
-    return med, compile_s
+    return timeit(lambda: jax.block_until_ready(run()), a.reps), compile_s
 
 
 def jax_sampling(a, unroll=1, bf16=False, fast=True):
@@ -96,8 +82,7 @@ def jax_sampling(a, unroll=1, bf16=False, fast=True):
     t0 = time.perf_counter()
     jax.block_until_ready(run())
     compile_s = time.perf_counter() - t0
-    med, _ = timeit(run, jax.block_until_ready, max(3, a.reps // 2), warmup=1)
-    return med, compile_s
+    return timeit(lambda: jax.block_until_ready(run()), max(3, a.reps // 2), warmup=1), compile_s
 
 
 # --------------------------------------------------------------------------------------------- torch
@@ -105,9 +90,7 @@ def torch_models(a, device):
     import torch
     import torch.nn as nn
 
-    torch.backends.cuda.matmul.allow_tf32 = True
-    torch.backends.cudnn.allow_tf32 = True
-    torch.backends.cudnn.benchmark = True
+    torch.backends.cudnn.benchmark = True   # TF32: torch_setup in torch_rows
     M, H, L, K, V = a.n_mix, a.hidden, a.layers, a.n_gauss, a.vocab
     LOG2PI = math.log(2 * math.pi)
 
@@ -174,9 +157,8 @@ def torch_models(a, device):
 
 
 def torch_rows(a, device, sample_only=False):
-    import torch
+    torch, sync = torch_setup(device, seed=None)
     pred, synth, mdn_nll = torch_models(a, device)
-    sync = (lambda _: torch.cuda.synchronize()) if device.startswith("cuda") else (lambda _: None)
     b = fake_batch(np.random.default_rng(0), a.batch, a.T, a.text_len, a.vocab, True)
     x = torch.tensor(b["strokes"], device=device)
     mask = torch.tensor(b["mask"], device=device)
@@ -196,7 +178,7 @@ def torch_rows(a, device, sample_only=False):
             opt.step()
             return loss
         reps = a.reps if "prediction" in name else max(3, a.reps // 2 if a.quick else a.reps)
-        rows[name], _ = timeit(step, sync, reps)
+        rows[name] = timeit(lambda: (step(), sync()), reps)
         print(f"{name}: {rows[name] * 1e3:.1f} ms/step")
 
     # (f) one line sampled step by step, the way a PyTorch user would write it
@@ -224,7 +206,7 @@ def torch_rows(a, device, sample_only=False):
             eos = torch.bernoulli(torch.sigmoid(raw[:, 6 * a.n_mix:]))
             xt = torch.cat([mu + 0.1 * torch.randn_like(mu), eos], -1)
         return xt
-    t, _ = timeit(sample_one, sync, 3, warmup=1)
+    t = timeit(lambda: (sample_one(), sync()), 3, warmup=1)
     rows["torch_sampling_one_line_s"] = t
     print(f"torch one-line sampling: {t:.2f} s/line")
     return rows
@@ -307,10 +289,7 @@ def main(argv=None):
     for k, v in rows.items():
         ms = k.endswith("train") or "_train_unroll" in k or k.endswith("train_bf16")
         print(f"| {k} | {v * 1e3:.1f} ms |" if ms else f"| {k} | {v:,.3f} |")
-    out = Path(a.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(res, indent=1))
-    print(f"wrote {out}")
+    print(f"wrote {write_json(a.out, res)}")
 
 
 if __name__ == "__main__":

@@ -22,13 +22,12 @@ median time, synchronised. torch is imported only in the PyTorch rows.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import time
-from pathlib import Path
 
 import numpy as np
+from _timing import torch_setup, train_steps, write_json   # benchmarks/ is on sys.path
 
 HIDDEN, T_MAX, N_LETTERS, VOCAB = 128, 20, 57, 58
 
@@ -73,13 +72,7 @@ def jax_classifier(a, batches, cell, unroll=1):
     opt = loop.make_optimizer(loop.TrainConfig(lr=3e-3, clip_norm=1.0))
     step = loop.make_train_step(loss_fn("classifier", cfg), opt)
     dev = [jax.device_put({k: v for k, v in b.items() if k != "weight"}) for b in batches]
-    st = {"p": params, "s": opt.init(params)}
-    key, step0 = jax.random.PRNGKey(1), jax.numpy.int32(0)
-
-    def run():
-        for b in dev:
-            st["p"], st["s"], m = step(st["p"], st["s"], b, key, step0)
-        jax.block_until_ready(m["loss"])
+    run, _ = train_steps(step, params, opt.init(params), dev)
     return run, len(dev) * a.batch_size, {"device": str(jax.devices()[0])}
 
 
@@ -102,19 +95,10 @@ def jax_sampling(a, unroll=1):
 
 
 # --------------------------------------------------------------------------------------- PyTorch
-def _torch(device):
-    import torch
-    torch.backends.cuda.matmul.allow_tf32 = True
-    torch.backends.cudnn.allow_tf32 = True
-    torch.manual_seed(0)
-    sync = (lambda: torch.cuda.synchronize()) if device.startswith("cuda") else (lambda: None)
-    return torch, sync
-
-
 def torch_tutorial_classifier(a, batches, cell, device):
     """The tutorial's loop: for each name, line_to_tensor, hidden = init, for each letter step, loss on
     the last output, backward, optimizer step."""
-    torch, sync = _torch(device)
+    torch, sync = torch_setup(device)
     from torch import nn
 
     class TutorialRNN(nn.Module):
@@ -158,7 +142,7 @@ def torch_tutorial_classifier(a, batches, cell, device):
 
 
 def torch_batched_classifier(a, batches, cell, device):
-    torch, sync = _torch(device)
+    torch, sync = torch_setup(device)
     from torch import nn
     from torch.nn.utils.rnn import pack_padded_sequence
 
@@ -192,7 +176,7 @@ def torch_batched_classifier(a, batches, cell, device):
 
 
 def torch_generator(device):
-    torch, _ = _torch(device)
+    torch, _ = torch_setup(device)
     from torch import nn
 
     class Gen(nn.Module):
@@ -208,7 +192,7 @@ def torch_generator(device):
 
 
 def torch_tutorial_sampling(a, device):
-    torch, sync = _torch(device)
+    torch, sync = torch_setup(device)
     model = torch_generator(device)
     eye_v, eye_l = torch.eye(VOCAB, device=device), torch.eye(18, device=device)
     n = a.batch1_samples
@@ -229,7 +213,7 @@ def torch_tutorial_sampling(a, device):
 
 
 def torch_batched_sampling(a, device):
-    torch, sync = _torch(device)
+    torch, sync = torch_setup(device)
     model = torch_generator(device)
     B = a.sample_batch
     eye_v, eye_l = torch.eye(VOCAB, device=device), torch.eye(18, device=device)
@@ -309,8 +293,7 @@ def main(argv=None):
         for k, v in speed.items():
             print(f"speed-up {k}: {v:.1f}x")
     if a.out:
-        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.out).write_text(json.dumps({"args": vars(a), "host": platform.node(), "rows": rows}, indent=1))
+        write_json(a.out, {"args": vars(a), "host": platform.node(), "rows": rows})
         print(f"wrote {a.out}")
 
 

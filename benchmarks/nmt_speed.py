@@ -25,24 +25,11 @@ inside the PyTorch rows (``--no-torch`` skips them).
 from __future__ import annotations
 
 import argparse
-import json
 import platform
-import statistics
 import time
-from pathlib import Path
 
 import numpy as np
-
-
-def timeit(fn, reps, warmup=2):
-    for _ in range(warmup):
-        fn()
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
+from _timing import timeit, torch_setup, train_steps, write_json   # benchmarks/ is on sys.path
 
 
 # ------------------------------------------------------------------------------------------- JAX
@@ -56,17 +43,9 @@ def bench_jax(a, batch, reps):
                         compute_dtype="bfloat16" if a.bf16 else "float32")
     params = nmt.init(jax.random.PRNGKey(0), cfg)
     opt = train.make_optimizer(train.TrainConfig(lr=1e-3, clip_norm=5.0))
-    state = opt.init(params)
-    loss = nmt.make_loss(cfg)
-    step = train.make_train_step(loss, opt)
+    step = train.make_train_step(nmt.make_loss(cfg), opt)
     batch = {k: jnp.asarray(v) for k, v in batch.items()}
-    carry = {"p": params, "s": state}
-    key, step0 = jax.random.PRNGKey(1), jnp.int32(0)   # the trainer hands the step to the loss
-
-    def run():
-        for _ in range(a.steps_per_rep):
-            carry["p"], carry["s"], m = step(carry["p"], carry["s"], batch, key, step0)
-        jax.block_until_ready(m["loss"])
+    run, _ = train_steps(step, params, opt.init(params), [batch] * a.steps_per_rep)
     t = timeit(run, reps)
     return {"device": str(jax.devices()[0]), "s_per_step": t / a.steps_per_rep}
 
@@ -115,13 +94,10 @@ def torch_model(a, device):
 
 
 def bench_torch(a, batch, reps, device, batch1):
-    import torch
-    torch.backends.cuda.matmul.allow_tf32 = True
-    torch.backends.cudnn.allow_tf32 = True
+    torch, sync = torch_setup(device, seed=None)   # torch_model seeds
     model = torch_model(a, device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     src, tgt_in, tgt_out = (torch.as_tensor(batch[k]).long().to(device) for k in ("src", "tgt_in", "tgt_out"))
-    sync = (lambda: torch.cuda.synchronize()) if device.startswith("cuda") else (lambda: None)
     B = src.shape[0]
     n = a.batch1_sentences if batch1 else B
 
@@ -246,9 +222,7 @@ def main(argv=None):
             p.error("--sentences >= 0, --decode-batch >= 1 and beams >= 1")
         rows = bench_decode(a)
         if a.out:
-            Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-            Path(a.out).write_text(json.dumps({"args": vars(a), "host": platform.node(), "decode": rows},
-                                              indent=1))
+            write_json(a.out, {"args": vars(a), "host": platform.node(), "decode": rows})
             print(f"wrote {a.out}")
         return
     if a.quick:
@@ -288,8 +262,7 @@ def main(argv=None):
               f"{met(speedup['vs_batch1'] >= 50)}), {speedup['vs_batched']:.2f}x vs batched PyTorch at "
               f"batch {B} (target >= 1.5x: {met(speedup['vs_batched'] >= 1.5)})")
     if a.out:
-        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.out).write_text(json.dumps({"args": vars(a), "host": platform.node(), "rows": rows}, indent=1))
+        write_json(a.out, {"args": vars(a), "host": platform.node(), "rows": rows})
         print(f"wrote {a.out}")
 
 

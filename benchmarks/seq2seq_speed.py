@@ -22,13 +22,11 @@ little). Each row: warm-up, then the median of --reps timed repetitions, synchro
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import platform
-from pathlib import Path
 
 import numpy as np
-from nmt_speed import timeit   # benchmarks/ is on sys.path when this file runs
+from _timing import timeit, torch_setup, train_steps, write_json   # benchmarks/ is on sys.path
 
 MODELS = ("simple", "tutorial-attn", "transformer")
 
@@ -55,13 +53,7 @@ def bench_jax(name, a, batch, unroll=1):
     opt = train.make_optimizer(train.TrainConfig(lr=1e-3, clip_norm=5.0))
     step = train.make_train_step(common.make_loss(cfg), opt)
     batch = {k: jnp.asarray(v) for k, v in batch.items()}
-    carry = {"p": params, "s": opt.init(params)}
-    key, step0 = jax.random.PRNGKey(1), jnp.int32(0)
-
-    def run():
-        for _ in range(a.steps_per_rep):
-            carry["p"], carry["s"], m = step(carry["p"], carry["s"], batch, key, step0)
-        jax.block_until_ready(m["loss"])
+    run, _ = train_steps(step, params, opt.init(params), [batch] * a.steps_per_rep)
     return {"device": str(jax.devices()[0]), "s_per_step": timeit(run, a.reps) / a.steps_per_rep,
             "params": common.count_params(params)}
 
@@ -190,11 +182,8 @@ def torch_batched(name, a, device):
 
 
 def bench_torch(name, a, batch, device, batch1):
-    import torch
-    torch.backends.cuda.matmul.allow_tf32 = True
-    torch.backends.cudnn.allow_tf32 = True
+    torch, sync = torch_setup(device, seed=None)   # the model builders seed
     src, tgt_in, tgt_out = (torch.as_tensor(batch[k]).long().to(device) for k in ("src", "tgt_in", "tgt_out"))
-    sync = (lambda: torch.cuda.synchronize()) if device.startswith("cuda") else (lambda: None)
     B = src.shape[0]
     if batch1:
         enc, dec = torch_tutorial(a, device, name == "tutorial-attn")
@@ -294,8 +283,7 @@ def main(argv=None):
             print(f"{m:14s} JAX (best row) speed-up: " + ", ".join(f"{v:.1f}x vs {k}" for k, v in r["speedup"].items()),
                   flush=True)
         if a.out:   # after every model: a run cut short keeps the rows it measured
-            Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-            Path(a.out).write_text(json.dumps({"args": vars(a), "host": platform.node(), "rows": rows}, indent=1))
+            write_json(a.out, {"args": vars(a), "host": platform.node(), "rows": rows})
     if a.out:
         print(f"wrote {a.out}")
 

@@ -22,12 +22,11 @@ os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 import argparse
 import dataclasses
-import json
 import math
 import time
-from pathlib import Path
 
 import numpy as np
+from _timing import write_json   # benchmarks/ is on sys.path
 
 
 # --------------------------------------------------------------------------------------------- data
@@ -213,8 +212,7 @@ def main(argv=None):
         res["speedup_jax_over_torch"] = res["torch"]["ms_per_step"] / res["jax"][best]["ms_per_step"]
         print(f"speed-up of jaxseq ({best}) over PyTorch: {res['speedup_jax_over_torch']:.2f}x")
     if a.out:
-        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.out).write_text(json.dumps(res, indent=1))
+        write_json(a.out, res)
         print("wrote", a.out)
 
 
