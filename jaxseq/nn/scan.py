@@ -12,6 +12,16 @@ import jax.numpy as jnp
 from jaxseq.nn.cells import Cell
 
 
+def default_unroll(backend=None) -> int:
+    """The ``lax.scan`` unroll used when a caller gives none (``unroll=None``): 4 on a GPU, where each
+    loop trip costs kernel launches (issue 15's layer: fwd+bwd 40.0 ms at unroll 4 against 75.9 ms at
+    1, docs/benchmarks.md), and 1 elsewhere: on the 2-core development CPU unrolling made the char-LSTM
+    train step 1.2x (4) and 1.7x (8) slower and handwriting sampling no faster
+    (``benchmarks/cpu_parity.py``). The unroll changes no math (float rounding at most)."""
+    backend = backend or jax.default_backend()
+    return 4 if backend in ("gpu", "cuda", "rocm") else 1
+
+
 def _where(m, new, old):
     """Select ``new`` where the per-example mask ``m [B]`` is set, else ``old`` (any pytree)."""
     return jax.tree_util.tree_map(
@@ -19,7 +29,7 @@ def _where(m, new, old):
 
 
 def run(cell: Cell, params, xs, *, mask=None, carry=None, reverse=False, time_major=False,
-        unroll=1, dropout_mask=None, fused=None):
+        unroll=None, dropout_mask=None, fused=None):
     """Run one layer. Returns ``(ys, final_carry)`` with ``ys`` in the layout of ``xs``.
 
     ``reverse=True`` runs from the last step to the first; with a mask, padded steps (which sit at the
@@ -28,8 +38,11 @@ def run(cell: Cell, params, xs, *, mask=None, carry=None, reverse=False, time_ma
     ``fused`` picks the recurrence for a plain LSTM layer: ``None`` (default) uses the fused Pallas
     kernel of :mod:`jaxseq.nn.fused_lstm` only where :func:`~jaxseq.nn.fused_lstm.auto_select` says it
     was measured faster, else ``lax.scan``; ``True`` forces the kernel (through Pallas' interpreter off
-    a GPU: slow, for tests); ``False`` forces the scan.
+    a GPU: slow, for tests); ``False`` forces the scan. ``unroll``: the scan's unroll factor (speed
+    only), default :func:`default_unroll` of the backend.
     """
+    if unroll is None:
+        unroll = default_unroll()
     if not time_major:
         xs = jnp.swapaxes(xs, 0, 1)
         mask = None if mask is None else jnp.swapaxes(mask, 0, 1)
@@ -86,7 +99,7 @@ def stacked_init(cell: Cell, key, in_dim, hidden, num_layers, **kw):
     return [cell.init(k, in_dim if i == 0 else hidden, hidden, **kw) for i, k in enumerate(keys)]
 
 
-def run_stacked(cell: Cell, layers, xs, *, mask=None, carries=None, time_major=False, unroll=1,
+def run_stacked(cell: Cell, layers, xs, *, mask=None, carries=None, time_major=False, unroll=None,
                 dropout_key=None, dropout_rate=0.0):
     """Run layers one after the other (each layer one scan, its input projection hoisted).
 
@@ -122,7 +135,7 @@ def bidirectional_init(cell: Cell, key, in_dim, hidden, **kw):
     return {"fw": cell.init(kf, in_dim, hidden, **kw), "bw": cell.init(kb, in_dim, hidden, **kw)}
 
 
-def run_bidirectional(cell: Cell, params, xs, *, mask=None, time_major=False, unroll=1):
+def run_bidirectional(cell: Cell, params, xs, *, mask=None, time_major=False, unroll=None):
     """Forward and backward passes, outputs concatenated on the feature axis: ``[B, T, 2H]``.
 
     Returns ``(ys, (final_fw, final_bw))``; ``final_bw`` is the backward state after reading each
