@@ -169,7 +169,9 @@ def add_transfer(sub):
         "seed": "new head init, batches, dropout (the split uses seed 0 always)"})
     p.add_argument("--pretrained", default="fashion-mnist",
                    help="pretrained CNN: shipped name or checkpoint directory")
-    p.add_argument("--modes", default=",".join(tr.MODES), help="ways to run, comma-separated")
+    p.add_argument("--modes", default=",".join(tr.DEFAULT_MODES),
+                   help=f"ways to run, comma-separated, among {','.join(tr.MODES)} (frozen_conv: only the "
+                        f"convolutions frozen, all fc layers new)")
     p.add_argument("--data-dir", default=None, help="data root (None: $JAXSEQ_DATA, then ~/.cache/jaxseq)")
     p.add_argument("--out", default="runs/cnn/transfer",
                    help="output folder: transfer_results.json (ways already there are skipped)")
@@ -208,8 +210,8 @@ def cmd_transfer(a):
             print(f"{mode}: time budget spent; run the same command again to continue")
             break
         params, res = tr.run_mode(mode, pre.params, pre.config, cfg, train, test, time_budget_s=left)
-        if mode == "frozen":
-            res["body_unchanged"] = tr.body_unchanged(pre.params, params)
+        if mode.startswith("frozen"):
+            res["body_unchanged"] = tr.body_unchanged(pre.params, params, mode)
         res.update(split=desc, pretrained=str(a.pretrained), config=dataclasses.asdict(cfg))
         print(f"{mode}: test acc {res['test_acc']:.4f} after {res['steps_done']} of {res['steps']} steps "
               f"({res['train_s']} s)" + ("" if res["complete"] else " (time budget; not kept)"))

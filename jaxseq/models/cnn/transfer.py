@@ -3,6 +3,8 @@ pretrained on Fashion-MNIST, then trained on a new task
 
 - ``frozen``: the pretrained feature extractor is frozen, a new head is trained
   (``optax.multi_transform`` sends the body's gradients to ``optax.set_to_zero``);
+- ``frozen_conv`` (an extra): only the convolutional layers are kept and frozen; all three fc layers
+  are re-initialised and trained (the fc layers of so small a network are task-specific);
 - ``finetune``: pretrained body and a new head, all of it trained;
 - ``scratch``: the same network from a fresh initialisation.
 
@@ -25,7 +27,8 @@ from jaxseq.models.cnn import model as cnn
 from jaxseq.models.cnn.training import accuracy
 from jaxseq.training.loop import make_train_step
 
-MODES = ("frozen", "finetune", "scratch")
+MODES = ("frozen", "finetune", "scratch", "frozen_conv")
+DEFAULT_MODES = MODES[:3]   # the three ways of the tutorial
 
 
 @dataclasses.dataclass
@@ -55,22 +58,37 @@ def step_lr(lr, step_size, gamma):
     return optax.exponential_decay(lr, max(int(step_size), 1), gamma, staircase=True)
 
 
-def make_optimizer(params, mode, schedule):
-    """Adam over everything, or (``frozen``) Adam on the head and zero updates for the body."""
+def trainable_labels(params, mode):
+    """``"head"`` (trained) / ``"body"`` (frozen) per leaf: ``frozen`` freezes all but the last fc layer,
+    ``frozen_conv`` the convolutions only."""
     if mode == "frozen":
+        return cnn.head_labels(params)
+    if mode == "frozen_conv":
+        return {"conv": jax.tree_util.tree_map(lambda _: "body", params["conv"]),
+                "fc": jax.tree_util.tree_map(lambda _: "head", params["fc"])}
+    raise ValueError(f"mode {mode!r} freezes nothing")
+
+
+def make_optimizer(params, mode, schedule):
+    """Adam over everything, or (``frozen``, ``frozen_conv``) Adam on the trained part and zero updates
+    for the frozen body."""
+    if mode in ("frozen", "frozen_conv"):
         return optax.multi_transform({"head": optax.adam(schedule), "body": optax.set_to_zero()},
-                                     cnn.head_labels(params))
+                                     trainable_labels(params, mode))
     if mode in ("finetune", "scratch"):
         return optax.adam(schedule)
     raise ValueError(f"unknown transfer mode {mode!r}; choose one of {MODES}")
 
 
 def start_params(mode, pretrained, mcfg: cnn.CNNConfig, key):
-    """``scratch``: a fresh network; otherwise the pretrained one with a freshly initialised head."""
+    """``scratch``: a fresh network; ``frozen_conv``: pretrained convolutions, fresh fc layers; otherwise
+    the pretrained network with a freshly initialised head."""
     fresh = cnn.init(key, mcfg)
     if mode == "scratch":
         return fresh
     body = jax.tree_util.tree_map(jnp.asarray, pretrained)
+    if mode == "frozen_conv":
+        return {"conv": body["conv"], "fc": fresh["fc"]}
     return {"conv": body["conv"], "fc": list(body["fc"][:-1]) + [fresh["fc"][-1]]}
 
 
@@ -122,8 +140,10 @@ def _loss(rate):
     return _LOSSES[rate]
 
 
-def body_unchanged(before, after) -> bool:
-    """Whether every parameter but the head is bit-identical (the frozen way's guarantee)."""
-    a = jax.tree_util.tree_leaves({"conv": before["conv"], "fc": before["fc"][:-1]})
-    b = jax.tree_util.tree_leaves({"conv": after["conv"], "fc": after["fc"][:-1]})
-    return all(np.array_equal(np.asarray(x, np.float32), np.asarray(y, np.float32)) for x, y in zip(a, b))
+def body_unchanged(before, after, mode="frozen") -> bool:
+    """Whether every frozen parameter of ``mode`` is bit-identical (the freezing guarantee)."""
+    labels = trainable_labels(after, mode)
+    frozen = [(x, y) for x, y, lab in zip(jax.tree_util.tree_leaves(before), jax.tree_util.tree_leaves(after),
+                                          jax.tree_util.tree_leaves(labels)) if lab == "body"]
+    return bool(frozen) and all(np.array_equal(np.asarray(x, np.float32), np.asarray(y, np.float32))
+                                for x, y in frozen)

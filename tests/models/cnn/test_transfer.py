@@ -34,7 +34,7 @@ def test_start_params_new_head():
         tr.make_optimizer(p, "partial", 1e-3)
 
 
-@pytest.mark.parametrize("mode", ["frozen", "finetune"])
+@pytest.mark.parametrize("mode", ["frozen", "frozen_conv", "finetune"])
 def test_freezing_really_freezes(mode):
     mcfg = cnn.CNNConfig()
     pre = cnn.init(jax.random.PRNGKey(0), mcfg)
@@ -42,6 +42,11 @@ def test_freezing_really_freezes(mode):
     cfg = tr.TransferConfig(epochs=3, batch_size=16, lr=1e-2, step_size=1)
     params, res = tr.run_mode(mode, pre, mcfg, cfg, (x, y), (x[:16], y[:16]))
     assert res["complete"] and res["steps_done"] == 12
-    assert tr.body_unchanged(pre, params) == (mode == "frozen")
+    frozen = mode.startswith("frozen")
+    assert tr.body_unchanged(pre, params, mode if frozen else "frozen") == frozen
     start = tr.start_params(mode, pre, mcfg, jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 1))
     assert not np.allclose(params["fc"][-1]["w"], start["fc"][-1]["w"])   # the head did learn
+    if mode == "frozen_conv":   # every fc layer is new and trained; the convolutions are the pretrained ones
+        assert not np.allclose(start["fc"][0]["w"], pre["fc"][0]["w"])
+        assert not np.allclose(params["fc"][0]["w"], start["fc"][0]["w"])
+        np.testing.assert_array_equal(params["conv"][1]["w"], pre["conv"][1]["w"])
