@@ -145,3 +145,12 @@ def test_train_resume_and_one_call_sampling(tmp_path):
     assert not np.allclose(gen.sample(5, seed=1, train_mode=True), x)
     with pytest.raises(DataError, match="params-only export"):
         dcgan.train(cfg, imgs, tmp_path / "gen", progress=False)
+
+
+def test_shipped_generator_samples_in_one_call():
+    if not dcgan.SHIPPED_ROOT.joinpath("fashion-mnist").is_dir():
+        pytest.skip("ckpt/dcgan/fashion-mnist is not shipped")
+    x = dcgan.sample(8, seed=0)
+    assert x.shape == (8, 32, 32, 1) and x.dtype == np.float32 and 0 <= x.min() and x.max() <= 1
+    assert x[:, :2].mean() < 0.1 < x[:, 8:24, 8:24].mean()      # dark border (the 28 -> 32 padding), lit items
+    assert dcgan.load().meta["param_dtype"] == "bfloat16"
