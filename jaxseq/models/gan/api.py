@@ -1,13 +1,15 @@
 """The GAN facade: a loaded generator that samples images in one call.
 
     from jaxseq.models.gan import api
-    m = api.load("runs/cgan/ckpt")                 # a run of experiments/gan.py, or an exported generator
+    m = api.load("cgan")                           # the shipped CGAN; or a run's ckpt / exported generator
     imgs = m.sample(16, key=0, labels=3)           # [16, 28, 28] in [0, 1]; labels: cgan class / infogan code
-    grid = m.traverse(0)                           # infogan: code c2[0] from -1 to 1 along each row
+    grid = m.traverse(0)                           # infogan: code c2[1] (index 0) from -1 to 1 along each row
 """
 from __future__ import annotations
 
 import functools
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -19,6 +21,7 @@ from jaxseq.paths import as_path
 from jaxseq.training.checkpoint import load_for_sampling
 
 SIDE = 28
+SHIPPED = Path(__file__).resolve().parents[3] / "ckpt" / "gan"   # ckpt/gan/cgan: the shipped CGAN
 
 
 @functools.lru_cache(maxsize=8)
@@ -102,12 +105,16 @@ class GAN:
         return np.asarray(_generate(self.config)(self.g, rep)).reshape(-1, SIDE, SIDE)
 
 
-def load(path, step=None) -> GAN:
+def load(path="cgan", step=None) -> GAN:
     """The generator in checkpoint directory ``path``: the ``ckpt`` folder of an ``experiments/gan.py``
-    run or an ``export`` of it (no GAN checkpoint is shipped; DCGAN ships one, ``jaxseq.models.dcgan``)."""
-    path = as_path(path)
+    run, an ``export`` of it, or ``"cgan"``, the shipped CGAN generator (``ckpt/gan/cgan``, found from any
+    working directory)."""
+    name, path = str(path), as_path(path)
+    if not path.is_dir() and "/" not in name and (SHIPPED / name).is_dir():
+        path = SHIPPED / name
     if not path.is_dir():
-        raise DataError(f"no GAN checkpoint at {path}: not a directory; train one with experiments/gan.py")
+        raise DataError(f"no GAN checkpoint at {path}: not a directory (shipped: 'cgan' in {SHIPPED}); "
+                        f"train one with experiments/gan.py")
     params, meta = load_for_sampling(path, step)
     require_gan(path, meta)
     return GAN(params, gm.GANConfig(**meta["gan"]), meta)
