@@ -12,7 +12,9 @@ the same G(z), one G update.
   (a) JAX: ``jaxseq.models.dcgan.training.train_step`` jitted (batch-norm state threaded through);
   (b) PyTorch: the tutorial's ``Generator`` / ``Discriminator`` at 32x32 (one fewer layer than its 64x64
       version), BCELoss on a sigmoid output, eager, NCHW, ``cudnn.benchmark = True``;
-  (c) PyTorch the same under ``torch.compile`` (--torch-compile): a second round of all rows
+  (c) PyTorch the same under ``torch.compile`` (--torch-compile; inductor's layout optimisation off and
+      LeakyReLU not in place: with them, torch 2.11's compiled convolution_backward failed a stride
+      check in round 1): a second round of all rows
       (``rows_round2``), after the first is written, so a failing or slow compile loses nothing.
 Each row runs --steps steps per timed call; rows are warmed up and timed round-robin (--reps rounds), so
 on a shared GPU every row sees the same spread of load; the figure is the median.
@@ -95,11 +97,15 @@ def torch_row(a, batches, compile_=False):
         nn.ConvTranspose2d(NGF * 4, NGF * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(NGF * 2), nn.ReLU(True),
         nn.ConvTranspose2d(NGF * 2, NGF, 4, 2, 1, bias=False), nn.BatchNorm2d(NGF), nn.ReLU(True),
         nn.ConvTranspose2d(NGF, 1, 4, 2, 1, bias=False), nn.Tanh()).to(dev)
+    if compile_:   # round 1 (torch 2.11): inductor's channels-last layout pass broke convolution_backward
+        import torch._inductor.config as inductor_config
+        inductor_config.layout_optimization = False
+    inplace = not compile_   # the tutorial's in-place LeakyReLU, eager only
     netD = nn.Sequential(
-        nn.Conv2d(1, NDF, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True),
-        nn.Conv2d(NDF, NDF * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(NDF * 2), nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(1, NDF, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=inplace),
+        nn.Conv2d(NDF, NDF * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(NDF * 2), nn.LeakyReLU(0.2, inplace=inplace),
         nn.Conv2d(NDF * 2, NDF * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(NDF * 4),
-        nn.LeakyReLU(0.2, inplace=True),
+        nn.LeakyReLU(0.2, inplace=inplace),
         nn.Conv2d(NDF * 4, 1, 4, 1, 0, bias=False), nn.Sigmoid()).to(dev)
     netG.apply(weights_init)
     netD.apply(weights_init)
