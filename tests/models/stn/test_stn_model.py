@@ -132,3 +132,19 @@ def test_config_and_meta_errors():
     assert st.model_from_meta(meta) == CFG
     with pytest.raises(FileNotFoundError, match="no spatial-transformer checkpoint"):
         stn.load("surely/not/a/dir")
+
+
+def test_shipped_model_loads_without_data():
+    m = stn.load()                                   # ckpt/stn/mnist, found from any working directory
+    assert m.has_stn and m.config.cnn.size == 28 and set(stn.shipped()) >= {"mnist", "fashion-mnist"}
+    x = (digits(4) * 255).astype(np.uint8)[..., 0]
+    warped, theta = m.warp(x)
+    assert m.predict(x).shape == (4,) and warped.shape == (4, 28, 28, 1) and theta.shape == (4, 2, 3)
+
+
+def test_shipped_model_on_distorted_test_digits(data_dir):
+    from jaxseq.data import mnist
+    m = stn.load("mnist")
+    cfg = st.STNTrainConfig(**m.meta["config"])
+    _, _, xte, yte, _ = mnist.load_split("mnist", data_dir, cfg.t10k_split, cfg.split_seed)
+    assert m.score(st.distorted_test_set(cfg, xte[:500]), yte[:500])["acc"] > 0.95
