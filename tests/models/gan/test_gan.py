@@ -181,7 +181,7 @@ def _images(n=128, seed=0):
 
 def test_resume_is_exact_and_export_samples(tmp_path):
     x, y = _images()
-    kw = dict(model="infogan", hidden=8, z_dim=4, batch_size=32, chunk=4, progress=False)
+    kw = dict(model="gan", hidden=8, z_dim=4, batch_size=32, chunk=4, progress=False)
     # 8 steps straight vs 4 steps, then the same run extended to 8 (a resume)
     full, hist, done, steps = gt.train(gt.GANTrainConfig(epochs=2, **kw), x, y, tmp_path / "a")
     assert (done, steps) == (8, 8) and [h["step"] for h in hist] == [4, 8]
@@ -197,17 +197,27 @@ def test_resume_is_exact_and_export_samples(tmp_path):
     # generator-only export, loaded by the API
     assert gt.export_generator(tmp_path / "a", tmp_path / "gen", dtype="float16") == 8
     m = api.load(tmp_path / "gen")
-    assert m.kind == "infogan" and set(m.meta) >= {"gan", "param_dtype"}
+    assert m.kind == "gan" and set(m.meta) >= {"gan", "param_dtype"}
     np.testing.assert_allclose(m.g[1]["w"], full["g"][1]["w"], atol=2e-3)
-    s = m.sample(7, key=jax.random.PRNGKey(0), labels=3)
+    s = m.sample(7, key=jax.random.PRNGKey(0))
     assert s.shape == (7, 28, 28) and s.dtype == np.float32 and 0 <= s.min() and s.max() <= 1
-    np.testing.assert_array_equal(s, m.sample(7, key=0, labels=3))       # int seed = PRNGKey(seed)
-    assert m.traverse(1, cols=5, rows=2).shape == (10, 28, 28)
-    assert m.class_grid(3).shape == (30, 28, 28)
-    with pytest.raises(ValueError, match="0..9"):
-        m.sample(2, labels=10)
+    np.testing.assert_array_equal(s, m.sample(7, key=0))                 # int seed = PRNGKey(seed)
     with pytest.raises(DataError, match="already holds"):
         gt.export_generator(tmp_path / "a", tmp_path / "gen")
+
+
+def test_api_infogan_codes():
+    cfg = _cfg("infogan", n_cont=2)
+    m = api.GAN(gm.init(jax.random.PRNGKey(0), cfg), cfg)
+    t = m.traverse(1, cols=5, rows=2)
+    assert t.shape == (10, 28, 28) and not np.allclose(t[0], t[4])     # the code moves the image
+    assert m.class_grid(3).shape == (30, 28, 28)
+    a, b = m.sample(2, key=0, labels=3, cont=[0.5, -0.5]), m.sample(2, key=0, labels=3, cont=[0.5, -0.5])
+    np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="0..9"):
+        m.sample(2, labels=10)
+    with pytest.raises(ValueError, match="index 2"):
+        m.traverse(2)
 
 
 def test_api_errors(tmp_path):
