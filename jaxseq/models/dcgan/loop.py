@@ -87,6 +87,10 @@ def run(step_fn, state, batch_fn, *, steps, ckpt: Checkpointer, meta, train_cfg,
                 break
     if bar is not None:
         bar.close()
+    if n_acc:   # the steps since the last row (a time-budget stop between rows)
+        row = {k: float(v) / n_acc for k, v in jax.device_get(acc).items()}
+        dt = time.perf_counter() - t0
+        history.append({"step": done, **row, "steps_per_s": (done - s0) / dt if dt > 0 else math.nan})
     history.step = done
     params = jax.device_get(state["params"])
     if done > start:

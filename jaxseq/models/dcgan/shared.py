@@ -64,17 +64,21 @@ def snapshot_hook(run_dir, generate, z_fixed, ncols=8):
     return on_sample
 
 
-def progression(run_dir, path, rows=6, cols=10, title=None):
-    """The fixed noise at ``rows`` evenly spaced snapshot steps (first and last included), ``cols``
-    images each, one labelled row per step. Returns the steps drawn."""
+def progression(run_dir, path, rows=6, cols=10, title=None, steps=None):
+    """The fixed noise at ``rows`` evenly spaced snapshot steps (first and last included), or at the
+    snapshots nearest to ``steps``, ``cols`` images each, one labelled row per step. Returns the steps
+    drawn."""
     files = sorted((Path(run_dir) / "fixed").glob("step_*.npy"))
     if not files:
         raise DataError(f"{run_dir}/fixed holds no snapshots (step_*.npy); train with sample_every > 0")
-    pick = sorted({int(round(i)) for i in np.linspace(0, len(files) - 1, min(rows, len(files)))})
-    steps = [int(files[i].stem.split("_")[1]) for i in pick]
+    have = np.array([int(f.stem.split("_")[1]) for f in files])
+    if steps is None:
+        pick = sorted({int(round(i)) for i in np.linspace(0, len(files) - 1, min(rows, len(files)))})
+    else:
+        pick = sorted({int(np.abs(have - s).argmin()) for s in steps})
     imgs = [im.to_unit(np.load(files[i])[:cols]) for i in pick]
-    save_progression(path, imgs, [f"step {s:,}" for s in steps], title=title)
-    return steps
+    save_progression(path, imgs, [f"step {have[i]:,}" for i in pick], title=title)
+    return [int(have[i]) for i in pick]
 
 
 def export_generator(src, dst, keys, dtype="bfloat16", step=None):
