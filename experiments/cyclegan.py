@@ -93,21 +93,26 @@ def _names(d):
     return str(d.get("a", "A")), str(d.get("b", "B"))
 
 
-def _test_domains(m, data_dir, eval_n):
+def _test_domains(m, data_dir, eval_n, spare=False):
     d = m.domains
     if not d:
         raise ValueError("this checkpoint does not record its domains; pass images with --input")
     if d["data"] == "horse2zebra":
         from jaxseq.data import horse2zebra
-        xa = horse2zebra.load_split("test", "A", data_dir, size=d["photo_size"], limit=eval_n or None)
-        xb = horse2zebra.load_split("test", "B", data_dir, size=d["photo_size"], limit=eval_n or None)
-        return xa, xb
+        return {f"test_{x.lower()}": horse2zebra.load_split("test", x, data_dir, size=d["photo_size"],
+                                                          limit=eval_n or None) for x in "AB"}
+    if spare:   # the real images of each class that training never saw, for the FD reference
+        xtr, ytr, xte, yte, _ = mnist.load_split(d["data"], data_dir)
+        dom = cyclegan.class_domains(xtr, ytr, xte, yte, d["a"], d["b"], d.get("seed", 0))
+        return _first(dom, eval_n)
     _, _, xte, yte, _ = mnist.load_split(d["data"], data_dir)
     xte = imx.to_nhwc(xte)
-    xa, xb = xte[yte == d["a"]], xte[yte == d["b"]]
-    if eval_n:
-        xa, xb = xa[:eval_n], xb[:eval_n]
-    return xa, xb
+    return _first({"test_a": xte[yte == d["a"]], "test_b": xte[yte == d["b"]]}, eval_n)
+
+
+def _first(dom, n):
+    """The domains' test (and spare) images, the first ``n`` of each (0: all)."""
+    return {k: (v[:n] if n else v) for k, v in dom.items() if not k.startswith("train")}
 
 
 def figures(m, xa, xb, folder, n=12, history=None):
@@ -135,10 +140,11 @@ def figures(m, xa, xb, folder, n=12, history=None):
     return out
 
 
-def _score(m, xa, xb):
+def _score(m, dom):
     d = m.domains
     labelled = d.get("data") == "fashion-mnist"
-    return cg_eval.score(m, xa, xb, d.get("a") if labelled else None, d.get("b") if labelled else None)
+    return cg_eval.score(m, dom["test_a"], dom["test_b"], d.get("a") if labelled else None,
+                         d.get("b") if labelled else None, dom.get("spare_a"), dom.get("spare_b"))
 
 
 def cmd_train(a):
@@ -156,15 +162,13 @@ def cmd_train(a):
         print(f"stopped at step {done} of {cfg.steps} (time budget); run the same command again to continue")
         return
     m = cyclegan.load(out / "ckpt")
-    xa, xb = domains["test_a"], domains["test_b"]
-    if a.eval_n:
-        xa, xb = xa[:a.eval_n], xb[:a.eval_n]
-    res = {**_score(m, xa, xb), "steps": done, "train_s_this_chunk": round(train_s, 1), "split": desc,
+    dom = _first(domains, a.eval_n)
+    res = {**_score(m, dom), "steps": done, "train_s_this_chunk": round(train_s, 1), "split": desc,
            "final": {k: v for k, v in (hist[-1] if hist else {}).items()}}
     print(json.dumps(res, indent=1))
     write_atomic(out / "results.json", json.dumps(res, indent=1))
     hist_all = json.loads((out / "ckpt" / "history.json").read_text()) if (out / "ckpt" / "history.json").exists() else hist
-    for f in figures(m, xa, xb, out, history=hist_all):
+    for f in figures(m, dom["test_a"], dom["test_b"], out, history=hist_all):
         print("wrote", f)
 
 
@@ -173,13 +177,13 @@ def cmd_evaluate(a):
         fail(f"--eval-n {a.eval_n}: give 0 (all) or a positive count")
     dest = out_path(a.out) if a.out else None
     m = cyclegan.load(a.ckpt)
-    xa, xb = _test_domains(m, a.data_dir, a.eval_n)
-    res = {"ckpt": str(a.ckpt), "step": m.meta.get("step"), **_score(m, xa, xb)}
+    dom = _test_domains(m, a.data_dir, a.eval_n, spare=m.domains.get("data") == "fashion-mnist")
+    res = {"ckpt": str(a.ckpt), "step": m.meta.get("step"), **_score(m, dom)}
     print(json.dumps(res, indent=1))
     if dest:
         write_atomic(dest, json.dumps(res, indent=1))
     if a.figures:
-        for f in figures(m, xa, xb, check_output_dir(Path(a.figures))):
+        for f in figures(m, dom["test_a"], dom["test_b"], check_output_dir(Path(a.figures))):
             print("wrote", f)
 
 
@@ -196,8 +200,8 @@ def cmd_translate(a):
     else:
         if a.from_test < 1:
             fail(f"--from-test {a.from_test}: give a positive count")
-        xa, xb = _test_domains(m, a.data_dir, a.from_test)
-        x = xa if a.direction == "a2b" else xb
+        dom = _test_domains(m, a.data_dir, a.from_test)
+        x = dom["test_a"] if a.direction == "a2b" else dom["test_b"]
         x = x[..., 0] if x.shape[-1] == 1 else x
     fake, back = m.cycle(x, a.direction)
     if dest.suffix == ".npy":

@@ -6,8 +6,10 @@
   are present): the fraction of translated test images of A that the classifier calls class B, and the
   reverse; with the same classifier's accuracy on the real test images of both classes beside them.
 - **Fréchet distance** on that classifier's features between the translated images and the real test
-  images of the target domain, with two references: the real source vs the real target (the distance
-  before any translation) and half vs half of the real target (the floor at this sample size).
+  images of the target domain, with references: the real source vs the real target (the distance
+  before any translation) and, given ``spare_a``/``spare_b`` (real images of each domain that training
+  never saw, as many as the test images), spare vs test of the target: what a perfect translator would
+  score at this sample size.
 """
 from __future__ import annotations
 
@@ -40,7 +42,7 @@ def cycle_l1(model, x_a, x_b):
     return out
 
 
-def score(model, x_a, x_b, class_a=None, class_b=None, seed=0):
+def score(model, x_a, x_b, class_a=None, class_b=None, spare_a=None, spare_b=None):
     """All numbers above for test images ``x_a``, ``x_b`` (uint8 ``[N, H, W, C]``). ``class_a``/``class_b``
     are the domains' labels for the classifier (None: no classifier verdict)."""
     res = {"n_test_a": int(len(x_a)), "n_test_b": int(len(x_b)), **cycle_l1(model, x_a, x_b)}
@@ -62,15 +64,13 @@ def score(model, x_a, x_b, class_a=None, class_b=None, seed=0):
                    b2a_still_classified_b=float(np.mean(qb == class_b)))
         fa, fb = np.asarray(fr.features(real_a)), np.asarray(fr.features(real_b))
         ffb, ffa = np.asarray(fr.features(fake_b)), np.asarray(fr.features(fake_a))
-        rng = np.random.default_rng(seed)
-        ha, hb = rng.permutation(len(fa)), rng.permutation(len(fb))
         res.update(fd_a2b_vs_real_b=float(fr.frechet_distance(ffb, fb)),
                    fd_b2a_vs_real_a=float(fr.frechet_distance(ffa, fa)),
-                   fd_real_a_vs_real_b=float(fr.frechet_distance(fa, fb)),
-                   fd_real_b_half_vs_half=float(fr.frechet_distance(fb[hb[:len(fb) // 2]],
-                                                                    fb[hb[len(fb) // 2:]])),
-                   fd_real_a_half_vs_half=float(fr.frechet_distance(fa[ha[:len(fa) // 2]],
-                                                                    fa[ha[len(fa) // 2:]])))
+                   fd_real_a_vs_real_b=float(fr.frechet_distance(fa, fb)))
+        for name, spare, feats in (("b", spare_b, fb), ("a", spare_a, fa)):
+            if spare is not None and len(spare) >= len(feats):   # the same N as the translated set
+                sf = np.asarray(fr.features(imx.to_unit(spare[:len(feats)])))
+                res[f"fd_spare_{name}_vs_real_{name}"] = float(fr.frechet_distance(sf, feats))
     except (DataError, OSError, ValueError, RuntimeError) as e:   # e.g. the classifier checkpoint is missing
         log.warning("classifier verdict / Fréchet distance skipped: %s", e)
     return res

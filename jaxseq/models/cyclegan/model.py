@@ -176,7 +176,10 @@ def discriminator_losses(d_params, real_a, real_b, fake_a, fake_b):
 
 # ----------------------------------------------------------------------------------- history pool
 def pool_init(size, image_shape):
-    """An empty pool of ``size`` images ``image_shape`` = (H, W, C): ``{"images", "count"}``."""
+    """An empty pool of ``size`` images ``image_shape`` = (H, W, C): ``{"images", "count"}`` (size 0: only
+    ``{"count"}``, since a checkpoint cannot hold a zero-size array)."""
+    if size == 0:
+        return {"count": jnp.zeros((), jnp.int32)}
     return {"images": jnp.zeros((size, *image_shape), jnp.float32), "count": jnp.zeros((), jnp.int32)}
 
 
@@ -187,9 +190,9 @@ def pool_query(pool, images, key):
     random stored image and store the new one in its place, else show the new one. A pool of size 0
     passes the images through. images: [B, H, W, C].
     """
-    size = pool["images"].shape[0]
-    if size == 0:
+    if "images" not in pool:
         return images, pool
+    size = pool["images"].shape[0]
     images = jax.lax.stop_gradient(images).astype(jnp.float32)
 
     def one(carry, xs):

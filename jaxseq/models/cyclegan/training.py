@@ -85,14 +85,16 @@ def model_config(cfg: CycleGANTrainConfig, image_size=28, channels=1) -> cg.Cycl
 
 # -------------------------------------------------------------------------------------------- data
 def class_domains(images, labels, test_images, test_labels, a, b, seed=0):
-    """Two unpaired domains from a labelled image set: ``{"train_a", "train_b", "test_a", "test_b"}``
-    as uint8 ``[N, H, W, 1]``. Training A comes from a seeded random half of the training images and
-    training B from the other half (disjoint source images); the test domains are all test images of
-    each class."""
+    """Two unpaired domains from a labelled image set: ``{"train_a", "train_b", "test_a", "test_b",
+    "spare_a", "spare_b"}`` as uint8 ``[N, H, W, 1]``. Training A comes from a seeded random half of the
+    training images and training B from the other half (disjoint source images); the test domains are all
+    test images of each class. ``spare_*`` are the training images of each class that training never sees
+    (class A in B's half and vice versa): real images for a real-vs-real reference."""
     images, test_images = imx.to_nhwc(np.asarray(images)), imx.to_nhwc(np.asarray(test_images))
     half_a, half_b = split_indices(len(images), [0.5, 0.5], seed=seed)
     out = {"train_a": images[half_a[labels[half_a] == a]], "train_b": images[half_b[labels[half_b] == b]],
-           "test_a": test_images[test_labels == a], "test_b": test_images[test_labels == b]}
+           "test_a": test_images[test_labels == a], "test_b": test_images[test_labels == b],
+           "spare_a": images[half_b[labels[half_b] == a]], "spare_b": images[half_a[labels[half_a] == b]]}
     for k, v in out.items():
         if len(v) == 0:
             raise DataError(f"domain {k} is empty: no images of class {a if k.endswith('a') else b}")

@@ -78,3 +78,16 @@ def test_class_domains_are_unpaired():
     assert len(d["test_a"]) == 10 and d["train_a"].shape[1:] == (4, 4, 1)
     with pytest.raises(DataError, match="empty"):
         cyclegan.class_domains(x, y, x, y, 1, 7)
+
+
+@pytest.mark.skipif(not (cyclegan.api.SHIPPED_ROOT / "sneaker_boot").is_dir(), reason="no shipped checkpoint")
+def test_shipped_checkpoint_loads_from_anywhere(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)   # found from any working directory, no data needed
+    m = cyclegan.load()
+    assert m.domains == {"data": "fashion-mnist", "a": 7, "b": 9, "seed": 0}
+    assert m.config.image_size == 28 and m.meta["param_dtype"] == "bfloat16"
+    x = np.zeros((2, 28, 28), np.uint8)
+    x[:, 14:20, 4:24] = 200   # a bright bar, roughly where a shoe sits
+    fake, back = m.cycle(x, "a2b")
+    assert fake.shape == back.shape == (2, 28, 28) and np.isfinite(fake).all()
+    assert cyclegan.load("ckpt/cyclegan/sneaker_boot").config == m.config

@@ -145,3 +145,15 @@ def test_train_step_deterministic_and_overfits_cycle():
         s1, m = step(s1, batch, jax.random.PRNGKey(10 + i))
     assert int(s1["opt"]["pool_a"]["count"]) == 3
     assert float(m["cycle_a"] + m["cycle_b"]) < 0.8 * first   # 10.3 -> 7.2 seen
+
+
+def test_state_without_pool_checkpoints(tmp_path):
+    from jaxseq.training.checkpoint import Checkpointer
+    cfg = tr.CycleGANTrainConfig(pool_size=0)
+    params, opt = tr.init_state(jax.random.PRNGKey(0), cfg, TINY)
+    assert opt["pool_a"] == {"count": 0}
+    ck = Checkpointer(tmp_path / "ck")
+    ck.save(1, params, opt)
+    _, back, _ = ck.restore(1, params_like=params, opt_state_like=opt)
+    ck.close()
+    assert int(back["pool_b"]["count"]) == 0
