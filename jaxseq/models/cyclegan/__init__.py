@@ -3,7 +3,7 @@ discriminators, least-squares adversarial, cycle-consistency and identity losses
 ``experiments/cyclegan.py`` trains one on Fashion-MNIST sneakers <-> ankle boots (horse2zebra is not
 available here; its loader is :mod:`jaxseq.data.horse2zebra`).
 
-    from jaxseq.models import cyclegan
+    from jaxseq import cyclegan
     m = cyclegan.load()                              # the shipped sneaker <-> ankle boot generators
     boots = m.translate(sneakers, direction="a2b")   # [N, 28, 28] floats in [0, 1] (uint8 accepted)
     fake, back = m.cycle(sneakers, "a2b")            # G(x) and F(G(x))
