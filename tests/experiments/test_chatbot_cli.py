@@ -41,14 +41,18 @@ def test_chat_and_bad_input(exported):
     assert r.returncode == 0, r.stderr[-3000:]
     lines = r.stdout.splitlines()
     assert len(lines) == 4 and "skipped: empty input" in lines[1] and "no word of 'xyzzy plugh'" in lines[2]
-    assert_user_error(run_script(SCRIPT, "chat", "--ckpt", exported, "--say", ""), "empty line")
     assert_user_error(run_script(SCRIPT, "chat", "--ckpt", exported, "--say", "xyzzy"), "no word")
-    assert_user_error(run_script(SCRIPT, "chat", "--ckpt", exported.parent / "nope"), "nope")
 
 
-def test_eval_and_flag_errors(exported, data_dir, tmp_path):
+def test_eval(exported, data_dir, tmp_path):
     r = run_script(SCRIPT, "eval", "--ckpt", exported, "--out", tmp_path, JAXSEQ_DATA=str(data_dir))
     assert r.returncode == 0 and (tmp_path / "test_results.json").exists(), r.stderr[-3000:]
+
+
+@pytest.mark.slow   # the same checks run by default in tests/test_bad_inputs.py (cases_chat.py: chat_*)
+def test_user_errors(exported, tmp_path):
+    assert_user_error(run_script(SCRIPT, "chat", "--ckpt", exported, "--say", ""), "empty line")
+    assert_user_error(run_script(SCRIPT, "chat", "--ckpt", exported.parent / "nope"), "nope")
     assert_user_error(run_script(SCRIPT, "train", "--tf-ratio", "1.5", "--out", tmp_path), "--tf-ratio")
     assert_user_error(run_script(SCRIPT, "chat", "--beam", "0"), "--beam")
 

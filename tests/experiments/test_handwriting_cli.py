@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from jaxseq.training.checkpoint import load_for_sampling
 
@@ -69,9 +70,13 @@ def test_generate_from_shipped_checkpoint_anywhere(tmp_path):
 
 
 def test_user_errors(tmp_path):
+    assert_user_error(cli("train", *TINY, "--steps", "0", expect=2), "--steps 0")
+
+
+@pytest.mark.slow   # run by default in tests/test_bad_inputs.py: hw_ckpt_missing, hw_cache_garbage
+def test_missing_checkpoint_and_bad_cache(tmp_path):
     assert_user_error(cli("generate", "--ckpt", "/nonexistent", "--text", "x", "--out", tmp_path / "x.svg",
                           expect=2), "/nonexistent", "does not exist")
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"not a cache")
     assert_user_error(cli("eval", "--cache", bad, expect=2), str(bad), "not a valid IAM-OnDB cache")
-    assert_user_error(cli("train", *TINY, "--steps", "0", expect=2), "--steps 0")

@@ -36,9 +36,7 @@ def test_translate_and_bad_input(exported):
     r = run_script(SCRIPT, "translate", "--ckpt", exported, stdin="Hi.\n@@@ ###\nGo.\n")
     assert r.returncode == 0 and r.stdout.count("\n= ") == 2, r.stderr[-3000:]
     assert "skipped: no character of '@@@ ###' is known" in r.stderr
-    assert_user_error(run_script(SCRIPT, "translate", "--ckpt", exported, "--text", "  "), "empty sentence")
     assert_user_error(run_script(SCRIPT, "translate", "--ckpt", exported, "--text", "@@@"), "no character")
-    assert_user_error(run_script(SCRIPT, "translate", "--ckpt", exported.parent / "nope"), "nope")
 
 
 def test_eval(exported, data_dir, tmp_path):
@@ -48,7 +46,10 @@ def test_eval(exported, data_dir, tmp_path):
     assert res["sentences"] == 10 and (tmp_path / "test_outputs.txt").read_text().count("\n") == 10
 
 
-def test_train_flag_errors(tmp_path):
+@pytest.mark.slow   # the same checks run by default in tests/test_bad_inputs.py (cases_chat.py: keras_char_*)
+def test_user_errors(exported, tmp_path):
+    assert_user_error(run_script(SCRIPT, "translate", "--ckpt", exported, "--text", "  "), "empty sentence")
+    assert_user_error(run_script(SCRIPT, "translate", "--ckpt", exported.parent / "nope"), "nope")
     assert_user_error(run_script(SCRIPT, "train", "--steps", "0", "--out", tmp_path), "--steps", "at least 1")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from cli_helpers import assert_user_error, run_script
 
 
@@ -20,12 +21,16 @@ def test_tiny_run_writes_results_and_figure(tmp_path):
     assert res["config"]["steps"] == 30 and (tmp_path / "toy" / "mdn_toy.png").stat().st_size > 1000
 
 
+@pytest.mark.slow   # the same check runs by default in tests/test_bad_inputs.py (mdn_steps_negative)
 def test_bad_inputs_exit_2_with_one_error_line(tmp_path):
     for args, what in ((["--n-mix", "0"], "--n-mix 0"), (["--lr", "-1"], "--lr -1")):
         r = cli(*args, "--out", tmp_path)
         assert_user_error(r, what)
+
+
+def test_usage_error_is_argparse_s_own():
     r = cli("--steps", "ten")
-    assert r.returncode == 2 and "invalid int value" in r.stderr   # argparse's own usage error
+    assert r.returncode == 2 and "invalid int value" in r.stderr
 
 
 def test_help_shows_defaults():

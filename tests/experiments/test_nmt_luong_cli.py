@@ -69,6 +69,8 @@ TC_TINY = ["--config", "truecase", "--filter", "tutorial", "--vocab-size", "400"
            "--beam", "2", "--plots", "1"]
 
 
+@pytest.mark.slow   # ~30 s: the true-case data path is tested in tests/models/test_nmt_truecase.py, file
+# translation and --n-best through the script with the shipped (true-case) model below
 def test_truecase_tiny_run_then_translate_a_file(data_dir, tmp_path):
     out = tmp_path / "run"
     p = _run([*TC_TINY, "--out", str(out)], tmp_path, data_dir=data_dir)
@@ -98,26 +100,32 @@ def test_translate_with_the_shipped_checkpoints(tmp_path):
 
 
 def test_translate_a_file_with_the_shipped_model(tmp_path):
-    (tmp_path / "src.txt").write_text("Je suis très fatigué aujourd'hui.\nOù est la gare ?\n")
-    (tmp_path / "ref.txt").write_text("I'm very tired today.\nWhere is the station?\n")
-    p = _run(["--lang", "fra-eng", "--src", "src.txt", "--ref", "ref.txt", "--beam", "3"], tmp_path)
+    # an empty line stays empty; --n-best 2: two hypotheses per source line, BLEU of the best
+    (tmp_path / "src.txt").write_text("Je suis très fatigué aujourd'hui.\n\nOù est la gare ?\n")
+    (tmp_path / "ref.txt").write_text("I'm very tired today.\n\nWhere is the station?\n")
+    p = _run(["--lang", "fra-eng", "--src", "src.txt", "--ref", "ref.txt", "--beam", "3", "--n-best", "2"],
+             tmp_path)
     assert p.returncode == 0, p.stderr[-3000:]
-    hyps = p.stdout.splitlines()[:2]
-    assert all(h[:1].isupper() for h in hyps) and p.stdout.splitlines()[2].startswith("BLEU = ")
+    out = p.stdout.splitlines()
+    hyps = out[:2] + out[4:6]
+    assert all(h[:1].isupper() for h in hyps) and out[2:4] == ["", ""] and out[6].startswith("BLEU = ")
     (tmp_path / "short.txt").write_text("One line.\n")
     p = _run(["--lang", "fra-eng", "--src", "src.txt", "--ref", "short.txt"], tmp_path)
     assert p.returncode == 2 and _errors(p) == [
-        "error: --ref short.txt has 1 lines but --src src.txt has 2; give one reference a line"]
+        "error: --ref short.txt has 1 lines but --src src.txt has 3; give one reference a line"]
+
+
+SLOW = pytest.mark.slow   # the same case runs by default in tests/test_bad_inputs.py (cases_text.py)
 
 
 @pytest.mark.parametrize("args, says", [
-    (["--translate", "hi", "--beam", "0"], "--beam 0"),   # the flag and its value
-    (["--translate", ""], "empty sentence"),
+    pytest.param(["--translate", "hi", "--beam", "0"], "--beam 0", marks=SLOW),   # the flag and its value
+    pytest.param(["--translate", ""], "empty sentence", marks=SLOW),
     (["--output", "out.txt"], "--output needs --src FILE"),
     (["--src", "missing.txt"], "--src missing.txt does not exist"),
     (["--src", "x.txt", "--n-best", "6"], "--n-best 6: give 1 to --beam (5)"),
     (["--src", "x.txt", "--translate", "hi"], "--src translates a file"),
-    (["--translate", "hi", "--ckpt", "no/such/dir"], "no/such/dir"),
+    pytest.param(["--translate", "hi", "--ckpt", "no/such/dir"], "no/such/dir", marks=SLOW),
     (["--steps", "2", "--time-budget", "-1", "--data", "missing.txt"], "--time-budget -1"),
 ])
 def test_user_errors_exit_2_with_one_error_line(args, says, tmp_path):

@@ -124,20 +124,31 @@ def test_page_layout_shares_one_scale():
 
 
 # ------------------------------------------------------------------------------------------------ CLI
-def test_cli_prime_strokes_and_save_style(tmp_path, hand):
+def _prime_file(tmp_path, hand):
     s3, text = hand.prime(7)
     f = tmp_path / "line.json"
     f.write_text(json.dumps(pixel_line(s3)))
+    return f, text
+
+
+def test_cli_prime_strokes_and_save_style(tmp_path, hand):
+    f, text = _prime_file(tmp_path, hand)
     out, saved = tmp_path / "out.svg", tmp_path / "me.json"
     r = run_script("handwriting.py", "generate", "--prime-strokes", f, "--prime-text", text, "--save-style", saved,
                    "--text", "abc", "--max-steps", STEPS, "--out", out)
     assert r.returncode == 0, r.stderr[-2000:]
     assert out.read_text().startswith("<svg") and Style.load(saved).text == text
+    r = run_script("handwriting.py", "generate", "--prime-strokes", f, "--prime-text", text, "--style", "1",
+                   "--out", out)
+    assert_user_error(r, "not both")
+
+
+@pytest.mark.slow   # Style's own checks (test_style_checks_say_what_to_do, test_from_points_needs_a_transcript)
+def test_cli_prime_strokes_user_errors(tmp_path, hand):   # and the error path above run by default
+    f, text = _prime_file(tmp_path, hand)
+    out = tmp_path / "out.svg"
     r = run_script("handwriting.py", "generate", "--prime-strokes", f, "--prime-text", text + " ü",
                    "--max-steps", STEPS, "--out", out)
     assert_user_error(r, "does not know", "ü")
     r = run_script("handwriting.py", "generate", "--prime-strokes", f, "--max-steps", STEPS, "--out", out)
     assert_user_error(r, "transcript")
-    r = run_script("handwriting.py", "generate", "--prime-strokes", f, "--prime-text", text, "--style", "1",
-                   "--out", out)
-    assert_user_error(r, "not both")
