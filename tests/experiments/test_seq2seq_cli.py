@@ -94,6 +94,9 @@ def test_tiny_run_of_the_other_models(model, data_dir, tmp_path):
     assert r.returncode == 0 and f"test (8 sentences) {model}" in r.stdout, r.stderr[-3000:]
 
 
+# the same checks run by default in tests/test_bad_inputs.py (cases_seq2seq.py: s2s_steps_zero, s2s_heads,
+# s2s_missing_ckpt, s2s_nothing)
+@pytest.mark.slow
 @pytest.mark.parametrize("args, says", [
     (["train", "--steps", "0"], "--steps 0"),
     (["train", "--tf-ratio", "2"], "--tf-ratio 2"),
