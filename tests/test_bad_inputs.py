@@ -43,6 +43,7 @@ SAME_CHECK_AS = {
     "ss_sample_length_negative": "ss_sample_length_zero", "vae_batch_zero": "vae_epochs_zero",
     "vae_lr_negative": "vae_epochs_zero", "vae_iw_k_zero": "vae_epochs_zero",
     "mdn_lr_negative": "mdn_steps_negative", "mdn_n_mix_zero": "mdn_steps_negative",
+    "ckpt_missing_dir": "hw_ckpt_missing",
 }
 
 
