@@ -35,7 +35,7 @@ HELP = {"data": "the domains: two classes of an IDX set, or horse2zebra (not ava
                 "jaxseq.data.horse2zebra)", "photo_size": "horse2zebra only: side the photos are resized to",
         "domain_a": "class of domain A (7: sneaker)",
         "domain_b": "class of domain B (9: ankle boot)", "ngf": "generator width of the first layer",
-        "n_res": "residual blocks per generator", "ndf": "discriminator width of the first layer",
+        "n_res": "residual blocks per generator", "n_down": "stride-2 down/upsamplings per generator", "ndf": "discriminator width of the first layer",
         "d_layers": "stride-2 layers of the PatchGAN discriminator",
         "lambda_cyc": "cycle-consistency weight", "lambda_id": "identity weight relative to lambda-cyc "
         "(0: no identity loss)", "pool_size": "history pool of generated images per domain (0: none)",

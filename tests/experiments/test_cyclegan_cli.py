@@ -9,7 +9,7 @@ from cli_helpers import assert_user_error, run_script
 from jaxseq.data import mnist
 
 HAVE_DATA = mnist.has_split("fashion-mnist", "train") and mnist.has_split("fashion-mnist", "test")
-TINY = ["--ngf", "4", "--n-res", "1", "--ndf", "4", "--d-layers", "1", "--batch-size", "2",
+TINY = ["--ngf", "4", "--n-down", "1", "--n-res", "1", "--ndf", "4", "--d-layers", "1", "--batch-size", "2",
         "--log-every", "1", "--eval-n", "8"]
 
 

@@ -41,6 +41,7 @@ class CycleGANTrainConfig:
     domain_b: int = 9             # class of domain B (9: ankle boot); IDX data sets only
     photo_size: int = 64          # horse2zebra only: photos resized to this side
     ngf: int = 16                 # generator width (16: 0.34M params per generator)
+    n_down: int = 2               # stride-2 down- (and up-) samplings in each generator
     n_res: int = 4                # residual blocks in each generator
     ndf: int = 32                 # discriminator width
     d_layers: int = 2             # stride-2 layers of the PatchGAN
@@ -64,8 +65,9 @@ class CycleGANTrainConfig:
         for k in ("steps", "batch_size", "log_every", "ngf", "ndf", "d_layers"):
             if getattr(self, k) < 1:
                 raise ValueError(f"{k} = {getattr(self, k)}: must be >= 1")
-        if self.n_res < 0 or self.pool_size < 0:
-            raise ValueError(f"n_res = {self.n_res}, pool_size = {self.pool_size}: must be >= 0")
+        if self.n_res < 0 or self.pool_size < 0 or self.n_down < 0:
+            raise ValueError(f"n_res = {self.n_res}, n_down = {self.n_down}, pool_size = {self.pool_size}: "
+                             f"must be >= 0")
         if not self.lr > 0 or not 0 <= self.beta1 < 1:
             raise ValueError(f"lr = {self.lr}, beta1 = {self.beta1}: need lr > 0 and 0 <= beta1 < 1")
         if self.lambda_cyc < 0 or self.lambda_id < 0:
@@ -79,8 +81,8 @@ class CycleGANTrainConfig:
 
 
 def model_config(cfg: CycleGANTrainConfig, image_size=28, channels=1) -> cg.CycleGANConfig:
-    return cg.CycleGANConfig(channels=channels, image_size=image_size, ngf=cfg.ngf, n_res=cfg.n_res,
-                             ndf=cfg.ndf, d_layers=cfg.d_layers)
+    return cg.CycleGANConfig(channels=channels, image_size=image_size, ngf=cfg.ngf, n_down=cfg.n_down,
+                             n_res=cfg.n_res, ndf=cfg.ndf, d_layers=cfg.d_layers)
 
 
 # -------------------------------------------------------------------------------------------- data

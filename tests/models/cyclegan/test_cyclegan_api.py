@@ -8,7 +8,7 @@ import pytest
 from jaxseq.errors import DataError
 from jaxseq.models import cyclegan
 
-TINY = dict(ngf=4, n_res=1, ndf=4, d_layers=1, batch_size=2, pool_size=2, log_every=1)
+TINY = dict(ngf=4, n_down=1, n_res=1, ndf=4, d_layers=1, batch_size=2, pool_size=2, log_every=1)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from jax.test_util import check_grads
 from jaxseq.models.cyclegan import model as cg
 from jaxseq.models.cyclegan import training as tr
 
-TINY = cg.CycleGANConfig(channels=1, image_size=8, ngf=4, n_down=2, n_res=1, ndf=4, d_layers=1)
+TINY = cg.CycleGANConfig(channels=1, image_size=8, ngf=4, n_down=1, n_res=1, ndf=4, d_layers=1)
 gen, disc = jax.jit(cg.generator), jax.jit(cg.discriminator)   # one compilation instead of op by op
 
 
@@ -125,7 +125,7 @@ def test_pool_rules():
 
 
 def _state_and_batch(cfg):
-    mcfg = cg.CycleGANConfig(channels=1, image_size=8, ngf=4, n_res=1, ndf=4, d_layers=1)
+    mcfg = cg.CycleGANConfig(channels=1, image_size=8, ngf=4, n_down=1, n_res=1, ndf=4, d_layers=1)
     params, opt = tr.init_state(jax.random.PRNGKey(0), cfg, mcfg)
     batch = {"a": _imgs(5, cfg.batch_size), "b": _imgs(6, cfg.batch_size)}
     return {"params": params, "opt": opt}, batch
