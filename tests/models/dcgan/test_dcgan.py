@@ -124,6 +124,7 @@ def test_step_threads_the_state_matches_direct_gradients_and_is_deterministic():
     np.testing.assert_allclose([float(m["loss_d"]), float(m["loss_g"])], [float(ld), float(lg)], rtol=1e-5)
 
 
+@pytest.mark.slow  # the CLI test covers train/export/sample by default
 def test_train_resume_and_one_call_sampling(tmp_path):
     cfg = tiny_cfg(steps=3, sample_every=2, log_every=1, n_fixed=4)
     imgs = np.random.default_rng(0).integers(0, 256, (40, 16, 16, 1), np.uint8)

@@ -179,6 +179,7 @@ def _images(n=128, seed=0):
     return (np.asarray(x) * 255).astype(np.uint8), np.asarray(y)
 
 
+@pytest.mark.slow  # compile-heavy; test_gan_cli covers train/export/sample by default
 def test_resume_is_exact_and_export_samples(tmp_path):
     x, y = _images()
     kw = dict(model="gan", hidden=8, z_dim=4, batch_size=32, chunk=4, progress=False)
