@@ -36,6 +36,7 @@ def preempted(script, *args):
     return r
 
 
+@pytest.mark.slow   # the same preemption path runs by default through scheduled_sampling.py and vae.py
 def test_sketch_rnn(tmp_path):
     run = tmp_path / "run"
     r = preempted("sketch_rnn.py", "train", "--data", sketch_npz(tmp_path / "toy.npz"), "--max-len", "16",
@@ -44,6 +45,7 @@ def test_sketch_rnn(tmp_path):
     assert (run / "1").is_dir() and (run / "history.json").is_file() and "train speed" not in r.stdout
 
 
+@pytest.mark.slow   # as above: the mechanism is shared (loop.fit), the two cheaper scripts stay default
 def test_handwriting(tmp_path):
     run = tmp_path / "run"
     r = preempted("handwriting.py", "train", "--synthetic", "40", "--batch-size", "8", "--max-len", "40",
