@@ -131,6 +131,7 @@ def _state_and_batch(cfg):
     return {"params": params, "opt": opt}, batch
 
 
+@pytest.mark.slow   # ~20-35 s of compile on 2 cores; the CLI and API tests train the same step by default
 def test_train_step_deterministic_and_overfits_cycle():
     cfg = tr.CycleGANTrainConfig(batch_size=4, pool_size=3, steps=40, lr=2e-3)
     step = tr.make_train_step(cfg)

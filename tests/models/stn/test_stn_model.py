@@ -98,6 +98,7 @@ def test_test_set_distortion_is_fixed_by_test_seed():
     assert np.abs(a - c).max() > 0.1
 
 
+@pytest.mark.slow   # ~20 s on 2 cores; tests/experiments/test_stn_cli.py trains the same model by default
 def test_tiny_overfit():
     """Twelve distorted images, their labels learnt by the STN + CNN in 80 Adam steps."""
     cfg = dataclasses.replace(CFG, cnn=cnn.CNNConfig(dropout=0.0))
