@@ -80,3 +80,27 @@ def absolute(p):
     """:func:`as_path`, resolved to an absolute path when local (bucket URIs stay as they are)."""
     p = as_path(p)
     return p if is_remote(p) else p.resolve()
+
+
+def shipped_names(root) -> list:
+    """Names of the checkpoints shipped under ``root`` (``ckpt/<family>`` of a source checkout)."""
+    root = Path(root)
+    return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+
+
+def find_shipped(name_or_path, root, what: str, hint: str = "train one or give its path"):
+    """A checkpoint directory from a name shipped under ``root`` or a path. A relative ``ckpt/...`` path
+    that is not found here is looked up in the source checkout too, so it works from any folder. Raises
+    :class:`jaxseq.errors.DataError` naming ``what``, the value and the shipped names."""
+    root = Path(root)
+    name = str(name_or_path)
+    p = as_path(name)
+    if os.sep not in name and "/" not in name and (root / name).is_dir():
+        return root / name
+    if p.is_dir():
+        return p
+    repo = root.parents[1]   # ckpt/<family> -> the checkout
+    if not p.is_absolute() and p.parts[:1] == ("ckpt",) and (repo / p).is_dir():
+        return repo / p
+    raise DataError(f"no {what} checkpoint {name!r}: not a directory and not a shipped name (shipped: "
+                    f"{shipped_names(root) or 'none'} in {root}); {hint}")

@@ -18,7 +18,7 @@ from jaxseq.data import images
 from jaxseq.errors import DataError
 from jaxseq.models.cnn import model as cnn
 from jaxseq.models.cnn import training as ct
-from jaxseq.paths import as_path
+from jaxseq.paths import find_shipped, shipped_names
 from jaxseq.training import checkpoint
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -27,20 +27,14 @@ DEFAULT = "fashion-mnist"
 
 
 def shipped() -> list:
-    return sorted(p.name for p in SHIPPED_ROOT.iterdir() if p.is_dir()) if SHIPPED_ROOT.is_dir() else []
+    return shipped_names(SHIPPED_ROOT)
 
 
 def resolve_checkpoint(name_or_path=DEFAULT) -> Path:
     """A shipped name (``fashion-mnist``: ``ckpt/cnn/<name>`` of this repository) or a checkpoint
     directory (a run's ``ckpt`` folder or an export)."""
-    name = str(name_or_path)
-    here = [SHIPPED_ROOT / name] if "/" not in name else []
-    for p in here + [as_path(name), REPO_ROOT / name]:   # shipped, as given, relative to the repository
-        if p.is_dir():
-            return p
-    raise DataError(f"no CNN checkpoint {name!r}: not a directory and not a shipped name (shipped: "
-                    f"{shipped() or 'none'} in {SHIPPED_ROOT}); train one with experiments/cnn.py train "
-                    f"or give its path")
+    return find_shipped(name_or_path, SHIPPED_ROOT, "CNN",
+                        "train one with experiments/cnn.py train or give its path")
 
 
 class Classifier:

@@ -5,7 +5,6 @@ runs them round the cycle. Images in and out are floats in [0, 1] (uint8 is acce
 from __future__ import annotations
 
 import functools
-import os
 from pathlib import Path
 
 import jax
@@ -16,7 +15,7 @@ from jaxseq.data import images as imx
 from jaxseq.errors import DataError
 from jaxseq.models.cyclegan import model as cg
 from jaxseq.models.cyclegan.training import FAMILY
-from jaxseq.paths import as_path
+from jaxseq.paths import as_path, find_shipped, shipped_names
 from jaxseq.training import checkpoint
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -27,22 +26,13 @@ DIRECTIONS = {"a2b": "g_ab", "b2a": "g_ba"}
 
 def shipped() -> list:
     """Names of the shipped checkpoints (``ckpt/cyclegan/<name>`` of a source checkout)."""
-    return sorted(p.name for p in SHIPPED_ROOT.iterdir() if p.is_dir()) if SHIPPED_ROOT.is_dir() else []
+    return shipped_names(SHIPPED_ROOT)
 
 
 def resolve_checkpoint(name_or_path=DEFAULT_CHECKPOINT) -> Path:
     """A checkpoint directory from a shipped name or a path (a relative ``ckpt/...`` path is also looked
     up in the source checkout, so it works from any folder)."""
-    name = str(name_or_path)
-    p = as_path(name)
-    if os.sep not in name and "/" not in name and (SHIPPED_ROOT / name).is_dir():
-        return SHIPPED_ROOT / name
-    if p.is_dir():
-        return p
-    if not p.is_absolute() and p.parts[:1] == ("ckpt",) and (REPO_ROOT / p).is_dir():
-        return REPO_ROOT / p
-    raise DataError(f"no CycleGAN checkpoint {name!r}: not a directory and not a shipped name (shipped: "
-                    f"{shipped() or 'none'} in {SHIPPED_ROOT}); train one or give its path")
+    return find_shipped(name_or_path, SHIPPED_ROOT, "CycleGAN")
 
 
 @functools.lru_cache(maxsize=4)
