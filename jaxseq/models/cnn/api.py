@@ -15,7 +15,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxseq.data import images
-from jaxseq.errors import DataError
 from jaxseq.models.cnn import model as cnn
 from jaxseq.models.cnn import training as ct
 from jaxseq.paths import find_shipped, shipped_names
